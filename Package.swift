@@ -1,0 +1,104 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "cervella",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cervella", targets: ["cervella"]),
+        .library(name: "WorkerPool", targets: ["WorkerPool"]),
+        .library(name: "Producer", targets: ["Producer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C at the edge: system libraries from Debian, plus typed wrappers for curl's variadics.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // Libraries.
+        .target(
+            name: "RedisClient",
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "CurlHTTP",
+            dependencies: ["CCurl", "CCurlShim", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "JobProtocol"),
+        .target(
+            name: "Configuration",
+            dependencies: ["JobProtocol", "TOMLKit"]
+        ),
+        .target(
+            name: "Providers",
+            dependencies: ["CurlHTTP", "JobProtocol", "Configuration", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "Scoring", dependencies: ["JobProtocol", "Configuration"]),
+        .target(
+            name: "Producer",
+            dependencies: ["RedisClient", "JobProtocol", "Configuration", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "WorkerPool",
+            dependencies: [
+                "RedisClient", "JobProtocol", "Configuration", "Providers", "Scoring",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "ProviderSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cervella",
+            dependencies: [
+                "RedisClient", "JobProtocol", "Configuration", "Providers", "WorkerPool", "Producer",
+                "ProviderSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Tests mirror the libraries; IntegrationTests drive the whole pool.
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
+        .testTarget(name: "JobProtocolTests", dependencies: ["JobProtocol"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
+        .testTarget(
+            name: "ProviderSimulatorTests",
+            dependencies: [
+                "ProviderSimulator",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "RedisClient", "JobProtocol", "Configuration", "Providers", "WorkerPool", "Producer",
+                "ProviderSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)
