@@ -41,22 +41,22 @@ let package = Package(
         ),
         .target(name: "JobProtocol"),
         .target(
-            name: "Configuration",
+            name: "Settings",
             dependencies: ["JobProtocol", "TOMLKit"]
         ),
         .target(
             name: "Providers",
-            dependencies: ["CurlHTTP", "JobProtocol", "Configuration", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlHTTP", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "Scoring", dependencies: ["JobProtocol", "Configuration"]),
+        .target(name: "Scoring", dependencies: ["JobProtocol", "Settings"]),
         .target(
             name: "Producer",
-            dependencies: ["RedisClient", "JobProtocol", "Configuration", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "WorkerPool",
             dependencies: [
-                "RedisClient", "JobProtocol", "Configuration", "Providers", "Scoring",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "cervella",
             dependencies: [
-                "RedisClient", "JobProtocol", "Configuration", "Providers", "WorkerPool", "Producer",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedisClient", "JobProtocol", "Configuration", "Providers", "WorkerPool", "Producer",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]

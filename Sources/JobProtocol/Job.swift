@@ -1,0 +1,139 @@
+import Foundation
+
+/// A chat job, version 1: one element of a Redis queue list (docs/PROTOCOL.md).
+///
+/// Producers in any language write this JSON. Decoding is strict about what the worker
+/// cannot guess (`v`, `id`, `messages`) and lenient about what has a safe default
+/// (`attempt`, `params`, `tier_hint`, `cache`, `metadata`, `reply_to`, the timestamps).
+public struct Job: Codable, Sendable, Equatable {
+    public static let version = 1
+
+    public var v: Int
+    public var id: String
+    /// The reply list; always `<prefix>:reply:<id>` (workers refuse any other key).
+    public var replyTo: String
+    public var createdAt: Double
+    /// Unix time after which no provider is called and the job is answered `deadline_exceeded`.
+    public var deadlineAt: Double?
+    public var attempt: Int
+    public var messages: [ChatMessage]
+    public var params: GenerationParameters
+    public var tierHint: String
+    public var forceModel: String?
+    public var enableFallback: Bool
+    public var cache: Bool
+    public var route: Route?
+    public var fallbackFrom: FallbackOrigin?
+    public var metadata: [String: JSONValue]
+
+    public init(
+        id: String, replyTo: String, createdAt: Double, deadlineAt: Double?, attempt: Int = 0,
+        messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
+        forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
+        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:]
+    ) {
+        self.v = Self.version
+        self.id = id
+        self.replyTo = replyTo
+        self.createdAt = createdAt
+        self.deadlineAt = deadlineAt
+        self.attempt = attempt
+        self.messages = messages
+        self.params = params
+        self.tierHint = tierHint
+        self.forceModel = forceModel
+        self.enableFallback = enableFallback
+        self.cache = cache
+        self.route = route
+        self.fallbackFrom = fallbackFrom
+        self.metadata = metadata
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case v, id
+        case replyTo = "reply_to"
+        case createdAt = "created_at"
+        case deadlineAt = "deadline_at"
+        case attempt, messages, params
+        case tierHint = "tier_hint"
+        case forceModel = "force_model"
+        case enableFallback = "enable_fallback"
+        case cache, route
+        case fallbackFrom = "fallback_from"
+        case metadata
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        v = try c.decode(Int.self, forKey: .v)
+        id = try c.decode(String.self, forKey: .id)
+        replyTo = try c.decodeIfPresent(String.self, forKey: .replyTo) ?? ""
+        createdAt = try c.decodeIfPresent(Double.self, forKey: .createdAt) ?? Date().timeIntervalSince1970
+        deadlineAt = try c.decodeIfPresent(Double.self, forKey: .deadlineAt)
+        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 0
+        messages = try c.decode([ChatMessage].self, forKey: .messages)
+        params = try c.decodeIfPresent(GenerationParameters.self, forKey: .params) ?? .init()
+        tierHint = try c.decodeIfPresent(String.self, forKey: .tierHint) ?? "auto"
+        forceModel = try c.decodeIfPresent(String.self, forKey: .forceModel)
+        enableFallback = try c.decodeIfPresent(Bool.self, forKey: .enableFallback) ?? true
+        cache = try c.decodeIfPresent(Bool.self, forKey: .cache) ?? true
+        route = try c.decodeIfPresent(Route.self, forKey: .route)
+        fallbackFrom = try c.decodeIfPresent(FallbackOrigin.self, forKey: .fallbackFrom)
+        metadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .metadata) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        // Optionals are written as explicit nulls, as in the documented contract.
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(v, forKey: .v)
+        try c.encode(id, forKey: .id)
+        try c.encode(replyTo, forKey: .replyTo)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(deadlineAt, forKey: .deadlineAt)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(messages, forKey: .messages)
+        try c.encode(params, forKey: .params)
+        try c.encode(tierHint, forKey: .tierHint)
+        try c.encode(forceModel, forKey: .forceModel)
+        try c.encode(enableFallback, forKey: .enableFallback)
+        try c.encode(cache, forKey: .cache)
+        try c.encode(route, forKey: .route)
+        try c.encode(fallbackFrom, forKey: .fallbackFrom)
+        try c.encode(metadata, forKey: .metadata)
+    }
+}
+
+/// Where the producer sent the job, and why.
+public struct Route: Codable, Sendable, Equatable, Hashable {
+    public var tier: Int
+    public var model: String
+    public var reason: String
+
+    public init(tier: Int, model: String, reason: String) {
+        self.tier = tier
+        self.model = model
+        self.reason = reason
+    }
+}
+
+/// Set on a job that a tier-1/2 worker pushed to the fallback queue.
+public struct FallbackOrigin: Codable, Sendable, Equatable {
+    public var tier: Int
+    public var model: String
+    public var reason: String
+    public var confidence: Double?
+    public var latencyMs: Int?
+
+    public init(tier: Int, model: String, reason: String, confidence: Double?, latencyMs: Int?) {
+        self.tier = tier
+        self.model = model
+        self.reason = reason
+        self.confidence = confidence
+        self.latencyMs = latencyMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tier, model, reason, confidence
+        case latencyMs = "latency_ms"
+    }
+}

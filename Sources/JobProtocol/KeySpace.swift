@@ -1,0 +1,45 @@
+/// The Redis keys of one Cervella deployment, all under one prefix (default `cervella`).
+///
+/// Tests give each case its own prefix, so cases never see each other's keys.
+public struct KeySpace: Sendable, Equatable {
+    public var prefix: String
+
+    public init(prefix: String = "cervella") { self.prefix = prefix }
+
+    public func queue(_ queue: QueueName) -> String { "\(prefix):queue:\(queue.rawValue)" }
+    public func processing(_ queue: QueueName, worker: String) -> String { "\(prefix):processing:\(queue.rawValue):\(worker)" }
+    public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+    public func reply(_ jobID: String) -> String { "\(prefix):reply:\(jobID)" }
+    public func cache(_ digest: String) -> String { "\(prefix):cache:\(digest)" }
+    public var dead: String { "\(prefix):dead" }
+    public var config: String { "\(prefix):config" }
+    public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
+
+    /// True when `key` is a reply list of this deployment: workers push to no other key a job names.
+    public func isReplyKey(_ key: String) -> Bool {
+        key.hasPrefix("\(prefix):reply:") && key.count > prefix.count + 7
+    }
+}
+
+/// The four work queues.
+public enum QueueName: String, Sendable, CaseIterable, Codable {
+    case tier1, tier2, tier3, fallback
+
+    /// The tier whose provider serves this queue; the fallback queue is served by Claude (tier 3).
+    public var servingTier: Int {
+        switch self {
+        case .tier1: return 1
+        case .tier2: return 2
+        case .tier3, .fallback: return 3
+        }
+    }
+
+    public static func forTier(_ tier: Int) -> QueueName? {
+        switch tier {
+        case 1: return .tier1
+        case 2: return .tier2
+        case 3: return .tier3
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import JobProtocol
+import Logging
+import RedisClient
+import Settings
+
+/// Puts chat jobs on the queues and collects their results: the Swift side of docs/PROTOCOL.md.
+///
+/// Enqueueing is one round trip: a script looks the job's cache key up and, on a miss, pushes
+/// the job, atomically, so a cache hit never touches a queue or a worker. Waiting is a second
+/// round trip, a BLPOP on the job's reply list.
+public struct Producer: Sendable {
+    public let settings: CervellaSettings
+    public let keys: KeySpace
+    private let connection: RedisConnection
+    private let redisConfiguration: RedisConfiguration
+
+    /// The outcome of `enqueue`: queued for a worker, or already answered from the cache.
+    public enum Enqueued: Sendable {
+        case queued
+        case cached(JobResult)
+    }
+
+    static let enqueueScript = RedisScript("""
+    -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON
+    if KEYS[2] ~= '' then
+      local hit = redis.call('GET', KEYS[2])
+      if hit then return hit end
+    end
+    redis.call('LPUSH', KEYS[1], ARGV[1])
+    return false
+    """)
+
+    public init(settings: CervellaSettings, connection: RedisConnection) throws {
+        self.settings = settings
+        self.keys = KeySpace(prefix: settings.redis.keyPrefix)
+        self.connection = connection
+        self.redisConfiguration = try RedisConfiguration(url: settings.redis.url)
+    }
+
+    /// Builds a job with a fresh id, deadline and route.
+    public func makeJob(
+        messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
+        forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true,
+        timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:]
+    ) -> Job {
+        let id = Self.newJobID()
+        let now = Date().timeIntervalSince1970
+        return Job(
+            id: id, replyTo: keys.reply(id), createdAt: now,
+            deadlineAt: now + (timeoutSeconds ?? settings.producer.jobTimeoutSeconds),
+            messages: messages, params: params, tierHint: tierHint, forceModel: forceModel,
+            enableFallback: enableFallback, cache: cache && settings.cache.enabled,
+            route: route ?? defaultRoute(forceModel: forceModel), metadata: metadata
+        )
+    }
+
+    /// The route when no classifier decides: a forced model's tier, else the default tier.
+    public func defaultRoute(forceModel: String?) -> Route {
+        if let forceModel, let tier = (1...3).first(where: { settings.tier($0).model == forceModel }) {
+            return Route(tier: tier, model: forceModel, reason: "manual_override")
+        }
+        let tier = settings.producer.defaultTier
+        return Route(tier: tier, model: settings.tier(tier).model, reason: "default_tier")
+    }
+
+    /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
+    public func enqueue(_ job: Job) async throws -> Enqueued {
+        let tier = job.route?.tier ?? settings.producer.defaultTier
+        guard let queue = QueueName.forTier(tier) else {
+            throw RedisError(.serverError, "route tier \(tier) has no queue")
+        }
+        let payload = try JSONEncoder().encode(job)
+        let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
+        let reply = try await connection.evaluate(
+            Self.enqueueScript, keys: [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
+            arguments: [RedisArgument(bytes: Array(payload))]
+        )
+        guard let bytes = reply.bytes else { return .queued }
+        return .cached(Self.cacheHit(bytes, for: job))
+    }
+
+    /// Waits on the job's reply list until its deadline (plus a little grace for the commit).
+    public func waitForResult(_ job: Job) async throws -> JobResult {
+        let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
+        var configuration = redisConfiguration
+        configuration.readTimeout = .milliseconds(Int((remaining + 5) * 1000))
+        let waiter = RedisConnection(configuration: configuration, name: "wait")
+        defer { waiter.close() }
+        let reply = try await waiter.send("BLPOP", RedisArgument(job.replyTo), RedisArgument(String(format: "%.3f", remaining)))
+        guard let pair = reply.array, pair.count == 2, let bytes = pair[1].bytes else {
+            return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
+        }
+        do {
+            return try JSONDecoder().decode(JobResult.self, from: Data(bytes))
+        } catch {
+            return .failure(id: job.id, code: "bad_result", message: "the reply list held a result that is not valid JSON: \(error)")
+        }
+    }
+
+    /// Enqueue, then wait: the whole round trip of one request.
+    public func submit(_ job: Job) async throws -> JobResult {
+        switch try await enqueue(job) {
+        case .cached(let result): return result
+        case .queued: return try await waitForResult(job)
+        }
+    }
+
+    /// Rebuilds a cached result for a new request: same answer, new id, no cost.
+    static func cacheHit(_ bytes: [UInt8], for job: Job) -> JobResult {
+        guard var result = try? JSONDecoder().decode(JobResult.self, from: Data(bytes)), var metadata = result.metadata else {
+            return .failure(id: job.id, code: "bad_cache_entry", message: "the cache entry is not a valid result")
+        }
+        result.id = job.id
+        metadata.cacheHit = true
+        metadata.costUSD = 0
+        metadata.queueMs = 0
+        metadata.latencyMs = max(0, Int((Date().timeIntervalSince1970 - job.createdAt) * 1000))
+        metadata.timestamp = ISO8601DateFormatter().string(from: Date())
+        result.metadata = metadata
+        return result
+    }
+
+    /// A sortable, collision-resistant id: milliseconds since the epoch plus 64 random bits.
+    public static func newJobID() -> String {
+        let millis = UInt64(Date().timeIntervalSince1970 * 1000)
+        let random = UInt64.random(in: 0...UInt64.max)
+        return String(millis, radix: 36) + "-" + String(random, radix: 36)
+    }
+}

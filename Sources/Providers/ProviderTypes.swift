@@ -1,0 +1,90 @@
+import JobProtocol
+
+/// What a worker asks of a provider: one chat completion.
+public struct ProviderRequest: Sendable {
+    public var messages: [ChatMessage]
+    public var maxTokens: Int
+    public var temperature: Double?
+    public var topP: Double?
+    public var stop: [String]?
+    /// Ask for token logprobs (OpenAI kind only; Anthropic has none).
+    public var wantLogprobs: Bool
+    public var timeout: Duration
+
+    public init(messages: [ChatMessage], maxTokens: Int, temperature: Double? = nil, topP: Double? = nil, stop: [String]? = nil, wantLogprobs: Bool = false, timeout: Duration) {
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.stop = stop
+        self.wantLogprobs = wantLogprobs
+        self.timeout = timeout
+    }
+}
+
+/// A provider's answer, normalised across wire formats.
+public struct ProviderResponse: Sendable, Equatable {
+    /// The answer shown to the user, without any `<think>` reasoning.
+    public var text: String
+    /// R1-style reasoning split off the answer; kept for debugging, never returned to users.
+    public var reasoning: String?
+    public var tokensInput: Int
+    public var tokensOutput: Int
+    /// One logprob per generated token, when the provider returned them.
+    public var tokenLogprobs: [Double]?
+    public var finishReason: String?
+    public var model: String
+
+    public init(text: String, reasoning: String? = nil, tokensInput: Int, tokensOutput: Int, tokenLogprobs: [Double]? = nil, finishReason: String? = nil, model: String) {
+        self.text = text
+        self.reasoning = reasoning
+        self.tokensInput = tokensInput
+        self.tokensOutput = tokensOutput
+        self.tokenLogprobs = tokenLogprobs
+        self.finishReason = finishReason
+        self.model = model
+    }
+}
+
+/// A failed provider call, reduced to the few cases the fallback and retry policies tell apart.
+public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public static let timeout = Code(name: "timeout")
+        public static let connection = Code(name: "connection")
+        public static let rateLimited = Code(name: "rate_limited")
+        public static let http4xx = Code(name: "http_4xx")
+        public static let http5xx = Code(name: "http_5xx")
+        public static let badResponse = Code(name: "bad_response")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+    public var status: Int?
+    /// From a 429's `Retry-After` header.
+    public var retryAfter: Duration?
+
+    public init(_ code: Code, _ message: String, status: Int? = nil, retryAfter: Duration? = nil) {
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retryAfter = retryAfter
+    }
+
+    /// The report's fallback reason: `timeout_error`, or `error_<code>`.
+    public var fallbackReason: String { code == .timeout ? "timeout_error" : "error_\(code.name)" }
+
+    /// Worth trying the next endpoint (a backup GPU host) for.
+    public var isEndpointFailure: Bool { code == .connection || code == .http5xx }
+
+    public var description: String {
+        "\(code)\(status.map { " (HTTP \($0))" } ?? ""): \(message)"
+    }
+}
+
+/// One tier's model behind one wire format.
+public protocol ChatProvider: Sendable {
+    var model: String { get }
+    func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse
+}

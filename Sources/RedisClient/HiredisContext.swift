@@ -1,0 +1,112 @@
+internal import CHiredis
+import Foundation
+
+/// Owns one hiredis `redisContext` in blocking mode; the only type that touches hiredis.
+///
+/// Not thread-safe: a `RedisConnection` uses it from its own thread only.
+final class HiredisContext {
+    private let context: UnsafeMutablePointer<redisContext>
+
+    private init(context: UnsafeMutablePointer<redisContext>) {
+        self.context = context
+    }
+
+    deinit { redisFree(context) }
+
+    /// Connects with a timeout and sets the socket read/write timeout.
+    static func connect(host: String, port: Int, connectTimeout: Duration, readTimeout: Duration) throws(RedisError) -> HiredisContext {
+        guard let raw = redisConnectWithTimeout(host, Int32(port), timeval(connectTimeout)) else {
+            throw RedisError(.connectionFailed, "cannot allocate a hiredis context for \(host):\(port)")
+        }
+        let owner = HiredisContext(context: raw)
+        if raw.pointee.err != 0 {
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(host):\(port): \(owner.errorText); is redis-server running there?")
+        }
+        _ = redisSetTimeout(raw, timeval(readTimeout))
+        _ = redisEnableKeepAlive(raw)
+        return owner
+    }
+
+    /// True once hiredis reported an I/O or protocol error; the context is then unusable.
+    var isBroken: Bool { context.pointee.err != 0 }
+
+    var errorText: String {
+        withUnsafeBytes(of: context.pointee.errstr) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// Appends one command to the output buffer; nothing is sent until a reply is read.
+    func append(_ command: RedisCommand) throws(RedisError) {
+        let count = command.arguments.count
+        let lengths = command.arguments.map(\.count)
+        // Each argument is copied into one contiguous buffer so the argv pointers stay valid for the call.
+        var storage = [CChar](repeating: 0, count: max(1, lengths.reduce(0, +)))
+        var offsets: [Int] = []
+        offsets.reserveCapacity(count)
+        var offset = 0
+        for argument in command.arguments {
+            offsets.append(offset)
+            for (index, byte) in argument.enumerated() { storage[offset + index] = CChar(bitPattern: byte) }
+            offset += argument.count
+        }
+        let status = storage.withUnsafeBufferPointer { buffer -> Int32 in
+            var argv = offsets.map { Optional(UnsafePointer(buffer.baseAddress! + $0)) }
+            return argv.withUnsafeMutableBufferPointer { argvBuffer in
+                lengths.withUnsafeBufferPointer { lengthBuffer in
+                    redisAppendCommandArgv(context, Int32(count), argvBuffer.baseAddress, lengthBuffer.baseAddress)
+                }
+            }
+        }
+        if status != REDIS_OK {
+            throw RedisError(.connectionLost, "cannot buffer \(command): \(errorText)")
+        }
+    }
+
+    /// Flushes pending output if needed and reads the next reply.
+    func readReply() throws(RedisError) -> RedisValue {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+            let reason = errorText
+            let timedOut = reason.contains("temporarily unavailable") || reason.contains("timed out")
+            throw RedisError(.connectionLost, timedOut ? "read timed out waiting for Redis (\(reason))" : "connection to Redis lost: \(reason)")
+        }
+        let reply = raw!.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        return Self.convert(reply)
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let value = reply.pointee
+        switch value.type {
+        case REDIS_REPLY_STRING:
+            return .bulk(bytes(value.str, value.len))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: bytes(value.str, value.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(value.str, value.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(value.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisValue] = []
+            elements.reserveCapacity(Int(value.elements))
+            for index in 0..<Int(value.elements) {
+                if let element = value.element[index] { elements.append(convert(element)) } else { elements.append(.null) }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+}
+
+private func timeval(_ duration: Duration) -> timeval {
+    let (seconds, attoseconds) = duration.components
+    return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+}

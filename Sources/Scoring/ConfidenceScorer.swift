@@ -1,0 +1,86 @@
+import Foundation
+import Settings
+
+/// Scores how far an answer can be trusted, from 0 to 1 (report 3.3).
+///
+/// Two signals: the report's heuristic (length, evasive phrases, expected format, "as an AI"
+/// markers, in Italian and English), and the token logprobs when the provider returns them.
+/// Under `auto` the lower of the two wins: logprobs catch a model that is fluent but unsure,
+/// the heuristic catches one that is sure of an evasion.
+public struct ConfidenceScorer: Sendable {
+    public var method: TierSettings.ConfidenceMethod
+
+    public init(method: TierSettings.ConfidenceMethod) { self.method = method }
+
+    /// Nil when the method is `none` (Claude's answers are the baseline and are not scored).
+    public func score(answer: String, tokenLogprobs: [Double]?, expectedFormat: String?) -> Double? {
+        switch method {
+        case .none:
+            return nil
+        case .heuristic:
+            return Self.heuristic(answer, expectedFormat: expectedFormat)
+        case .logprobs:
+            return tokenLogprobs.map(Self.fromLogprobs) ?? Self.heuristic(answer, expectedFormat: expectedFormat)
+        case .auto:
+            let heuristic = Self.heuristic(answer, expectedFormat: expectedFormat)
+            guard let logprobs = tokenLogprobs else { return heuristic }
+            return min(heuristic, Self.fromLogprobs(logprobs))
+        }
+    }
+
+    /// The geometric mean of the token probabilities: exp(mean logprob).
+    ///
+    /// -0.05 per token gives 0.95; -0.36 gives 0.70 (the default threshold); -2.5 gives 0.08.
+    public static func fromLogprobs(_ logprobs: [Double]) -> Double {
+        guard !logprobs.isEmpty else { return 0 }
+        let mean = logprobs.reduce(0, +) / Double(logprobs.count)
+        return max(0, min(1, exp(mean)))
+    }
+
+    static let evasivePhrases = [
+        // Italian, from the report.
+        "non sono sicuro", "non sono sicura", "potrebbe essere", "forse", "probabilmente", "non posso determinare",
+        "non saprei", "non lo so",
+        // English equivalents.
+        "i'm not sure", "i am not sure", "not sure", "it might be", "maybe", "perhaps", "probably",
+        "i cannot determine", "i can't determine", "i don't know", "i do not know",
+    ]
+
+    static let hallucinationMarkers = [
+        "secondo la mia conoscenza che termina", "non ho accesso a", "come ai language model", "come modello di linguaggio",
+        "as an ai language model", "as an ai model", "as a language model", "my knowledge cutoff", "i don't have access to",
+        "i do not have access to",
+    ]
+
+    /// The report's heuristic (3.3, method 2), with the same weights.
+    public static func heuristic(_ answer: String, expectedFormat: String?) -> Double {
+        let text = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { return 0 }
+        let lower = text.lowercased()
+        var score = 1.0
+        if text.count < 50 { score *= 0.7 }
+        if evasivePhrases.contains(where: { containsPhrase(lower, $0) }) { score *= 0.6 }
+        switch expectedFormat?.lowercased() {
+        case "markdown"?:
+            if !text.hasPrefix("#") { score *= 0.8 }
+        case "json"?:
+            if (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) == nil { score *= 0.5 }
+        default:
+            break
+        }
+        if hallucinationMarkers.contains(where: { lower.contains($0) }) { score *= 0.4 }
+        return max(0, min(1, score))
+    }
+
+    /// Whole-word match, so that "forse" does not fire on "forsennato" nor "maybe" inside a word.
+    private static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
+        var searchRange = text.startIndex..<text.endIndex
+        while let found = text.range(of: phrase, range: searchRange) {
+            let beforeOK = found.lowerBound == text.startIndex || !text[text.index(before: found.lowerBound)].isLetter
+            let afterOK = found.upperBound == text.endIndex || !text[found.upperBound].isLetter
+            if beforeOK && afterOK { return true }
+            searchRange = found.upperBound..<text.endIndex
+        }
+        return false
+    }
+}

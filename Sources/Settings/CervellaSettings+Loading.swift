@@ -1,0 +1,154 @@
+import Foundation
+import TOMLKit
+
+extension CervellaSettings {
+    /// Reads `path` (when given), then the environment, then resolves secrets and validates.
+    ///
+    /// Unknown keys are errors: a typo such as `confidence_treshold` would otherwise be a
+    /// silently ignored setting.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingsError) -> CervellaSettings {
+        var settings = CervellaSettings()
+        if let path {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw SettingsError(key: path, "cannot read the configuration file: \(error.localizedDescription)")
+            }
+            try settings.apply(toml: text, source: path)
+        }
+        try settings.apply(environment: environment)
+        try settings.resolveSecrets(environment: environment)
+        try settings.validate()
+        return settings
+    }
+
+    /// Applies a TOML document over the current values.
+    public mutating func apply(toml text: String, source: String = "worker.toml") throws(SettingsError) {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw SettingsError(key: source, "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw SettingsError(key: source, "TOML syntax error: \(error)")
+        }
+        let reader = TOMLReader(root: root)
+        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "tier1", "tier2", "tier3"], in: "")
+
+        if let table = try reader.table("redis") {
+            try table.allowOnly(["url", "key_prefix", "reply_ttl_seconds"])
+            try table.read("url", into: &redis.url)
+            try table.read("key_prefix", into: &redis.keyPrefix)
+            try table.read("reply_ttl_seconds", into: &redis.replyTTLSeconds)
+        }
+        if let table = try reader.table("cache") {
+            try table.allowOnly(["enabled", "ttl_seconds"])
+            try table.read("enabled", into: &cache.enabled)
+            try table.read("ttl_seconds", into: &cache.ttlSeconds)
+        }
+        if let table = try reader.table("fallback") {
+            try table.allowOnly(["enabled", "timeout_ms"])
+            try table.read("enabled", into: &fallback.enabled)
+            try table.read("timeout_ms", into: &fallback.timeoutMs)
+        }
+        if let table = try reader.table("worker") {
+            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds"])
+            try table.read("queues", into: &worker.queues)
+            try table.read("concurrency", into: &worker.concurrency)
+            try table.read("block_timeout_seconds", into: &worker.blockTimeoutSeconds)
+            try table.read("heartbeat_interval_seconds", into: &worker.heartbeatIntervalSeconds)
+            try table.read("heartbeat_ttl_seconds", into: &worker.heartbeatTTLSeconds)
+            try table.read("drain_timeout_seconds", into: &worker.drainTimeoutSeconds)
+        }
+        if let table = try reader.table("producer") {
+            try table.allowOnly(["default_tier", "job_timeout_seconds"])
+            try table.read("default_tier", into: &producer.defaultTier)
+            try table.read("job_timeout_seconds", into: &producer.jobTimeoutSeconds)
+        }
+        for number in 1...3 {
+            guard let table = try reader.table("tier\(number)") else { continue }
+            var tier = self.tier(number)
+            if table.has("api_key") {
+                throw SettingsError(key: "tier\(number).api_key", "secrets never go in the configuration file; set api_key_env to the name of an environment variable, or api_key_file to a file holding the key")
+            }
+            try table.allowOnly([
+                "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
+                "confidence_method", "confidence_threshold", "timeout_ms", "default_max_tokens",
+                "input_usd_per_million_tokens", "output_usd_per_million_tokens", "gpu_hour_usd", "requests_per_gpu_hour",
+            ])
+            try table.read("enabled", into: &tier.enabled)
+            try table.readEnum("kind", into: &tier.kind)
+            try table.read("model", into: &tier.model)
+            try table.read("endpoints", into: &tier.endpoints)
+            try table.read("api_key_env", into: &tier.apiKeyEnv)
+            var file: String = tier.apiKeyFile ?? ""
+            try table.read("api_key_file", into: &file)
+            tier.apiKeyFile = file.isEmpty ? nil : file
+            try table.read("anthropic_version", into: &tier.anthropicVersion)
+            try table.readEnum("confidence_method", into: &tier.confidenceMethod)
+            try table.read("confidence_threshold", into: &tier.confidenceThreshold)
+            try table.read("timeout_ms", into: &tier.timeoutMs)
+            try table.read("default_max_tokens", into: &tier.defaultMaxTokens)
+            try table.read("input_usd_per_million_tokens", into: &tier.inputUSDPerMillionTokens)
+            try table.read("output_usd_per_million_tokens", into: &tier.outputUSDPerMillionTokens)
+            try table.read("gpu_hour_usd", into: &tier.gpuHourUSD)
+            try table.read("requests_per_gpu_hour", into: &tier.requestsPerGPUHour)
+            tiers[number] = tier
+        }
+    }
+
+    /// Applies the source report's environment variables (and Cervella's own) over the file.
+    public mutating func apply(environment env: [String: String]) throws(SettingsError) {
+        let reader = EnvironmentReader(env: env)
+        if let url = reader.string("REDIS_URL") {
+            redis.url = url
+        } else if env["REDIS_HOST"] != nil || env["REDIS_PORT"] != nil || env["REDIS_PASSWORD"] != nil {
+            let host = reader.string("REDIS_HOST") ?? "127.0.0.1"
+            let port = try reader.int("REDIS_PORT") ?? 6379
+            let password = reader.string("REDIS_PASSWORD").map { ":" + (Self.percentEncode($0)) + "@" } ?? ""
+            redis.url = "redis://\(password)\(host):\(port)/0"
+        }
+        try reader.read("CERVELLA_KEY_PREFIX", into: &redis.keyPrefix)
+        try reader.read("REDIS_TTL_SECONDS", into: &cache.ttlSeconds)
+        try reader.read("ENABLE_FALLBACK", into: &fallback.enabled)
+        try reader.read("FALLBACK_TIMEOUT_MS", into: &fallback.timeoutMs)
+        try reader.read("DEFAULT_TIER", into: &producer.defaultTier)
+
+        let names: [Int: (endpoint: String, model: String)] = [
+            1: ("QWEN3_ENDPOINT", "QWEN3_MODEL"), 2: ("DEEPSEEK_ENDPOINT", "DEEPSEEK_MODEL"), 3: ("CLAUDE_ENDPOINT", "CLAUDE_MODEL"),
+        ]
+        for number in 1...3 {
+            var tier = self.tier(number)
+            if let endpoints = reader.string(names[number]!.endpoint) {
+                tier.endpoints = endpoints.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            try reader.read(names[number]!.model, into: &tier.model)
+            try reader.read("TIER_\(number)_ENABLED", into: &tier.enabled)
+            try reader.read("TIER_\(number)_CONFIDENCE_THRESHOLD", into: &tier.confidenceThreshold)
+            tiers[number] = tier
+        }
+    }
+
+    /// Reads each tier's API key from its environment variable or key file.
+    mutating func resolveSecrets(environment env: [String: String]) throws(SettingsError) {
+        for number in 1...3 {
+            var tier = self.tier(number)
+            if let file = tier.apiKeyFile {
+                do {
+                    let text = try String(contentsOfFile: file, encoding: .utf8)
+                    tier.apiKey = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) }
+                } catch {
+                    throw SettingsError(key: "tier\(number).api_key_file", "cannot read the key file '\(file)': \(error.localizedDescription)")
+                }
+            } else if let key = env[tier.apiKeyEnv], !key.isEmpty {
+                tier.apiKey = key
+            }
+            tiers[number] = tier
+        }
+    }
+
+    private static func percentEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import JobProtocol
+
+extension CervellaSettings {
+    /// Checks every value once, at start-up, so that a bad setting stops the process with a
+    /// message naming it instead of failing later on a job.
+    public func validate() throws(SettingsError) {
+        guard redis.url.hasPrefix("redis://") else {
+            throw SettingsError(key: "redis.url", "'\(Self.redactedURL(redis.url))' must start with redis:// (REDIS_URL overrides it)")
+        }
+        guard !redis.keyPrefix.isEmpty, !redis.keyPrefix.contains(where: \.isWhitespace) else {
+            throw SettingsError(key: "redis.key_prefix", "must be non-empty and contain no spaces")
+        }
+        try positive(redis.replyTTLSeconds, "redis.reply_ttl_seconds")
+        try positive(cache.ttlSeconds, "cache.ttl_seconds (REDIS_TTL_SECONDS)")
+        try positive(fallback.timeoutMs, "fallback.timeout_ms (FALLBACK_TIMEOUT_MS)")
+        try positive(worker.concurrency, "worker.concurrency")
+        guard worker.blockTimeoutSeconds > 0, worker.blockTimeoutSeconds <= 5 else {
+            throw SettingsError(key: "worker.block_timeout_seconds", "must be in (0, 5] so that shutdown is noticed quickly")
+        }
+        guard worker.heartbeatIntervalSeconds > 0, Double(worker.heartbeatTTLSeconds) > worker.heartbeatIntervalSeconds * 2 else {
+            throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must exceed twice worker.heartbeat_interval_seconds, or one slow beat would declare a live worker dead")
+        }
+        guard worker.drainTimeoutSeconds >= 0 else {
+            throw SettingsError(key: "worker.drain_timeout_seconds", "must not be negative")
+        }
+        for name in worker.queues where QueueName(rawValue: name) == nil {
+            throw SettingsError(key: "worker.queues", "unknown queue '\(name)'; use tier1, tier2, tier3 or fallback")
+        }
+        guard (1...3).contains(producer.defaultTier) else {
+            throw SettingsError(key: "producer.default_tier (DEFAULT_TIER)", "must be 1, 2 or 3, got \(producer.defaultTier)")
+        }
+        guard producer.jobTimeoutSeconds > 0 else {
+            throw SettingsError(key: "producer.job_timeout_seconds", "must be positive")
+        }
+        for number in 1...3 {
+            let tier = self.tier(number)
+            let key = "tier\(number)"
+            guard !tier.model.isEmpty else { throw SettingsError(key: "\(key).model", "must not be empty") }
+            guard !tier.endpoints.isEmpty else { throw SettingsError(key: "\(key).endpoints", "list at least one base URL") }
+            for endpoint in tier.endpoints {
+                guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                    throw SettingsError(key: "\(key).endpoints", "'\(endpoint)' is not an http(s) URL such as http://gpu-host:8000")
+                }
+            }
+            guard (0...1).contains(tier.confidenceThreshold) else {
+                throw SettingsError(key: "\(key).confidence_threshold (TIER_\(number)_CONFIDENCE_THRESHOLD)", "must be between 0 and 1, got \(tier.confidenceThreshold)")
+            }
+            try positive(tier.timeoutMs, "\(key).timeout_ms")
+            try positive(tier.defaultMaxTokens, "\(key).default_max_tokens")
+        }
+    }
+
+    private func positive(_ value: Int, _ key: String) throws(SettingsError) {
+        guard value > 0 else { throw SettingsError(key: key, "must be a positive number, got \(value)") }
+    }
+
+    static func redactedURL(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+    }
+}
+

@@ -1,0 +1,61 @@
+/// Everything a Cervella process reads at start-up: the tree of `worker.toml`'s tables.
+///
+/// Defaults are safe for a single machine (local Redis, fallback on, cache on). Every value
+/// can be overridden by the environment names of the source report; see `worker.toml`.
+public struct CervellaSettings: Sendable, Equatable {
+    public struct Redis: Sendable, Equatable {
+        /// `redis://[user:password@]host:port/db`.
+        public var url = "redis://127.0.0.1:6379/0"
+        public var keyPrefix = "cervella"
+        /// How long an unread result stays in its reply list.
+        public var replyTTLSeconds = 300
+        public init() {}
+    }
+
+    public struct Cache: Sendable, Equatable {
+        public var enabled = true
+        public var ttlSeconds = 3600
+        public init() {}
+    }
+
+    public struct Fallback: Sendable, Equatable {
+        /// Master switch: when off, tier-1/2 answers are returned whatever their confidence.
+        public var enabled = true
+        /// Provider call timeout for tiers 1 and 2 (the report's FALLBACK_TIMEOUT_MS).
+        public var timeoutMs = 10_000
+        public init() {}
+    }
+
+    public struct Worker: Sendable, Equatable {
+        /// Queues served, in priority order; the fallback queue first so that rescued jobs finish.
+        public var queues: [String] = ["fallback", "tier1", "tier2", "tier3"]
+        /// Jobs in flight at once in one worker process.
+        public var concurrency = 64
+        /// Seconds a blocking pop waits before the loop checks for shutdown.
+        public var blockTimeoutSeconds = 2.0
+        public var heartbeatIntervalSeconds = 3.0
+        public var heartbeatTTLSeconds = 15
+        /// SIGTERM: how long in-flight jobs may finish before the rest is handed back.
+        public var drainTimeoutSeconds = 20.0
+        public init() {}
+    }
+
+    public struct Producer: Sendable, Equatable {
+        /// Tier a job goes to when nothing else decides (until the classifier decides).
+        public var defaultTier = 1
+        /// Seconds from enqueue to the job's deadline.
+        public var jobTimeoutSeconds = 60.0
+        public init() {}
+    }
+
+    public var redis = Redis()
+    public var cache = Cache()
+    public var fallback = Fallback()
+    public var worker = Worker()
+    public var producer = Producer()
+    public var tiers: [Int: TierSettings] = [1: .defaults(tier: 1), 2: .defaults(tier: 2), 3: .defaults(tier: 3)]
+
+    public init() {}
+
+    public func tier(_ number: Int) -> TierSettings { tiers[number] ?? .defaults(tier: number) }
+}

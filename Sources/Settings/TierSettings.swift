@@ -1,0 +1,74 @@
+/// One tier's provider: which API, which model, where, and how its answers are judged and priced.
+public struct TierSettings: Sendable, Equatable {
+    public enum ProviderKind: String, Sendable, Equatable, CaseIterable {
+        /// vLLM's (or llama.cpp's, Ollama's) OpenAI-compatible `/v1/chat/completions`.
+        case openai
+        /// Anthropic's Messages API, `/v1/messages`.
+        case anthropic
+    }
+
+    public enum ConfidenceMethod: String, Sendable, Equatable, CaseIterable {
+        /// Token logprobs when the provider returns them, vetoed by the heuristic: the lower wins.
+        case auto
+        case logprobs
+        case heuristic
+        case none
+    }
+
+    public var tier: Int
+    public var enabled: Bool
+    public var kind: ProviderKind
+    public var model: String
+    /// Base URLs, primary first; the next one is tried when one cannot be reached or answers 5xx.
+    public var endpoints: [String]
+    /// Name of the environment variable holding the API key (never the key itself).
+    public var apiKeyEnv: String
+    /// A file whose first line is the API key, as an alternative to `apiKeyEnv`.
+    public var apiKeyFile: String?
+    /// The resolved secret; never logged or printed.
+    public var apiKey: String?
+    public var anthropicVersion: String
+    public var confidenceMethod: ConfidenceMethod
+    public var confidenceThreshold: Double
+    public var timeoutMs: Int
+    public var defaultMaxTokens: Int
+    /// Claude-style token pricing, USD per million tokens.
+    public var inputUSDPerMillionTokens: Double
+    public var outputUSDPerMillionTokens: Double
+    /// Self-hosted pricing: a GPU hour amortised over the requests it serves.
+    public var gpuHourUSD: Double
+    public var requestsPerGPUHour: Double
+
+    public static func defaults(tier: Int) -> TierSettings {
+        switch tier {
+        case 1:
+            return TierSettings(
+                tier: 1, enabled: true, kind: .openai, model: "qwen3-4b", endpoints: ["http://127.0.0.1:8000"],
+                apiKeyEnv: "QWEN3_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
+                confidenceMethod: .auto, confidenceThreshold: 0.70, timeoutMs: 10_000, defaultMaxTokens: 1000,
+                inputUSDPerMillionTokens: 0, outputUSDPerMillionTokens: 0, gpuHourUSD: 0.35, requestsPerGPUHour: 1200
+            )
+        case 2:
+            return TierSettings(
+                tier: 2, enabled: false, kind: .openai, model: "deepseek-r1", endpoints: ["http://127.0.0.1:8001"],
+                apiKeyEnv: "DEEPSEEK_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
+                confidenceMethod: .auto, confidenceThreshold: 0.70, timeoutMs: 10_000, defaultMaxTokens: 2000,
+                inputUSDPerMillionTokens: 0, outputUSDPerMillionTokens: 0, gpuHourUSD: 0.50, requestsPerGPUHour: 600
+            )
+        default:
+            return TierSettings(
+                tier: 3, enabled: true, kind: .anthropic, model: "claude-sonnet-4-5", endpoints: ["https://api.anthropic.com"],
+                apiKeyEnv: "CLAUDE_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
+                confidenceMethod: .none, confidenceThreshold: 0, timeoutMs: 60_000, defaultMaxTokens: 1000,
+                inputUSDPerMillionTokens: 3, outputUSDPerMillionTokens: 15, gpuHourUSD: 0, requestsPerGPUHour: 1
+            )
+        }
+    }
+
+    /// The cost of one call: tokens at the per-token price plus the amortised GPU time.
+    public func costUSD(inputTokens: Int, outputTokens: Int) -> Double {
+        let tokens = Double(inputTokens) * inputUSDPerMillionTokens / 1e6 + Double(outputTokens) * outputUSDPerMillionTokens / 1e6
+        let gpu = requestsPerGPUHour > 0 ? gpuHourUSD / requestsPerGPUHour : 0
+        return tokens + gpu
+    }
+}

@@ -1,0 +1,176 @@
+import CurlHTTP
+import Foundation
+import JobProtocol
+import Logging
+import Providers
+import RedisClient
+import ServiceLifecycle
+import Settings
+import Synchronization
+
+/// One worker process's pool: fetchers pop jobs into this worker's processing lists, each job
+/// runs as a child task, and a heartbeat says the worker is alive.
+///
+/// Shutdown (SIGTERM through ServiceLifecycle, or `requestShutdown()`): fetchers stop taking
+/// jobs at once; jobs in flight get `drainTimeoutSeconds` to finish; what is left is cancelled
+/// and handed back to the head of its queue, so nothing waits for a dead worker's recovery.
+public final class Worker: Service, Sendable {
+    public let id: String
+    let settings: CervellaSettings
+    let keys: KeySpace
+    let queues: [QueueName]
+    let concurrency: Int
+    let logger: Logger
+    let redisConfiguration: RedisConfiguration
+    let commands: RedisConnection
+    let http: HTTPClient
+    let providers: [Int: any ChatProvider]
+    let slots: SlotPool
+    private let stopping = Mutex(false)
+    private let shutdownSignal: AsyncStream<Void>
+    private let shutdownContinuation: AsyncStream<Void>.Continuation
+
+    public init(settings: CervellaSettings, queues: [QueueName]? = nil, concurrency: Int? = nil, id: String = WorkerIdentity.current(), logger: Logger) throws {
+        self.id = id
+        self.settings = settings
+        self.keys = KeySpace(prefix: settings.redis.keyPrefix)
+        self.queues = queues ?? settings.worker.queues.compactMap(QueueName.init(rawValue:))
+        self.concurrency = concurrency ?? settings.worker.concurrency
+        var logger = logger
+        logger[metadataKey: "cervella.worker"] = "\(id)"
+        self.logger = logger
+        var configuration = try RedisConfiguration(url: settings.redis.url)
+        // A blocking pop must never look like a dead server: the read timeout exceeds it.
+        configuration.readTimeout = .milliseconds(Int(settings.worker.blockTimeoutSeconds * 1000) + 10_000)
+        self.redisConfiguration = configuration
+        self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger)
+        self.http = try HTTPClient(configuration: .init(), logger: logger)
+        var providers: [Int: any ChatProvider] = [:]
+        for tier in 1...3 { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
+        self.providers = providers
+        self.slots = SlotPool(capacity: max(1, self.concurrency))
+        (shutdownSignal, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// Stops fetching and starts the drain; `run()` returns once the drain is over.
+    public func requestShutdown() {
+        let first = stopping.withLock { stopping in
+            defer { stopping = true }
+            return !stopping
+        }
+        guard first else { return }
+        logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(slots.inUse)"])
+        slots.close()
+        shutdownContinuation.yield()
+        shutdownContinuation.finish()
+    }
+
+    var isStopping: Bool { stopping.withLock { $0 } }
+
+    public func run() async throws {
+        logger.info("worker started", metadata: [
+            "cervella.queues": "\(queues.map(\.rawValue).joined(separator: ","))",
+            "cervella.concurrency": "\(concurrency)", "cervella.redis": "\(redisConfiguration.redactedDescription)",
+        ])
+        defer {
+            commands.close()
+            http.shutdown()
+        }
+        try await withGracefulShutdownHandler {
+            try await runUntilDrained()
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+        logger.info("worker stopped")
+    }
+
+    private func runUntilDrained() async throws {
+        let (fetched, delivery) = AsyncStream.makeStream(of: FetchedJob.self)
+        // Jobs run in their own task so that the drain deadline can cancel them and nothing else.
+        let jobs = Task {
+            await withDiscardingTaskGroup { group in
+                for await job in fetched {
+                    group.addTask { await self.process(job) }
+                }
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask {
+                await withDiscardingTaskGroup { fetchers in
+                    for (priority, queue) in self.queues.enumerated() {
+                        fetchers.addTask { await self.fetchLoop(queue: queue, priority: priority, delivery: delivery) }
+                    }
+                }
+                delivery.finish()
+            }
+            group.addTask {
+                // The drain deadline starts when shutdown is requested.
+                for await _ in self.shutdownSignal {}
+                guard self.isStopping else { return }
+                let deadline = ContinuousClock.now + .milliseconds(Int(self.settings.worker.drainTimeoutSeconds * 1000))
+                while self.slots.inUse > 0, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                if self.slots.inUse > 0 {
+                    self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(self.slots.inUse)"])
+                    jobs.cancel()
+                }
+            }
+            await jobs.value
+            // Jobs are done: stop the heartbeat and the drain timer.
+            group.cancelAll()
+        }
+        _ = try? await commands.send("DEL", RedisArgument(keys.worker(id)))
+    }
+
+    /// Refreshes `worker:<id>` with a TTL on its own schedule, independent of provider calls.
+    private func heartbeatLoop() async {
+        let interval = settings.worker.heartbeatIntervalSeconds
+        while !Task.isCancelled {
+            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(slots.inUse),\"concurrency\":\(concurrency),\"at\":\(Date().timeIntervalSince1970)}"
+            do {
+                try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
+            } catch {
+                logger.error("heartbeat failed; Redis unreachable?", metadata: ["cervella.error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+
+    /// Takes a slot, then blocks on the queue for a short while, so shutdown is seen within
+    /// `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
+    private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation) async {
+        let connection = RedisConnection(configuration: redisConfiguration, name: "worker-fetch-\(queue.rawValue)", logger: logger)
+        defer { connection.close() }
+        let source = keys.queue(queue)
+        let processing = keys.processing(queue, worker: id)
+        let block = RedisArgument(String(settings.worker.blockTimeoutSeconds))
+        var failures = 0
+        while !isStopping {
+            guard await slots.acquire(priority: priority) else { break }
+            do {
+                let reply = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block)
+                failures = 0
+                guard let payload = reply.bytes else {
+                    slots.release()
+                    continue
+                }
+                delivery.yield(FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970))
+            } catch {
+                slots.release()
+                failures += 1
+                let wait = min(5_000, 100 * (1 << min(failures, 6)))
+                logger.error("cannot fetch from \(source); retrying", metadata: ["cervella.error": "\(error)", "cervella.retry_ms": "\(wait)"])
+                try? await Task.sleep(for: .milliseconds(wait))
+            }
+        }
+    }
+}
+
+/// A job popped into this worker's processing list, as the exact bytes that are there.
+struct FetchedJob: Sendable {
+    var queue: QueueName
+    var payload: [UInt8]
+    var poppedAt: Double
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+
+/// The `cervella` executable: parses arguments and wires library services together.
+@main
+struct Cervella: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cervella",
+        abstract: "A tiered LLM worker pool on Redis: a cheap model answers most requests, Claude catches the rest.",
+        subcommands: [WorkerCommand.self, AskCommand.self, SimCommand.self]
+    )
+}
+
+/// Options every subcommand that reads `worker.toml` shares.
+struct SettingsOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (TOML). Default: ./worker.toml when it exists, else built-in defaults.")
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func configPath() -> String? {
+        if let config { return config }
+        return FileManager.default.fileExists(atPath: "worker.toml") ? "worker.toml" : nil
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import JobProtocol
+import Logging
+import ServiceLifecycle
+import Settings
+import WorkerPool
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Pop jobs from the tier queues, call each tier's provider, reply or fall back to Claude."
+    )
+
+    @OptionGroup var options: SettingsOptions
+
+    @Option(help: "Comma-separated queues to serve, in priority order (tier1,tier2,tier3,fallback). Default: worker.queues.")
+    var queues: String?
+
+    @Option(help: "Jobs in flight at once. Default: worker.concurrency.")
+    var concurrency: Int?
+
+    func run() async throws {
+        JSONLogHandler.bootstrap(level: options.logLevel)
+        let logger = Logger(label: "cervella.worker")
+        let settings: CervellaSettings
+        do {
+            settings = try CervellaSettings.load(path: options.configPath())
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var queueList: [QueueName]?
+        if let queues {
+            queueList = try queues.split(separator: ",").map { name in
+                guard let queue = QueueName(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("unknown queue '\(name)' in --queues; use tier1, tier2, tier3 or fallback")
+                }
+                return queue
+            }
+        }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        let worker = try Worker(settings: settings, queues: queueList, concurrency: concurrency, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
+    }
+}

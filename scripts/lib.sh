@@ -1,0 +1,54 @@
+# Shared shell helpers for scripts/test, scripts/demo and .ci/run. Source it; don't run it.
+
+CERVELLA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+
+# Installs the Debian packages the build and the tests need, when any is missing.
+ensure_system_packages() {
+    local wanted=(libhiredis-dev libcurl4-openssl-dev redis-server redis-tools pkg-config python3-venv)
+    local missing=()
+    for package in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    command -v swift >/dev/null || { echo "swift is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) first" >&2; exit 1; }
+}
+
+# A Python with the `redis` package, in a private virtual environment (.venv-cervella).
+ensure_python_redis() {
+    local venv="$CERVELLA_ROOT/.venv-cervella"
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis' 2>/dev/null; then
+        log "creating $venv with the redis package"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7'
+    fi
+    echo "$venv/bin/python"
+}
+
+# Prints a TCP port that is free on loopback right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts a private redis-server on a free loopback port; sets REDIS_TEST_PORT and REDIS_TEST_PID.
+start_redis() {
+    local dir="$1"
+    REDIS_TEST_PORT="$(free_port)"
+    mkdir -p "$dir"
+    redis-server --port "$REDIS_TEST_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$dir" --daemonize no --loglevel warning >"$dir/redis.log" 2>&1 &
+    REDIS_TEST_PID=$!
+    for _ in $(seq 1 100); do
+        redis-cli -p "$REDIS_TEST_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.05
+    done
+    echo "redis-server did not start; see $dir/redis.log" >&2
+    return 1
+}
