@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "cervella",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cervella", targets: ["cervella"]),
         .library(name: "WorkerPool", targets: ["WorkerPool"]),
@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -80,8 +81,16 @@ let package = Package(
         ),
 
         // Tests mirror the libraries; IntegrationTests drive the whole pool.
+        .target(
+            name: "CervellaTestSupport",
+            dependencies: [
+                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Fixtures"]),
         .testTarget(name: "JobProtocolTests", dependencies: ["JobProtocol"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
@@ -89,13 +98,16 @@ let package = Package(
             name: "ProviderSimulatorTests",
             dependencies: [
                 "ProviderSimulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
+                "CervellaTestSupport", "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]

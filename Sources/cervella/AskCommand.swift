@@ -58,7 +58,7 @@ struct AskCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap(level: options.logLevel == "info" ? "warning" : options.logLevel)
         let settings: CervellaSettings
-        do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw ValidationError("\(error)") }
+        do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw CommandFailure("\(error)") }
 
         var text = message
         if message == "-" {
@@ -85,7 +85,7 @@ struct AskCommand: AsyncParsableCommand {
         do {
             result = try await producer.submit(job)
         } catch let error as RedisError {
-            throw CleanExit.message("error: cannot reach Redis at \(connection.configuration.redactedDescription): \(error.message)")
+            throw CommandFailure("cannot reach Redis at \(connection.configuration.redactedDescription): \(error.message)")
         }
         if json {
             let encoder = JSONEncoder()

@@ -24,3 +24,9 @@ struct SettingsOptions: ParsableArguments {
         return FileManager.default.fileExists(atPath: "worker.toml") ? "worker.toml" : nil
     }
 }
+
+/// A failure to report without the usage text: ArgumentParser prints "Error: <message>" and exits 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

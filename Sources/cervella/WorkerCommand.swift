@@ -27,7 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             settings = try CervellaSettings.load(path: options.configPath())
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
         var queueList: [QueueName]?
         if let queues {

@@ -1,0 +1,126 @@
+import Hummingbird
+import Logging
+
+/// Anthropic's Messages API: `POST /v1/messages`.
+///
+/// The tier-3 and fallback workers call Claude through this API, so the simulator checks
+/// what the real service checks first (an `x-api-key` header, then `anthropic-version`,
+/// then the body: `model`, `max_tokens` and `messages` are required) and answers in the
+/// real shapes: a `message` object with text content blocks and usage, a `request-id`
+/// header, and errors as `{"type":"error","error":{"type":…,"message":…}}`. Any key
+/// is accepted; the point is to catch a client that forgets the header, not to guard.
+struct AnthropicRoutes: Sendable {
+    let planner: RequestPlanner
+    let stats: SimulatorStats
+
+    /// Adds the endpoint to `router`.
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/messages") { request, context in
+            try await messages(request, context: context)
+        }
+    }
+
+    /// Handles one Messages call; every outcome is logged in a single debug line.
+    func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        stats.record(SimulatorStats.messages)
+        let requestID = "req_01" + Self.randomBase62(22)
+        var log: Logger.Metadata = ["endpoint": "\(SimulatorStats.messages)", "request_id": "\(requestID)"]
+        var response = try await answer(request, log: &log)
+        response.headers[SimResponse.requestID] = requestID
+        log["status"] = "\(response.status.code)"
+        context.logger.debug("sim request", metadata: log)
+        return response
+    }
+
+    private func answer(_ request: Request, log: inout Logger.Metadata) async throws -> Response {
+        guard let key = request.headers[SimResponse.apiKey], !key.isEmpty else {
+            return Self.error(status: 401, message: "x-api-key header is required")
+        }
+        guard let version = request.headers[SimResponse.anthropicVersion], !version.isEmpty else {
+            return Self.error(status: 400, message: "anthropic-version: header is required")
+        }
+        let buffer = try await request.body.collect(upTo: OpenAIRoutes.maxBodyBytes)
+        let body: AnthropicMessagesRequest
+        switch Conversation.decode(AnthropicMessagesRequest.self, from: buffer) {
+        case .success(let decoded): body = decoded
+        case .failure(let failure): return Self.error(status: 400, message: failure.message)
+        }
+        guard let model = body.model, !model.isEmpty else {
+            return Self.error(status: 400, message: "model: Field required")
+        }
+        guard let maxTokens = body.maxTokens else {
+            return Self.error(status: 400, message: "max_tokens: Field required")
+        }
+        guard maxTokens >= 1 else {
+            return Self.error(status: 400, message: "max_tokens: Input should be greater than or equal to 1")
+        }
+        guard let messages = body.messages, !messages.isEmpty else {
+            return Self.error(status: 400, message: "messages: at least one message is required")
+        }
+        if let bad = messages.first(where: { $0.role != "user" && $0.role != "assistant" }) {
+            return Self.error(
+                status: 400, message: "messages: Unexpected role \"\(bad.role)\". Allowed roles are \"user\" or \"assistant\".")
+        }
+        let (directives, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .anthropic)
+        log["model"] = "\(model)"
+        log["directives"] = "\(directives.summary)"
+        if !directives.ignored.isEmpty { log["ignored_directives"] = "\(directives.ignored.joined(separator: " "))" }
+
+        switch try await planner.plan(directives, injectedStatus: 529) {
+        case .failure(let status, let injected):
+            log["injected"] = "\(injected)"
+            let message = status == 529 ? "Overloaded" : "\(SimResponse.reasonPhrase(status)) (simulated)"
+            return Self.error(status: status, message: message)
+        case .garbage:
+            return SimResponse.garbage()
+        case .answer:
+            break
+        }
+
+        var tokens = SimTokens.split(AnswerWriter.answer(prompt: prompt, directives: directives, allowThinking: false))
+        var stopReason = "end_turn"
+        if tokens.count > maxTokens {
+            tokens = Array(tokens.prefix(maxTokens))
+            stopReason = "max_tokens"
+        }
+        log["completion_tokens"] = "\(tokens.count)"
+        let usage: JSONValue = [
+            "input_tokens": .int(Conversation.promptTokens(messages, system: body.system?.text ?? "")),
+            "output_tokens": .int(tokens.count),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        ]
+        return SimResponse.json([
+            "id": .string("msg_01" + Self.randomBase62(22)), "type": "message", "role": "assistant",
+            "model": .string(model), "content": [["type": "text", "text": .string(tokens.joined())]],
+            "stop_reason": .string(stopReason), "stop_sequence": nil, "usage": usage,
+        ])
+    }
+
+    /// Anthropic's error body for `status`.
+    static func error(status: Int, message: String) -> Response {
+        SimResponse.json(
+            ["type": "error", "error": ["type": .string(errorType(status)), "message": .string(message)]],
+            status: status,
+            headers: SimResponse.errorHeaders(status: status)
+        )
+    }
+
+    /// The `error.type` Anthropic documents for each status.
+    static func errorType(_ status: Int) -> String {
+        switch status {
+        case 401, 403: "authentication_error"
+        case 404: "not_found_error"
+        case 429: "rate_limit_error"
+        case 503, 529: "overloaded_error"
+        case 400..<500: "invalid_request_error"
+        default: "api_error"
+        }
+    }
+
+    /// `count` random base-62 characters, the alphabet of Anthropic's ids.
+    static func randomBase62(_ count: Int) -> String {
+        let alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        return String((0..<count).map { _ in alphabet.randomElement()! })
+    }
+}

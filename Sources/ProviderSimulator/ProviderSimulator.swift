@@ -1,0 +1,102 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// A fake LLM provider that speaks vLLM's OpenAI-compatible API and Anthropic's
+/// Messages API, for demos and for every test of the worker pool.
+///
+/// Real providers are slow, cost money and cannot be made to fail on demand; the
+/// simulator answers instantly (or as slowly as asked), deterministically (same prompt,
+/// same answer), and misbehaves when the last user message carries `#sim` lines:
+///
+/// | directive | effect |
+/// | --- | --- |
+/// | `latency_ms=N` | wait N ms first (replaces default latency and jitter) |
+/// | `status=N` | answer N (400–599) in the endpoint's error shape; 429 adds `retry-after: 1` |
+/// | `hang` | never answer; cancelled on graceful shutdown |
+/// | `empty` / `short` / `evasive` | empty, "OK.", or hedging answer |
+/// | `garbage` | 200 with an HTML body |
+/// | `think` | `<think>…</think>` before the answer (OpenAI endpoint only) |
+/// | `logprob=X` | mean of the returned token logprobs |
+///
+/// Endpoints: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`,
+/// `GET /health`, and for tests `GET /sim/stats` and `POST /sim/reset` (see
+/// ``SimulatorStats``). It runs as a ServiceLifecycle `Service`, so it can sit in the
+/// same `ServiceGroup` as the workers and shut down with them. With `port: 0` the
+/// kernel picks a free port, reported through `onListening`, which lets parallel tests
+/// run their own simulators.
+public struct ProviderSimulator: Service {
+    /// The settings this simulator was created with.
+    public let configuration: SimulatorConfiguration
+    /// Request counters, shared by every router or application built from this value.
+    public let stats: SimulatorStats
+
+    private let logger: Logger
+    private let onListening: @Sendable (Int) async -> Void
+    private let random: SeededRandom
+
+    /// Creates a simulator; nothing listens until ``run()``.
+    /// - Parameters:
+    ///   - configuration: address, default latency, jitter, error rate and seed.
+    ///   - logger: receives one debug line per request (never the prompt text).
+    ///   - onListening: called once with the bound port when the server accepts connections.
+    public init(
+        configuration: SimulatorConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.stats = SimulatorStats()
+        self.logger = logger
+        self.onListening = onListening
+        self.random = SeededRandom(seed: configuration.seed)
+    }
+
+    /// Serves until the task is cancelled or a graceful shutdown is triggered; a request
+    /// hanging on `#sim hang` is cancelled by the graceful shutdown, not waited for.
+    public func run() async throws {
+        try await buildApplication().run()
+    }
+
+    /// The Hummingbird application serving the simulator on the configured address;
+    /// handy with HummingbirdTesting (`try await sim.buildApplication().test(.router) { … }`).
+    public func buildApplication() -> Application<RouterResponder<BasicRequestContext>> {
+        let onListening = self.onListening
+        let port = configuration.port
+        return Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: port)),
+            onServerRunning: { channel in
+                await onListening(channel.localAddress?.port ?? port)
+            },
+            logger: logger
+        )
+    }
+
+    /// The router with every simulated endpoint plus the `/sim/*` control endpoints.
+    public func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let planner = RequestPlanner(configuration: configuration, random: random)
+        OpenAIRoutes(planner: planner, stats: stats).register(on: router)
+        AnthropicRoutes(planner: planner, stats: stats).register(on: router)
+        let stats = self.stats
+
+        // vLLM answers its health check with 200 and an empty body.
+        router.get("/health") { _, context in
+            stats.record(SimulatorStats.health)
+            context.logger.debug("sim request", metadata: ["endpoint": "\(SimulatorStats.health)", "status": "200"])
+            return Response(status: .ok)
+        }
+        // Control endpoints for tests and demos; never counted themselves.
+        router.get("/sim/stats") { _, context in
+            context.logger.debug("sim request", metadata: ["endpoint": "/sim/stats", "status": "200"])
+            return SimResponse.json(stats.json)
+        }
+        router.post("/sim/reset") { _, context in
+            stats.reset()
+            context.logger.debug("sim request", metadata: ["endpoint": "/sim/reset", "status": "200"])
+            return SimResponse.json(stats.json)
+        }
+        return router
+    }
+}

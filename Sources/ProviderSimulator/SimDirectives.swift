@@ -1,0 +1,127 @@
+/// Per-request behaviour requested by `#sim` lines in the last user message.
+///
+/// Tests of the worker pool need a provider that times out, fails, answers badly or
+/// hangs on demand, for one request only, without reconfiguring the server. The prompt
+/// is the one thing every test already controls, so the simulator reads instructions
+/// from it: any line whose first word is `#sim` carries space-separated directives,
+/// for example
+///
+///     #sim latency_ms=1500 status=503
+///     #sim logprob=-2.5
+///     #sim openai status=503      (only the OpenAI endpoint; Claude answers normally)
+///     #sim anthropic hang         (only the Anthropic endpoint)
+///
+/// A scope word right after `#sim` limits the line to one wire format, which is how a test
+/// makes the small model fail while the fallback to Claude, which sees the same prompt,
+/// succeeds.
+/// Those lines are removed before the answer is written, so the answer reads as if the
+/// directives were never there. Unknown or malformed directives are kept in ``ignored``
+/// (and logged) rather than failing the request: a typo must not look like an outage.
+struct SimDirectives: Sendable, Equatable {
+    /// `latency_ms=N`: wait N milliseconds before answering (replaces default + jitter).
+    var latencyMs: Int?
+    /// `status=N` (400...599): answer with that status in the endpoint's error shape.
+    var status: Int?
+    /// `hang`: never answer (until shutdown or cancellation).
+    var hang = false
+    /// `empty`: answer 200 with an empty text.
+    var empty = false
+    /// `evasive`: answer with an unsure, hedging text.
+    var evasive = false
+    /// `garbage`: answer 200 with a body that is not JSON.
+    var garbage = false
+    /// `short`: answer with a very short text ("OK.").
+    var short = false
+    /// `think`: prefix the OpenAI answer with an R1-style `<think>` block.
+    var think = false
+    /// `logprob=X`: the mean of the returned token logprobs.
+    var meanLogprob: Double?
+    /// Directives that were not understood, as written.
+    var ignored: [String] = []
+
+    /// Whether a directive already decides the outcome, in which case the configured
+    /// random error rate must not override it (a test asking for `empty` gets `empty`).
+    var decidesOutcome: Bool {
+        status != nil || hang || empty || evasive || garbage || short
+    }
+
+    /// The understood directives in a stable order, for the debug log line.
+    var summary: String {
+        var parts: [String] = []
+        if let latencyMs { parts.append("latency_ms=\(latencyMs)") }
+        if let status { parts.append("status=\(status)") }
+        if hang { parts.append("hang") }
+        if empty { parts.append("empty") }
+        if evasive { parts.append("evasive") }
+        if garbage { parts.append("garbage") }
+        if short { parts.append("short") }
+        if think { parts.append("think") }
+        if let meanLogprob { parts.append("logprob=\(meanLogprob)") }
+        return parts.joined(separator: " ")
+    }
+
+    /// Splits `text` into its directives and the remaining prompt (directive lines removed,
+    /// surrounding blank lines trimmed).
+    /// The wire format a request arrived in, for scoped directive lines.
+    enum Scope: String, Sendable {
+        case openai, anthropic
+    }
+
+    static func parse(_ text: String, scope: Scope? = nil) -> (directives: SimDirectives, prompt: String) {
+        var directives = SimDirectives()
+        var kept: [Substring] = []
+        // `isNewline` also matches "\r\n", which Swift treats as a single Character.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.first == "#sim" else {
+                kept.append(line)
+                continue
+            }
+            var directiveWords = words.dropFirst()
+            if let first = directiveWords.first, let lineScope = Scope(rawValue: first.lowercased()) {
+                directiveWords = directiveWords.dropFirst()
+                if let scope, scope != lineScope { continue }
+            }
+            for word in directiveWords {
+                directives.apply(String(word))
+            }
+        }
+        let prompt = kept.joined(separator: "\n").trimmed()
+        return (directives, prompt)
+    }
+
+    /// Applies one `name` or `name=value` directive; later directives override earlier ones.
+    private mutating func apply(_ word: String) {
+        let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+        let name = parts[0].lowercased()
+        let value = parts.count > 1 ? parts[1] : nil
+        switch (name, value) {
+        case ("latency_ms", let value?):
+            guard let milliseconds = Int(value), milliseconds >= 0 else { return ignored.append(word) }
+            latencyMs = milliseconds
+        case ("status", let value?):
+            guard let code = Int(value), (400...599).contains(code) else { return ignored.append(word) }
+            status = code
+        case ("logprob", let value?):
+            guard let mean = Double(value), mean.isFinite else { return ignored.append(word) }
+            meanLogprob = min(mean, 0)
+        case ("hang", nil): hang = true
+        case ("empty", nil): empty = true
+        case ("evasive", nil): evasive = true
+        case ("garbage", nil): garbage = true
+        case ("short", nil): short = true
+        case ("think", nil): think = true
+        default: ignored.append(word)
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace or newlines.
+    func trimmed() -> String {
+        var view = Substring(self)
+        while let first = view.first, first.isWhitespace { view = view.dropFirst() }
+        while let last = view.last, last.isWhitespace { view = view.dropLast() }
+        return String(view)
+    }
+}

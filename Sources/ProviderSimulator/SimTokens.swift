@@ -1,0 +1,101 @@
+import Foundation
+
+/// The simulator's stand-in for a tokenizer, and the log-probabilities it reports.
+///
+/// The worker pool's confidence scoring reads `choices[0].logprobs.content` and the
+/// usage counts, so both must be coherent: the answer is split on whitespace, each
+/// token keeping the whitespace before it (" word", like BPE tokens), so the tokens
+/// concatenate back to the exact answer and `completion_tokens` is their count. Prompt
+/// sizes use the usual rough rule of one token per four characters.
+///
+/// Logprobs are noise around a chosen mean (about -0.05 by default, or `#sim logprob=X`).
+/// The noise is derived from the answer's hash and re-centred so that the arithmetic
+/// mean equals the target to within rounding; its amplitude shrinks near zero so that
+/// no logprob ever becomes positive.
+enum SimTokens {
+    /// Mean logprob of an answer when no `logprob` directive is given: a confident model.
+    static let defaultMeanLogprob = -0.05
+
+    /// Candidate alternatives listed in `top_logprobs`, in order of preference.
+    static let alternatives = [" the", " a", " and", " of", " to", " is", ",", ".", " in", " it",
+                               " that", " for", " on", " with", " as", " this", " be", " by", " or", " an", " at"]
+
+    /// Approximate token count of a prompt: `ceil(characters / 4)`.
+    static func approximateCount(_ text: String) -> Int {
+        (text.count + 3) / 4
+    }
+
+    /// The answer's tokens: each run of whitespace joins the word that follows it.
+    /// Concatenating the result gives back `text` exactly.
+    static func split(_ text: String) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var hasWord = false
+        for character in text {
+            if character.isWhitespace {
+                if hasWord {
+                    tokens.append(current)
+                    current = ""
+                    hasWord = false
+                }
+            } else {
+                hasWord = true
+            }
+            current.append(character)
+        }
+        if !current.isEmpty { tokens.append(current) }
+        return tokens
+    }
+
+    /// One logprob per token whose arithmetic mean is `mean` (±0.0001 for rounding).
+    static func logprobs(for tokens: [String], mean: Double, seed: UInt64) -> [Double] {
+        guard !tokens.isEmpty else { return [] }
+        let target = min(mean, 0)
+        let amplitude = min(0.03, -target * 0.5)
+        let noise = tokens.indices.map { index in
+            (SeededRandom.unit(seed &+ UInt64(index) &* 0x1000_0000_01B3) * 2 - 1) * amplitude
+        }
+        let offset = noise.reduce(0, +) / Double(noise.count)
+        return noise.map { min(0, round6(target + $0 - offset)) }
+    }
+
+    /// The `logprobs` object of an OpenAI choice: one entry per token, each with its
+    /// UTF-8 bytes and, when `topCount` > 0, that many alternatives sorted by logprob.
+    static func logprobsJSON(tokens: [String], mean: Double, topCount: Int) -> JSONValue {
+        let seed = PromptFeatures.fnv1a(tokens.joined())
+        let values = logprobs(for: tokens, mean: mean, seed: seed)
+        let entries: [JSONValue] = zip(tokens, values).map { token, logprob in
+            [
+                "token": .string(token),
+                "logprob": .double(logprob),
+                "bytes": .array(token.utf8.map { .int(Int($0)) }),
+                "top_logprobs": .array(topEntries(token: token, logprob: logprob, count: topCount)),
+            ]
+        }
+        return ["content": .array(entries)]
+    }
+
+    /// `count` candidates for one position: the chosen token plus alternatives sharing
+    /// the remaining probability mass in halves, sorted from most to least likely.
+    static func topEntries(token: String, logprob: Double, count: Int) -> [JSONValue] {
+        guard count > 0 else { return [] }
+        var candidates: [(String, Double)] = [(token, logprob)]
+        let remaining = max(1 - exp(logprob), 1e-6)
+        var share = 0.5
+        for alternative in alternatives where alternative != token && candidates.count < count {
+            candidates.append((alternative, round6(log(max(remaining * share, 1e-12)))))
+            share /= 2
+        }
+        return candidates.sorted { $0.1 > $1.1 }.map { candidate in
+            [
+                "token": .string(candidate.0),
+                "logprob": .double(candidate.1),
+                "bytes": .array(candidate.0.utf8.map { .int(Int($0)) }),
+            ]
+        }
+    }
+
+    private static func round6(_ value: Double) -> Double {
+        (value * 1_000_000).rounded() / 1_000_000
+    }
+}

@@ -1,0 +1,114 @@
+import CervellaTestSupport
+import Foundation
+import JobProtocol
+import RedisClient
+import Testing
+
+/// Tests that drive the real `cervella` executable and the Python example, as users do.
+@Suite(.timeLimit(.minutes(2))) struct ProcessTests {
+    /// Starts `cervella worker` with the pool's settings given through the environment.
+    func startWorker(_ pool: TestPool, extraConfig: String = "", arguments: [String] = []) throws -> (Process, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("worker.toml")
+        try "[worker]\nblock_timeout_seconds = 0.5\n\(extraConfig)\n".write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
+        process.arguments = ["worker", "--config", config.path, "--log-level", "warning"] + arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = pool.settings.redis.url
+        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
+        environment["QWEN3_ENDPOINT"] = pool.simulator.baseURL
+        environment["DEEPSEEK_ENDPOINT"] = pool.simulator.baseURL
+        environment["CLAUDE_ENDPOINT"] = pool.simulator.baseURL + "/v1"
+        environment["CLAUDE_API_KEY"] = "sk-ant-test"
+        process.environment = environment
+        try process.run()
+        return (process, directory)
+    }
+
+    func waitForExit(_ process: Process, seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return !process.isRunning
+    }
+
+    func processingCount(_ pool: TestPool) async throws -> Int {
+        let lists = try await pool.redis.send("KEYS", RedisArgument(pool.keys.prefix + ":processing:*")).array ?? []
+        var total = 0
+        for list in lists { total += try await pool.redis.send("LLEN", RedisArgument(bytes: list.bytes ?? [])).integer ?? 0 }
+        return total
+    }
+
+    @Test func sigtermDrainsInFlightJobsAndExitsCleanly() async throws {
+        let pool = try await TestPool(workers: 0)
+        let (worker, _) = try startWorker(pool)
+        let jobs = (0..<6).map { pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
+        for job in jobs { _ = try await pool.producer.enqueue(job) }
+        // Wait until the worker holds all six, then ask it to stop.
+        let deadline = Date().addingTimeInterval(10)
+        while try await processingCount(pool) < 6, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await processingCount(pool) == 6)
+        kill(worker.processIdentifier, SIGTERM)
+        #expect(await waitForExit(worker, seconds: 15))
+        #expect(worker.terminationStatus == 0)
+        for job in jobs {
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+        }
+        #expect(try await processingCount(pool) == 0)
+        await pool.stop()
+    }
+
+    @Test func sigtermPastTheDrainTimeoutHandsJobsBackAndAnotherWorkerFinishesThem() async throws {
+        let pool = try await TestPool(workers: 0)
+        let (worker, _) = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
+        let jobs = (0..<4).map { pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
+        for job in jobs { _ = try await pool.producer.enqueue(job) }
+        let deadline = Date().addingTimeInterval(10)
+        while try await processingCount(pool) < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        kill(worker.processIdentifier, SIGTERM)
+        #expect(await waitForExit(worker, seconds: 10))
+        #expect(worker.terminationStatus == 0)
+        // Nothing lost: every job is back in its queue, none stuck in a processing list.
+        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 4)
+        #expect(try await processingCount(pool) == 0)
+
+        let (second, _) = try startWorker(pool)
+        for job in jobs {
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+        }
+        kill(second.processIdentifier, SIGTERM)
+        #expect(await waitForExit(second, seconds: 15))
+        await pool.stop()
+    }
+
+    @Test func pythonExampleFromTheProtocolDocumentIsAnswered() async throws {
+        let pool = try await TestPool(workers: 1)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        let start = try #require(document.range(of: "```python\n"))
+        let end = try #require(document.range(of: "\n```", range: start.upperBound..<document.endIndex))
+        let script = String(document[start.upperBound..<end.lowerBound])
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.python())
+        process.arguments = ["-c", script]
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = pool.settings.redis.url
+        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        #expect(await waitForExit(process, seconds: 40))
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "python said: \(text)")
+        #expect(text.contains("model=qwen3-4b tier=1"))
+        #expect(text.contains("Summary"))
+        await pool.stop()
+    }
+}

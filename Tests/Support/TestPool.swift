@@ -1,0 +1,148 @@
+import Foundation
+import JobProtocol
+import Logging
+import Producer
+import ProviderSimulator
+import RedisClient
+import Settings
+import WorkerPool
+
+/// Where the test scripts put the shared services.
+public enum TestEnvironment {
+    /// The redis-server that scripts/test started on a free loopback port.
+    public static func redisURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["CERVELLA_TEST_REDIS_URL"] else {
+            throw TestSetupError("CERVELLA_TEST_REDIS_URL is not set: run the suite with scripts/test, which starts redis-server")
+        }
+        return url
+    }
+
+    /// The `cervella` executable built by scripts/test.
+    public static func cervellaBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["CERVELLA_BIN"] { return path }
+        let guess = FileManager.default.currentDirectoryPath + "/.build/debug/cervella"
+        guard FileManager.default.isExecutableFile(atPath: guess) else {
+            throw TestSetupError("CERVELLA_BIN is not set and \(guess) does not exist: run scripts/test")
+        }
+        return guess
+    }
+
+    /// A Python with the `redis` package (scripts/test makes one).
+    public static func python() throws -> String {
+        guard let path = ProcessInfo.processInfo.environment["CERVELLA_TEST_PYTHON"] else {
+            throw TestSetupError("CERVELLA_TEST_PYTHON is not set: run scripts/test, which creates a venv with the redis package")
+        }
+        return path
+    }
+
+    public static var logger: Logger {
+        var logger = Logger(label: "cervella.test")
+        logger.logLevel = .warning
+        return logger
+    }
+}
+
+public struct TestSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A provider simulator on a free port, running until `stop()`.
+public final class RunningSimulator: Sendable {
+    public let port: Int
+    public let stats: SimulatorStats
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, stats: SimulatorStats, task: Task<Void, any Error>) {
+        self.port = port
+        self.stats = stats
+        self.task = task
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public static func start(configuration: SimulatorConfiguration = SimulatorConfiguration(port: 0)) async throws -> RunningSimulator {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let simulator = ProviderSimulator(configuration: configuration, logger: TestEnvironment.logger, onListening: { port in
+            continuation.yield(port)
+            continuation.finish()
+        })
+        let task = Task { try await simulator.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestSetupError("the simulator did not start") }
+        return RunningSimulator(port: port, stats: simulator.stats, task: task)
+    }
+
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// A whole pool for one test: its own key prefix, a simulator, optionally an in-process
+/// worker, and a producer.
+public final class TestPool: Sendable {
+    public let settings: CervellaSettings
+    public let keys: KeySpace
+    public let simulator: RunningSimulator
+    public let redis: RedisConnection
+    public let producer: Producer
+    private let workers: [(Worker, Task<Void, any Error>)]
+
+    public init(configure: (inout CervellaSettings) -> Void = { _ in }, workers workerCount: Int = 1, simulator shared: RunningSimulator? = nil) async throws {
+        let simulator: RunningSimulator
+        if let shared { simulator = shared } else { simulator = try await RunningSimulator.start() }
+        var settings = CervellaSettings()
+        settings.redis.url = try TestEnvironment.redisURL()
+        settings.redis.keyPrefix = "cvtest:\(UUID().uuidString.prefix(12))"
+        settings.worker.blockTimeoutSeconds = 0.5
+        settings.worker.heartbeatIntervalSeconds = 0.5
+        settings.worker.heartbeatTTLSeconds = 5
+        settings.worker.concurrency = 16
+        for tier in 1...3 {
+            var tierSettings = settings.tier(tier)
+            tierSettings.endpoints = [simulator.baseURL]
+            if tier == 3 { tierSettings.apiKey = "sk-ant-test" }
+            settings.tiers[tier] = tierSettings
+        }
+        configure(&settings)
+        try settings.validate()
+        self.settings = settings
+        self.keys = KeySpace(prefix: settings.redis.keyPrefix)
+        self.simulator = simulator
+        self.redis = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "test")
+        self.producer = try Producer(settings: settings, connection: redis)
+        var workers: [(Worker, Task<Void, any Error>)] = []
+        for index in 0..<workerCount {
+            let worker = try Worker(settings: settings, id: "test-worker-\(index)", logger: TestEnvironment.logger)
+            workers.append((worker, Task { try await worker.run() }))
+        }
+        self.workers = workers
+    }
+
+    /// Sends one user message through the pool and waits for its result.
+    public func ask(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) async throws -> JobResult {
+        try await producer.submit(job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
+    }
+
+    public func job(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) -> Job {
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(role: "system", content: system)) }
+        messages.append(ChatMessage(role: "user", content: text))
+        let route = tier.map { Route(tier: $0, model: settings.tier($0).model, reason: "test_route") }
+        return producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
+    }
+
+    /// Stops the workers (graceful drain), the simulator, and deletes this test's keys.
+    public func stop() async {
+        for (worker, task) in workers {
+            worker.requestShutdown()
+            _ = await task.result
+        }
+        await simulator.stop()
+        if let keys = try? await redis.send("KEYS", RedisArgument(self.keys.prefix + ":*")).array, !keys.isEmpty {
+            _ = try? await redis.send(RedisCommand("DEL", arguments: keys.compactMap(\.bytes).map { RedisArgument(bytes: $0) }))
+        }
+        redis.close()
+    }
+}
