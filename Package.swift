@@ -92,7 +92,8 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Fixtures"]),
         .testTarget(name: "JobProtocolTests", dependencies: ["JobProtocol"]),
-        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP"]),
+        .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP", "Settings", "CervellaTestSupport"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
         .testTarget(
             name: "ProviderSimulatorTests",

@@ -12,10 +12,9 @@ public enum JobDecoding {
 
     public static func decode(_ payload: [UInt8], keys: KeySpace) -> Result<Job, Failure> {
         let data = Data(payload)
-        guard let text = String(validating: payload, as: UTF8.self) else {
+        guard String(validating: payload, as: UTF8.self) != nil else {
             return .failure(Failure(reason: "payload is not valid UTF-8", jobID: nil, replyTo: nil))
         }
-        _ = text
         let salvage = salvageIdentity(data, keys: keys)
         let job: Job
         do {

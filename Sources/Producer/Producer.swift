@@ -13,7 +13,7 @@ public struct Producer: Sendable {
     public let settings: CervellaSettings
     public let keys: KeySpace
     private let connection: RedisConnection
-    private let redisConfiguration: RedisConfiguration
+    private let waiters: ReplyWaiters
 
     /// The outcome of `enqueue`: queued for a worker, or already answered from the cache.
     public enum Enqueued: Sendable {
@@ -31,12 +31,18 @@ public struct Producer: Sendable {
     return false
     """)
 
-    public init(settings: CervellaSettings, connection: RedisConnection) throws {
+    public init(settings: CervellaSettings, connection: RedisConnection) {
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
         self.connection = connection
-        self.redisConfiguration = try RedisConfiguration(url: settings.redis.url)
+        self.waiters = ReplyWaiters(
+            configuration: connection.configuration,
+            maxWaitSeconds: max(settings.producer.jobTimeoutSeconds, 300) + 1
+        )
     }
+
+    /// Closes the idle reply-waiting connections (the command connection is the caller's).
+    public func close() { waiters.close() }
 
     /// Builds a job with a fresh id, deadline and route.
     public func makeJob(
@@ -83,11 +89,7 @@ public struct Producer: Sendable {
     /// Waits on the job's reply list until its deadline (plus a little grace for the commit).
     public func waitForResult(_ job: Job) async throws -> JobResult {
         let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
-        var configuration = redisConfiguration
-        configuration.readTimeout = .milliseconds(Int((remaining + 5) * 1000))
-        let waiter = RedisConnection(configuration: configuration, name: "wait")
-        defer { waiter.close() }
-        let reply = try await waiter.send("BLPOP", RedisArgument(job.replyTo), RedisArgument(String(format: "%.3f", remaining)))
+        let reply = try await waiters.pop(job.replyTo, seconds: remaining)
         guard let pair = reply.array, pair.count == 2, let bytes = pair[1].bytes else {
             return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
         }

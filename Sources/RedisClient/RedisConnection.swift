@@ -33,7 +33,12 @@ public final class RedisConnection: @unchecked Sendable {
     private var reconnectDelay: Duration
     private var lastFailure: ContinuousClock.Instant?
 
+    /// A write to a socket the server closed raises SIGPIPE, whose default action kills the
+    /// process; the error must come back as a failed write instead.
+    private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     public init(configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis")) {
+        Self.ignoreSIGPIPE
         self.configuration = configuration
         self.name = name
         self.logger = logger
@@ -41,10 +46,6 @@ public final class RedisConnection: @unchecked Sendable {
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "redis-\(name)"
         thread.start()
-    }
-
-    deinit {
-        // The thread holds a strong reference until `close()`; deinit only runs after it exited.
     }
 
     /// Stops the thread after the commands already queued; later calls fail with `.shutdown`.

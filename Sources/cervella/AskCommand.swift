@@ -73,7 +73,8 @@ struct AskCommand: AsyncParsableCommand {
 
         let connection = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "ask")
         defer { connection.close() }
-        let producer = try Producer(settings: settings, connection: connection)
+        let producer = Producer(settings: settings, connection: connection)
+        defer { producer.close() }
         var route: Route?
         if let tier { route = Route(tier: tier, model: settings.tier(tier).model, reason: "cli_tier_option") }
         let job = producer.makeJob(

@@ -111,7 +111,7 @@ public final class TestPool: Sendable {
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
         self.simulator = simulator
         self.redis = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "test")
-        self.producer = try Producer(settings: settings, connection: redis)
+        self.producer = Producer(settings: settings, connection: redis)
         var workers: [(Worker, Task<Void, any Error>)] = []
         for index in 0..<workerCount {
             let worker = try Worker(settings: settings, id: "test-worker-\(index)", logger: TestEnvironment.logger)
@@ -143,6 +143,7 @@ public final class TestPool: Sendable {
         if let keys = try? await redis.send("KEYS", RedisArgument(self.keys.prefix + ":*")).array, !keys.isEmpty {
             _ = try? await redis.send(RedisCommand("DEL", arguments: keys.compactMap(\.bytes).map { RedisArgument(bytes: $0) }))
         }
+        producer.close()
         redis.close()
     }
 }

@@ -1,0 +1,65 @@
+import Testing
+@testable import JobProtocol
+
+/// FIPS 180-4 test vectors, plus messages whose length sits on the padding boundaries:
+/// 55 bytes is the longest message whose length field fits in the same block, 56 needs a
+/// second block, 64 fills a block exactly. Expected digests come from coreutils `sha256sum`.
+@Suite struct SHA256Tests {
+    @Test func emptyMessageMatchesFIPSVector() {
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
+    @Test func abcMatchesFIPSVector() {
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func twoBlock448BitMessageMatchesFIPSVector() {
+        let message = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+        #expect(message.utf8.count == 56)
+        #expect(SHA256.hex(Array(message.utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test func the896BitMessageMatchesFIPSVector() {
+        let message = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+        #expect(SHA256.hex(Array(message.utf8)) == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+    }
+
+    @Test(arguments: [
+        (55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"),
+        (56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"),
+        (63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"),
+        (64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"),
+        (65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"),
+        (119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"),
+        (120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"),
+    ])
+    func messagesOnPaddingBoundariesHashCorrectly(length: Int, expected: String) {
+        #expect(SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: length)) == expected)
+    }
+
+    @Test func oneMillionLetterAMatchesFIPSVector() {
+        let message = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        #expect(SHA256.hex(message) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func nonASCIITextIsHashedAsItsUTF8Bytes() {
+        #expect(SHA256.hex(Array("caffè".utf8)) == "07f4328075815d92fe80ac02bdfdebcdae3e72964113e430e86f2ac4d4a455c5")
+    }
+
+    @Test func digestIsThirtyTwoBytesAndHexIsItsLowercaseSpelling() {
+        let digest = SHA256.digest(Array("abc".utf8))
+        #expect(digest.count == 32)
+        #expect(digest.prefix(4) == [0xba, 0x78, 0x16, 0xbf])
+        #expect(digest.last == 0xad)
+        let hex = SHA256.hex(Array("abc".utf8))
+        #expect(hex.count == 64)
+        #expect(hex.allSatisfy { "0123456789abcdef".contains($0) })
+    }
+
+    @Test func sliceWithNonZeroStartIndexHashesOnlyItsOwnBytes() {
+        let bytes = Array("xxabcxx".utf8)
+        let slice = bytes[2..<5]
+        #expect(slice.startIndex == 2)
+        #expect(SHA256.hex(slice) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
