@@ -1,3 +1,5 @@
+import Foundation
+
 /// The result a worker pushes to the job's reply list: an answer (`ok: true`) or an error.
 public struct JobResult: Codable, Sendable, Equatable {
     public var v: Int
@@ -112,5 +114,31 @@ public struct ResultMetadata: Codable, Sendable, Equatable {
         try c.encode(cacheHit, forKey: .cacheHit)
         try c.encode(worker, forKey: .worker)
         try c.encode(timestamp, forKey: .timestamp)
+    }
+}
+
+extension JobResult {
+    /// A cached result re-issued for a new request: same answer, the new job's id, no cost,
+    /// `cache_hit: true`, and latency measured for this request.
+    public static func fromCache(_ bytes: [UInt8], for job: Job, worker: String, now: Date = Date()) -> JobResult {
+        guard var result = try? JSONDecoder().decode(JobResult.self, from: Data(bytes)), result.ok, var metadata = result.metadata else {
+            return .failure(id: job.id, code: "bad_cache_entry", message: "the cache entry is not a valid result; delete the key or wait for its TTL")
+        }
+        result.id = job.id
+        metadata.cacheHit = true
+        metadata.costUSD = 0
+        metadata.queueMs = 0
+        metadata.worker = worker
+        metadata.latencyMs = max(0, Int(((now.timeIntervalSince1970 - job.createdAt) * 1000).rounded()))
+        metadata.timestamp = ResultMetadata.timestamp(now)
+        result.metadata = metadata
+        return result
+    }
+}
+
+extension ResultMetadata {
+    /// ISO 8601 in UTC, seconds precision: `2026-01-10T14:23:45Z`.
+    public static func timestamp(_ date: Date = Date()) -> String {
+        ISO8601DateFormatter().string(from: date)
     }
 }

@@ -83,7 +83,7 @@ public struct Producer: Sendable {
             arguments: [RedisArgument(bytes: Array(payload))]
         )
         guard let bytes = reply.bytes else { return .queued }
-        return .cached(Self.cacheHit(bytes, for: job))
+        return .cached(JobResult.fromCache(bytes, for: job, worker: "producer"))
     }
 
     /// Waits on the job's reply list until its deadline (plus a little grace for the commit).
@@ -106,21 +106,6 @@ public struct Producer: Sendable {
         case .cached(let result): return result
         case .queued: return try await waitForResult(job)
         }
-    }
-
-    /// Rebuilds a cached result for a new request: same answer, new id, no cost.
-    static func cacheHit(_ bytes: [UInt8], for job: Job) -> JobResult {
-        guard var result = try? JSONDecoder().decode(JobResult.self, from: Data(bytes)), var metadata = result.metadata else {
-            return .failure(id: job.id, code: "bad_cache_entry", message: "the cache entry is not a valid result")
-        }
-        result.id = job.id
-        metadata.cacheHit = true
-        metadata.costUSD = 0
-        metadata.queueMs = 0
-        metadata.latencyMs = max(0, Int((Date().timeIntervalSince1970 - job.createdAt) * 1000))
-        metadata.timestamp = ISO8601DateFormatter().string(from: Date())
-        result.metadata = metadata
-        return result
     }
 
     /// A sortable, collision-resistant id: milliseconds since the epoch plus 64 random bits.

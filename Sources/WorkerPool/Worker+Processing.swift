@@ -43,7 +43,7 @@ extension Worker {
         let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
 
         if let cacheKey, job.fallbackFrom == nil, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
-            var result = Self.cachedResult(bytes, job: job, worker: id)
+            var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
             return .reply(job: job, result: result, cacheKey: nil)
         }
@@ -99,7 +99,7 @@ extension Worker {
             fallback: job.fallbackFrom != nil, fallbackReason: job.fallbackFrom?.reason,
             originalModel: job.fallbackFrom?.model, originalConfidence: job.fallbackFrom?.confidence,
             tierDecisionReason: job.route?.reason ?? "queue_\(fetched.queue.rawValue)", cacheHit: false,
-            worker: id, timestamp: ISO8601DateFormatter().string(from: Date())
+            worker: id, timestamp: ResultMetadata.timestamp()
         )
         logger.debug("job answered", metadata: ["cervella.tier": "\(tier)", "cervella.latency_ms": "\(metadata.latencyMs)", "cervella.fallback": "\(metadata.fallback)"])
         // Empty answers (possible once fallback is off) are returned but never cached.
@@ -139,20 +139,6 @@ extension Worker {
         } catch {
             logger.error("cannot hand the job back; it stays in the processing list for recovery", metadata: ["cervella.error": "\(error)"])
         }
-    }
-
-    static func cachedResult(_ bytes: [UInt8], job: Job, worker: String) -> JobResult {
-        guard var result = try? JSONDecoder().decode(JobResult.self, from: Data(bytes)), var metadata = result.metadata else {
-            return .failure(id: job.id, code: "bad_cache_entry", message: "the cache entry is not a valid result")
-        }
-        result.id = job.id
-        metadata.cacheHit = true
-        metadata.costUSD = 0
-        metadata.worker = worker
-        metadata.latencyMs = millis(Date().timeIntervalSince1970 - job.createdAt)
-        metadata.timestamp = ISO8601DateFormatter().string(from: Date())
-        result.metadata = metadata
-        return result
     }
 
     static func millis(_ seconds: Double) -> Int { max(0, Int((seconds * 1000).rounded())) }

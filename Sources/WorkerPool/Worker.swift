@@ -44,11 +44,16 @@ public final class Worker: Service, Sendable {
         configuration.readTimeout = .milliseconds(Int(settings.worker.blockTimeoutSeconds * 1000) + 10_000)
         self.redisConfiguration = configuration
         self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger)
-        self.http = try HTTPClient(configuration: .init(), logger: logger)
+        // Every slot may hold a provider call; curl would queue calls beyond the connection caps.
+        let slotCount = max(1, self.concurrency)
+        self.http = try HTTPClient(
+            configuration: .init(maxConnectionsPerHost: max(64, slotCount), maxTotalConnections: max(512, slotCount * 2)),
+            logger: logger
+        )
         var providers: [Int: any ChatProvider] = [:]
         for tier in 1...3 { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
         self.providers = providers
-        self.slots = SlotPool(capacity: max(1, self.concurrency))
+        self.slots = SlotPool(capacity: slotCount)
         (shutdownSignal, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 

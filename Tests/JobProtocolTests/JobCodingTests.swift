@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import JobProtocol
+
+@Suite struct JobCodingTests {
+    static let designFieldNames: Set<String> = [
+        "v", "id", "reply_to", "created_at", "deadline_at", "attempt", "messages", "params", "tier_hint",
+        "force_model", "enable_fallback", "cache", "route", "fallback_from", "metadata",
+    ]
+
+    static func minimalJob() -> Job {
+        Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_767_225_600.5, deadlineAt: nil,
+            messages: [ChatMessage(role: "user", content: "ciao")])
+    }
+
+    static func object(_ data: Data) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func encodedJobUsesExactlyTheDesignFieldNames() throws {
+        let object = try Self.object(try JSONEncoder().encode(Self.minimalJob()))
+        #expect(Set(object.keys) == Self.designFieldNames)
+    }
+
+    @Test func absentOptionalsAreWrittenAsExplicitNulls() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(Self.minimalJob())
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""force_model":null"#))
+        #expect(text.contains(#""fallback_from":null"#))
+        #expect(text.contains(#""route":null"#))
+        #expect(text.contains(#""deadline_at":null"#))
+        let object = try Self.object(data)
+        #expect(object["force_model"] is NSNull)
+        #expect(object["fallback_from"] is NSNull)
+    }
+
+    @Test func encodedJobCarriesVersionOneAndTheDefaults() throws {
+        let object = try Self.object(try JSONEncoder().encode(Self.minimalJob()))
+        #expect(object["v"] as? Int == 1)
+        #expect(object["attempt"] as? Int == 0)
+        #expect(object["tier_hint"] as? String == "auto")
+        #expect(object["enable_fallback"] as? Bool == true)
+        #expect(object["cache"] as? Bool == true)
+        #expect((object["metadata"] as? [String: Any])?.isEmpty == true)
+        #expect((object["params"] as? [String: Any])?.isEmpty == true)
+        #expect(object["created_at"] as? Double == 1_767_225_600.5)
+    }
+
+    @Test func nestedFieldsUseSnakeCaseNames() throws {
+        var job = Self.minimalJob()
+        job.params = GenerationParameters(maxTokens: 5, temperature: 0.1, topP: 0.9, stop: ["END"], expectedFormat: "json")
+        job.route = Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched")
+        job.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 420)
+        let object = try Self.object(try JSONEncoder().encode(job))
+        let params = try #require(object["params"] as? [String: Any])
+        #expect(Set(params.keys) == ["max_tokens", "temperature", "top_p", "stop", "expected_format"])
+        let route = try #require(object["route"] as? [String: Any])
+        #expect(Set(route.keys) == ["tier", "model", "reason"])
+        let origin = try #require(object["fallback_from"] as? [String: Any])
+        #expect(origin["latency_ms"] as? Int == 420)
+        #expect(origin["confidence"] as? Double == 0.55)
+        #expect(origin["reason"] as? String == "low_confidence_0.55")
+    }
+
+    @Test func fullyPopulatedJobSurvivesARoundTrip() throws {
+        let job = Job(
+            id: "job-9", replyTo: "cervella:reply:job-9", createdAt: 1_767_225_600.123, deadlineAt: 1_767_225_630.123,
+            attempt: 2,
+            messages: [
+                ChatMessage(role: "system", content: "Rispondi in italiano."),
+                ChatMessage(role: "user", content: .parts([
+                    .object(["type": .string("text"), "text": .string("Cosa c'è qui?")]),
+                    .object(["type": .string("image_url"), "image_url": .object(["url": .string("https://x/y.png")])]),
+                ])),
+            ],
+            params: GenerationParameters(maxTokens: 1000, temperature: 0.7, topP: 0.95, stop: ["\n\n"], expectedFormat: "markdown"),
+            tierHint: "medium", forceModel: "claude-sonnet-4-5", enableFallback: false, cache: false,
+            route: Route(tier: 3, model: "claude-sonnet-4-5", reason: "multimodal_required"),
+            fallbackFrom: FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "empty_response", confidence: nil, latencyMs: 12),
+            metadata: ["batch": .string("b1"), "n": .number(1000), "ratio": .number(0.25), "ok": .bool(true),
+                       "none": .null, "list": .array([.number(1), .string("a")])]
+        )
+        let decoded = try JSONDecoder().decode(Job.self, from: try JSONEncoder().encode(job))
+        #expect(decoded == job)
+    }
+
+    @Test func metadataPassesThroughWithoutTurningNumbersIntoBooleansOrIntegersIntoFractions() throws {
+        let payload = #"{"v":1,"id":"m","messages":[{"role":"user","content":"x"}],"metadata":{"n":1000,"one":1,"flag":true,"pi":3.5,"nested":{"a":[true,null,"s"]}}}"#
+        let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
+        #expect(job.metadata["n"] == .number(1000))
+        #expect(job.metadata["one"] == .number(1))
+        #expect(job.metadata["flag"] == .bool(true))
+        #expect(job.metadata["pi"] == .number(3.5))
+        #expect(job.metadata["nested"] == .object(["a": .array([.bool(true), .null, .string("s")])]))
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = String(decoding: try encoder.encode(job), as: UTF8.self)
+        #expect(text.contains(#""n":1000"#))
+        #expect(!text.contains("1000.0"))
+        #expect(text.contains(#""one":1,"#) || text.contains(#""one":1}"#))
+        #expect(text.contains(#""flag":true"#))
+    }
+
+    @Test func theDocumentedJobExampleDecodes() throws {
+        let blocks = try ProtocolDocument.jsonBlocks()
+        let example = try #require(blocks.first, "docs/PROTOCOL.md has no ```json block")
+        let job = try JSONDecoder().decode(Job.self, from: Data(example.utf8))
+        #expect(job.v == 1)
+        #expect(job.id == "<unique>")
+        #expect(job.createdAt == 1_767_225_600.123)
+        #expect(job.deadlineAt == 1_767_225_630.123)
+        #expect(job.messages.map(\.role) == ["system", "user"])
+        #expect(job.params == GenerationParameters(maxTokens: 1000, temperature: 0.7))
+        #expect(job.forceModel == nil)
+        #expect(job.route == Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched"))
+        #expect(job.fallbackFrom == nil)
+        #expect(job.metadata.isEmpty)
+    }
+
+    /// What `json.dumps(job)` writes for the docs' Python example: spaces after separators,
+    /// non-ASCII escaped as \uXXXX (ensure_ascii), floats with many digits, None as null.
+    @Test func aJobWrittenByPythonJsonDumpsDecodes() throws {
+        let payload = """
+        {"v": 1, "id": "9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", "reply_to": "cervella:reply:9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", \
+        "created_at": 1767225600.1234567, "deadline_at": 1767225630.1234567, "attempt": 0, \
+        "messages": [{"role": "user", "content": "Riassumi: il caff\\u00e8 \\u00e8 pronto."}], \
+        "params": {"max_tokens": 200, "temperature": 0.2}, "tier_hint": "auto", "force_model": null, \
+        "enable_fallback": true, "cache": true, "route": {"tier": 1, "model": "qwen3-4b", "reason": "python_producer"}, \
+        "fallback_from": null, "metadata": {}}
+        """
+        let result = JobDecoding.decode(Array(payload.utf8), keys: KeySpace())
+        let job = try result.get()
+        #expect(job.id == "9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b")
+        #expect(job.replyTo == "cervella:reply:9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b")
+        #expect(job.messages.first?.text == "Riassumi: il caffè è pronto.")
+        #expect(abs(job.createdAt - 1_767_225_600.1234567) < 1e-6)
+        #expect(job.params.maxTokens == 200)
+        #expect(job.params.temperature == 0.2)
+        #expect(job.route?.reason == "python_producer")
+    }
+
+    @Test func integerTimestampsDecodeAsSeconds() throws {
+        let payload = #"{"v":1,"id":"t","created_at":1767225600,"deadline_at":1767225630,"messages":[{"role":"user","content":"x"}]}"#
+        let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
+        #expect(job.createdAt == 1_767_225_600)
+        #expect(job.deadlineAt == 1_767_225_630)
+    }
+
+    @Test func missingOptionalFieldsTakeTheirDocumentedDefaults() throws {
+        let before = Date().timeIntervalSince1970
+        let payload = #"{"v":1,"id":"lenient","messages":[{"role":"user","content":"hi"}]}"#
+        let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
+        let after = Date().timeIntervalSince1970
+        #expect(job.attempt == 0)
+        #expect(job.params == GenerationParameters())
+        #expect(job.tierHint == "auto")
+        #expect(job.cache == true)
+        #expect(job.enableFallback == true)
+        #expect(job.metadata.isEmpty)
+        #expect(job.forceModel == nil)
+        #expect(job.route == nil)
+        #expect(job.fallbackFrom == nil)
+        #expect(job.deadlineAt == nil)
+        #expect(job.replyTo == "")
+        #expect(job.createdAt >= before && job.createdAt <= after, "created_at defaults to the time of decoding")
+    }
+
+    @Test func explicitNullsDecodeLikeMissingFields() throws {
+        let payload = #"{"v":1,"id":"n","reply_to":null,"deadline_at":null,"params":null,"tier_hint":null,"force_model":null,"route":null,"fallback_from":null,"metadata":null,"messages":[{"role":"user","content":"hi"}]}"#
+        let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
+        #expect(job.params == GenerationParameters())
+        #expect(job.tierHint == "auto")
+        #expect(job.metadata.isEmpty)
+        #expect(job.route == nil)
+    }
+}
