@@ -49,14 +49,19 @@ let package = Package(
             dependencies: ["CurlHTTP", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "Scoring", dependencies: ["JobProtocol", "Settings"]),
+        .target(name: "Routing", dependencies: ["JobProtocol", "Settings"]),
+        .target(
+            name: "ControlPlane",
+            dependencies: ["RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "Producer",
-            dependencies: ["RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "WorkerPool",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -73,7 +78,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator",
+                "ProviderSimulator", "Routing", "ControlPlane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +89,7 @@ let package = Package(
         .target(
             name: "CervellaTestSupport",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator",
+                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support"
@@ -94,6 +99,7 @@ let package = Package(
         .testTarget(name: "JobProtocolTests", dependencies: ["JobProtocol"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP", "Settings", "CervellaTestSupport"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "JobProtocol"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
         .testTarget(
             name: "ProviderSimulatorTests",
@@ -108,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CervellaTestSupport", "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
+                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -123,17 +123,21 @@ public struct FallbackOrigin: Codable, Sendable, Equatable {
     public var reason: String
     public var confidence: Double?
     public var latencyMs: Int?
+    /// What the discarded attempt cost; added to the final answer's `cost_usd`.
+    public var costUSD: Double?
 
-    public init(tier: Int, model: String, reason: String, confidence: Double?, latencyMs: Int?) {
+    public init(tier: Int, model: String, reason: String, confidence: Double?, latencyMs: Int?, costUSD: Double? = nil) {
         self.tier = tier
         self.model = model
         self.reason = reason
         self.confidence = confidence
         self.latencyMs = latencyMs
+        self.costUSD = costUSD
     }
 
     enum CodingKeys: String, CodingKey {
         case tier, model, reason, confidence
         case latencyMs = "latency_ms"
+        case costUSD = "cost_usd"
     }
 }

@@ -63,13 +63,19 @@ public struct ResultMetadata: Codable, Sendable, Equatable {
     public var cacheHit: Bool
     public var worker: String
     public var timestamp: String
+    /// Characters of `<think>` reasoning removed from the answer (tier 2), when there was any.
+    public var reasoningChars: Int?
+    /// Why the answer would have gone to Claude when the request said `enable_fallback: false`.
+    public var fallbackSuppressed: String?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,
         tokensInput: Int, tokensOutput: Int, fallback: Bool = false, fallbackReason: String? = nil,
         originalModel: String? = nil, originalConfidence: Double? = nil, tierDecisionReason: String,
-        cacheHit: Bool = false, worker: String, timestamp: String
+        cacheHit: Bool = false, worker: String, timestamp: String, reasoningChars: Int? = nil, fallbackSuppressed: String? = nil
     ) {
+        self.reasoningChars = reasoningChars
+        self.fallbackSuppressed = fallbackSuppressed
         self.modelUsed = modelUsed
         self.tier = tier
         self.latencyMs = latencyMs
@@ -94,6 +100,7 @@ public struct ResultMetadata: Codable, Sendable, Equatable {
         case fallbackReason = "fallback_reason", originalModel = "original_model"
         case originalConfidence = "original_confidence", tierDecisionReason = "tier_decision_reason"
         case cacheHit = "cache_hit", worker, timestamp
+        case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -114,6 +121,8 @@ public struct ResultMetadata: Codable, Sendable, Equatable {
         try c.encode(cacheHit, forKey: .cacheHit)
         try c.encode(worker, forKey: .worker)
         try c.encode(timestamp, forKey: .timestamp)
+        try c.encodeIfPresent(reasoningChars, forKey: .reasoningChars)
+        try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
     }
 }
 

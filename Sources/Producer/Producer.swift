@@ -1,7 +1,9 @@
+import ControlPlane
 import Foundation
 import JobProtocol
 import Logging
 import RedisClient
+import Routing
 import Settings
 
 /// Puts chat jobs on the queues and collects their results: the Swift side of docs/PROTOCOL.md.
@@ -14,6 +16,8 @@ public struct Producer: Sendable {
     public let keys: KeySpace
     private let connection: RedisConnection
     private let waiters: ReplyWaiters
+    private let router: Router
+    private let flags: @Sendable () -> LiveFlags
 
     /// The outcome of `enqueue`: queued for a worker, or already answered from the cache.
     public enum Enqueued: Sendable {
@@ -31,7 +35,19 @@ public struct Producer: Sendable {
     return false
     """)
 
-    public init(settings: CervellaSettings, connection: RedisConnection) {
+    /// `flags` gives the live switches at each call (a `LiveConfigWatcher`'s `current`, or
+    /// the file settings); `classifier` replaces the report's rules when given.
+    public init(
+        settings: CervellaSettings, connection: RedisConnection,
+        flags: (@Sendable () -> LiveFlags)? = nil, classifier: (any Classifier)? = nil
+    ) {
+        let fileFlags = LiveFlags(settings: settings)
+        let flags = flags ?? { fileFlags }
+        self.flags = flags
+        self.router = Router(
+            settings: settings,
+            classifier: classifier ?? RuleClassifier(settings: settings.routing, defaultTier: settings.producer.defaultTier, pocValidated: { flags().pocValidated })
+        )
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
         self.connection = connection
@@ -44,35 +60,36 @@ public struct Producer: Sendable {
     /// Closes the idle reply-waiting connections (the command connection is the caller's).
     public func close() { waiters.close() }
 
-    /// Builds a job with a fresh id, deadline and route.
+    /// Builds a job with a fresh id and deadline, routed by `route(...)` unless `route` is given.
     public func makeJob(
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true,
         timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:]
-    ) -> Job {
+    ) throws(Router.UnknownModel) -> Job {
         let id = Self.newJobID()
         let now = Date().timeIntervalSince1970
+        let decided: Route
+        if let route { decided = route } else { decided = try self.route(jobID: id, messages: messages, tierHint: tierHint, forceModel: forceModel) }
         return Job(
             id: id, replyTo: keys.reply(id), createdAt: now,
             deadlineAt: now + (timeoutSeconds ?? settings.producer.jobTimeoutSeconds),
             messages: messages, params: params, tierHint: tierHint, forceModel: forceModel,
             enableFallback: enableFallback, cache: cache && settings.cache.enabled,
-            route: route ?? defaultRoute(forceModel: forceModel), metadata: metadata
+            route: decided, metadata: metadata
         )
     }
 
-    /// The route when no classifier decides: a forced model's tier, else the default tier.
-    public func defaultRoute(forceModel: String?) -> Route {
-        if let forceModel, let tier = (1...3).first(where: { settings.tier($0).model == forceModel }) {
-            return Route(tier: tier, model: forceModel, reason: "manual_override")
-        }
-        let tier = settings.producer.defaultTier
-        return Route(tier: tier, model: settings.tier(tier).model, reason: "default_tier")
+    /// The routing decision under the current live flags: overrides, classifier, rollout,
+    /// disabled tiers.
+    public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?) throws(Router.UnknownModel) -> Route {
+        let live = flags()
+        let routing = RoutingFlags(tierEnabled: live.tierEnabled, tier1Percentage: live.tier1Percentage, tier2Percentage: live.tier2Percentage, pocValidated: live.pocValidated)
+        return try router.route(jobID: jobID, messages: messages, tierHint: tierHint, forceModel: forceModel, flags: routing)
     }
 
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
     public func enqueue(_ job: Job) async throws -> Enqueued {
-        let tier = job.route?.tier ?? settings.producer.defaultTier
+        let tier = job.route?.tier ?? 3
         guard let queue = QueueName.forTier(tier) else {
             throw RedisError(.serverError, "route tier \(tier) has no queue")
         }

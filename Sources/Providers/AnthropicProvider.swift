@@ -39,7 +39,10 @@ public struct AnthropicProvider: ChatProvider {
         struct Usage: Decodable {
             var inputTokens: Int?
             var outputTokens: Int?
-            enum CodingKeys: String, CodingKey { case inputTokens = "input_tokens", outputTokens = "output_tokens" }
+            var cacheReadInputTokens: Int?
+            enum CodingKeys: String, CodingKey {
+                case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadInputTokens = "cache_read_input_tokens"
+            }
         }
         var type: String?
         var content: [Block]?
@@ -73,11 +76,13 @@ public struct AnthropicProvider: ChatProvider {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no content blocks", status: response.status)
         }
         let text = blocks.filter { $0.type == "text" }.compactMap(\.text).joined()
-        return ProviderResponse(
+        var answer = ProviderResponse(
             text: text, reasoning: nil,
             tokensInput: reply.usage?.inputTokens ?? TokenEstimate.count(request.messages.map(\.text).joined()),
             tokensOutput: reply.usage?.outputTokens ?? TokenEstimate.count(text),
             tokenLogprobs: nil, finishReason: reply.stopReason, model: reply.model ?? model
         )
+        answer.tokensCachedInput = reply.usage?.cacheReadInputTokens ?? 0
+        return answer
     }
 }

@@ -30,6 +30,8 @@ public struct ProviderResponse: Sendable, Equatable {
     public var reasoning: String?
     public var tokensInput: Int
     public var tokensOutput: Int
+    /// Input tokens read from the provider's prompt cache (Anthropic), priced lower.
+    public var tokensCachedInput: Int = 0
     /// One logprob per generated token, when the provider returned them.
     public var tokenLogprobs: [Double]?
     public var finishReason: String?

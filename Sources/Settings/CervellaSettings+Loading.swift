@@ -34,7 +34,7 @@ extension CervellaSettings {
             throw SettingsError(key: source, "TOML syntax error: \(error)")
         }
         let reader = TOMLReader(root: root)
-        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "tier1", "tier2", "tier3"], in: "")
+        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "tier1", "tier2", "tier3"], in: "")
 
         if let table = try reader.table("redis") {
             try table.allowOnly(["url", "key_prefix", "reply_ttl_seconds"])
@@ -66,6 +66,24 @@ extension CervellaSettings {
             try table.read("default_tier", into: &producer.defaultTier)
             try table.read("job_timeout_seconds", into: &producer.jobTimeoutSeconds)
         }
+        if let table = try reader.table("budget") {
+            try table.allowOnly(["daily_cost_alert_usd", "monthly_budget_usd"])
+            try table.read("daily_cost_alert_usd", into: &budget.dailyCostAlertUSD)
+            try table.read("monthly_budget_usd", into: &budget.monthlyBudgetUSD)
+        }
+        if let table = try reader.table("routing") {
+            try table.allowOnly(["phase", "context_limit_tokens", "complex_keywords", "simple_patterns", "poc_validated", "tier1_percentage", "tier2_percentage"])
+            // A phase preset first, so that explicit keys in the same table refine it.
+            var phaseName = ""
+            try table.read("phase", into: &phaseName)
+            if !phaseName.isEmpty { try applyPhase(phaseName, key: "routing.phase") }
+            try table.read("context_limit_tokens", into: &routing.contextLimitTokens)
+            try table.read("complex_keywords", into: &routing.complexKeywords)
+            try table.read("simple_patterns", into: &routing.simplePatterns)
+            try table.read("poc_validated", into: &routing.pocValidated)
+            try table.read("tier1_percentage", into: &routing.tier1Percentage)
+            try table.read("tier2_percentage", into: &routing.tier2Percentage)
+        }
         for number in 1...3 {
             guard let table = try reader.table("tier\(number)") else { continue }
             var tier = self.tier(number)
@@ -75,7 +93,8 @@ extension CervellaSettings {
             try table.allowOnly([
                 "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
                 "confidence_method", "confidence_threshold", "timeout_ms", "default_max_tokens",
-                "input_usd_per_million_tokens", "output_usd_per_million_tokens", "gpu_hour_usd", "requests_per_gpu_hour",
+                "input_usd_per_million_tokens", "output_usd_per_million_tokens", "cached_input_usd_per_million_tokens",
+                "gpu_hour_usd", "requests_per_gpu_hour",
             ])
             try table.read("enabled", into: &tier.enabled)
             try table.readEnum("kind", into: &tier.kind)
@@ -92,6 +111,7 @@ extension CervellaSettings {
             try table.read("default_max_tokens", into: &tier.defaultMaxTokens)
             try table.read("input_usd_per_million_tokens", into: &tier.inputUSDPerMillionTokens)
             try table.read("output_usd_per_million_tokens", into: &tier.outputUSDPerMillionTokens)
+            try table.read("cached_input_usd_per_million_tokens", into: &tier.cachedInputUSDPerMillionTokens)
             try table.read("gpu_hour_usd", into: &tier.gpuHourUSD)
             try table.read("requests_per_gpu_hour", into: &tier.requestsPerGPUHour)
             tiers[number] = tier
@@ -114,6 +134,12 @@ extension CervellaSettings {
         try reader.read("ENABLE_FALLBACK", into: &fallback.enabled)
         try reader.read("FALLBACK_TIMEOUT_MS", into: &fallback.timeoutMs)
         try reader.read("DEFAULT_TIER", into: &producer.defaultTier)
+        if let phase = reader.string("ROLLOUT_PHASE") { try applyPhase(phase, key: "ROLLOUT_PHASE") }
+        try reader.read("POC_VALIDATED", into: &routing.pocValidated)
+        try reader.read("DAILY_COST_ALERT_USD", into: &budget.dailyCostAlertUSD)
+        try reader.read("MONTHLY_BUDGET_USD", into: &budget.monthlyBudgetUSD)
+        try reader.read("TIER_1_PERCENTAGE", into: &routing.tier1Percentage)
+        try reader.read("TIER_2_PERCENTAGE", into: &routing.tier2Percentage)
 
         let names: [Int: (endpoint: String, model: String)] = [
             1: ("QWEN3_ENDPOINT", "QWEN3_MODEL"), 2: ("DEEPSEEK_ENDPOINT", "DEEPSEEK_MODEL"), 3: ("CLAUDE_ENDPOINT", "CLAUDE_MODEL"),
@@ -128,6 +154,20 @@ extension CervellaSettings {
             try reader.read("TIER_\(number)_CONFIDENCE_THRESHOLD", into: &tier.confidenceThreshold)
             tiers[number] = tier
         }
+    }
+
+    /// Applies one of the report's rollout phases.
+    mutating func applyPhase(_ name: String, key: String) throws(SettingsError) {
+        guard let phase = RoutingSettings.Phase(rawValue: name.lowercased()) else {
+            throw SettingsError(key: key, "unknown phase '\(name)'; use one of: \(RoutingSettings.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let values = phase.values
+        routing.pocValidated = values.pocValidated
+        routing.tier1Percentage = values.tier1
+        routing.tier2Percentage = values.tier2
+        var tier2 = tier(2)
+        tier2.enabled = values.tier2Enabled
+        tiers[2] = tier2
     }
 
     /// Reads each tier's API key from its environment variable or key file.

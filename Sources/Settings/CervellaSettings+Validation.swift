@@ -33,6 +33,17 @@ extension CervellaSettings {
         guard producer.jobTimeoutSeconds > 0 else {
             throw SettingsError(key: "producer.job_timeout_seconds", "must be positive")
         }
+        guard routing.contextLimitTokens > 0 else {
+            throw SettingsError(key: "routing.context_limit_tokens", "must be positive")
+        }
+        for (key, value) in [("routing.tier1_percentage (TIER_1_PERCENTAGE)", routing.tier1Percentage), ("routing.tier2_percentage (TIER_2_PERCENTAGE)", routing.tier2Percentage)] {
+            guard (0...100).contains(value) else { throw SettingsError(key: key, "must be a percentage between 0 and 100, got \(value)") }
+        }
+        for pattern in routing.simplePatterns {
+            do { _ = try NSRegularExpression(pattern: pattern) } catch {
+                throw SettingsError(key: "routing.simple_patterns", "'\(pattern)' is not a valid regular expression")
+            }
+        }
         for number in 1...3 {
             let tier = self.tier(number)
             let key = "tier\(number)"

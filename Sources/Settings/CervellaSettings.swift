@@ -53,6 +53,17 @@ public struct CervellaSettings: Sendable, Equatable {
     public var fallback = Fallback()
     public var worker = Worker()
     public var producer = Producer()
+    public var routing = RoutingSettings()
+    public var budget = Budget()
+
+    /// The report's cost alerts.
+    public struct Budget: Sendable, Equatable {
+        /// Env: DAILY_COST_ALERT_USD.
+        public var dailyCostAlertUSD = 15.0
+        /// Env: MONTHLY_BUDGET_USD.
+        public var monthlyBudgetUSD = 400.0
+        public init() {}
+    }
     public var tiers: [Int: TierSettings] = [1: .defaults(tier: 1), 2: .defaults(tier: 2), 3: .defaults(tier: 3)]
 
     public init() {}

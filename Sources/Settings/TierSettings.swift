@@ -35,6 +35,8 @@ public struct TierSettings: Sendable, Equatable {
     /// Claude-style token pricing, USD per million tokens.
     public var inputUSDPerMillionTokens: Double
     public var outputUSDPerMillionTokens: Double
+    /// Input tokens served from the provider's prompt cache (Claude: a tenth of the input price).
+    public var cachedInputUSDPerMillionTokens: Double = 0
     /// Self-hosted pricing: a GPU hour amortised over the requests it serves.
     public var gpuHourUSD: Double
     public var requestsPerGPUHour: Double
@@ -60,14 +62,19 @@ public struct TierSettings: Sendable, Equatable {
                 tier: 3, enabled: true, kind: .anthropic, model: "claude-sonnet-4-5", endpoints: ["https://api.anthropic.com"],
                 apiKeyEnv: "CLAUDE_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
                 confidenceMethod: .none, confidenceThreshold: 0, timeoutMs: 60_000, defaultMaxTokens: 1000,
-                inputUSDPerMillionTokens: 3, outputUSDPerMillionTokens: 15, gpuHourUSD: 0, requestsPerGPUHour: 1
+                inputUSDPerMillionTokens: 3, outputUSDPerMillionTokens: 15, cachedInputUSDPerMillionTokens: 0.30,
+                gpuHourUSD: 0, requestsPerGPUHour: 1
             )
         }
     }
 
-    /// The cost of one call: tokens at the per-token price plus the amortised GPU time.
-    public func costUSD(inputTokens: Int, outputTokens: Int) -> Double {
-        let tokens = Double(inputTokens) * inputUSDPerMillionTokens / 1e6 + Double(outputTokens) * outputUSDPerMillionTokens / 1e6
+    /// The cost of one call: tokens at the per-token prices plus the amortised GPU time.
+    /// `cachedInputTokens` are the part of `inputTokens` read from the prompt cache.
+    public func costUSD(inputTokens: Int, outputTokens: Int, cachedInputTokens: Int = 0) -> Double {
+        let cached = min(max(0, cachedInputTokens), inputTokens)
+        let tokens = Double(inputTokens - cached) * inputUSDPerMillionTokens / 1e6
+            + Double(cached) * cachedInputUSDPerMillionTokens / 1e6
+            + Double(outputTokens) * outputUSDPerMillionTokens / 1e6
         let gpu = requestsPerGPUHour > 0 ? gpuHourUSD / requestsPerGPUHour : 0
         return tokens + gpu
     }

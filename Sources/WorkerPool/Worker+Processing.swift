@@ -1,3 +1,4 @@
+import ControlPlane
 import Foundation
 import JobProtocol
 import Logging
@@ -17,7 +18,7 @@ extension Worker {
                 "cervella.queue": "\(fetched.queue.rawValue)", "cervella.reason": "\(failure.reason)",
                 "cervella.job.id": "\(failure.jobID ?? "-")",
             ])
-            commit = .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID)
+            commit = JobCommit(outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID), stats: [.dead])
         case .success(let job):
             var jobLogger = logger
             jobLogger[metadataKey: "cervella.job.id"] = "\(job.id)"
@@ -35,23 +36,37 @@ extension Worker {
     /// must go back to its queue.
     private func decide(_ job: Job, fetched: FetchedJob, logger: Logger) async -> JobCommit? {
         let now = Date().timeIntervalSince1970
-        if let deadline = job.deadlineAt, now > deadline {
-            return .reply(job: job, result: .failure(id: job.id, code: "deadline_exceeded", message: "the job's deadline passed \(Int((now - deadline) * 1000)) ms before a worker took it; no provider was called"), cacheKey: nil)
-        }
         let tier = fetched.queue.servingTier
+        let smallTier = tier < 3 && fetched.queue != .fallback
+        // Counted once, where the job was routed; a fallback hop is not a new request.
+        let handled: [StatsEvent] = fetched.queue == .fallback ? [] : [.handled(tier: tier)]
+        if let deadline = job.deadlineAt, now > deadline {
+            let result = JobResult.failure(id: job.id, code: "deadline_exceeded", message: "the job's deadline passed \(Int((now - deadline) * 1000)) ms before a worker took it; no provider was called")
+            return .reply(job, result, stats: handled + [.failed(tier: tier, code: "deadline_exceeded")])
+        }
         let tierSettings = settings.tier(tier)
+        let claude = settings.tier(3)
         let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
 
         if let cacheKey, job.fallbackFrom == nil, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
-            return .reply(job: job, result: result, cacheKey: nil)
+            let saved = result.metadata.map { claude.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput) } ?? 0
+            return .reply(job, result, stats: [.cacheHit(savedUSD: saved)])
         }
 
-        guard let provider = providers[tier] else {
-            return .reply(job: job, result: .failure(id: job.id, code: "provider_unavailable", message: "no provider for tier \(tier)"), cacheKey: nil)
+        let flags = live.current
+        if smallTier && !flags.isEnabled(tier) {
+            // Rollback or a toggled-off tier: no small-model call; Claude answers instead.
+            var next = job
+            let reason = "tier\(tier)_disabled"
+            next.fallbackFrom = FallbackOrigin(tier: tier, model: tierSettings.model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
+            return JobCommit(outcome: .fallback(job: next), stats: handled + [.fellBack(tier: tier, reason: reason, confidence: nil, costUSD: 0)])
         }
-        let smallTier = tier < 3 && fetched.queue != .fallback
+        guard let provider = providers[tier] else {
+            let result = JobResult.failure(id: job.id, code: "provider_unavailable", message: "no provider for tier \(tier)")
+            return .reply(job, result, stats: handled + [.failed(tier: tier, code: "provider_unavailable")])
+        }
         let timeoutMs = smallTier ? settings.fallback.timeoutMs : tierSettings.timeoutMs
         let remainingMs = job.deadlineAt.map { Int(($0 - now) * 1000) } ?? timeoutMs
         let request = ProviderRequest(
@@ -71,40 +86,54 @@ extension Worker {
         }
         if Task.isCancelled { return nil }
         let latencyMs = Self.millis(started.duration(to: .now))
+        let cost = response.map { tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput) }
+            // A failed call still took GPU time on a self-hosted tier.
+            ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)
 
         let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod)
         let confidence = response.flatMap { scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat) }
+            .map { ($0 * 1000).rounded() / 1000 }
 
-        if smallTier && settings.fallback.enabled && job.enableFallback {
+        var suppressed: String?
+        if smallTier {
             let policy = FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs)
             if case .fallback(let reason) = policy.decide(answer: response?.text, confidence: confidence, latencyMs: latencyMs, errorReason: providerError?.fallbackReason) {
-                logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.error": "\(providerError.map { "\($0)" } ?? "-")"])
-                var next = job
-                next.fallbackFrom = FallbackOrigin(tier: tier, model: provider.model, reason: reason, confidence: confidence, latencyMs: latencyMs)
-                return .fallback(job: next)
+                if flags.fallbackEnabled && job.enableFallback {
+                    logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.error": "\(providerError.map { "\($0)" } ?? "-")"])
+                    var next = job
+                    next.fallbackFrom = FallbackOrigin(tier: tier, model: provider.model, reason: reason, confidence: confidence, latencyMs: latencyMs, costUSD: cost)
+                    return JobCommit(outcome: .fallback(job: next), stats: handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
+                }
+                suppressed = reason
             }
         }
 
         guard let response else {
             let error = providerError ?? ProviderError(.badResponse, "no response")
             logger.warning("provider call failed", metadata: ["cervella.tier": "\(tier)", "cervella.error": "\(error)"])
-            return .reply(job: job, result: .failure(id: job.id, code: error.fallbackReason, message: "\(provider.model) failed: \(error)"), cacheKey: nil)
+            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(provider.model) failed: \(error)")
+            return .reply(job, result, stats: handled + [.failed(tier: tier, code: error.fallbackReason)])
         }
 
+        let discarded = job.fallbackFrom?.costUSD ?? 0
+        let totalCost = cost + discarded
         let metadata = ResultMetadata(
             modelUsed: provider.model, tier: tier, latencyMs: Self.millis(Date().timeIntervalSince1970 - job.createdAt),
-            queueMs: Self.millis(fetched.poppedAt - job.createdAt), confidence: confidence.map { ($0 * 1000).rounded() / 1000 },
-            costUSD: tierSettings.costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput),
+            queueMs: Self.millis(fetched.poppedAt - job.createdAt), confidence: confidence,
+            costUSD: (totalCost * 1e9).rounded() / 1e9,
             tokensInput: response.tokensInput, tokensOutput: response.tokensOutput,
             fallback: job.fallbackFrom != nil, fallbackReason: job.fallbackFrom?.reason,
             originalModel: job.fallbackFrom?.model, originalConfidence: job.fallbackFrom?.confidence,
             tierDecisionReason: job.route?.reason ?? "queue_\(fetched.queue.rawValue)", cacheHit: false,
-            worker: id, timestamp: ResultMetadata.timestamp()
+            worker: id, timestamp: ResultMetadata.timestamp(),
+            reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
         )
         logger.debug("job answered", metadata: ["cervella.tier": "\(tier)", "cervella.latency_ms": "\(metadata.latencyMs)", "cervella.fallback": "\(metadata.fallback)"])
-        // Empty answers (possible once fallback is off) are returned but never cached.
-        let cacheable = !response.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-        return .reply(job: job, result: .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? cacheKey : nil)
+        // Only accepted answers are cached: not empty ones, not ones kept despite a fallback reason.
+        let cacheable = suppressed == nil && !response.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        let claudeEquivalent = claude.costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
+        let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
+        return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? cacheKey : nil, stats: handled + [answered])
     }
 
     /// Writes the outcome and removes the job from the processing list in one MULTI/EXEC,

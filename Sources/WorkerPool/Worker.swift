@@ -1,3 +1,4 @@
+import ControlPlane
 import CurlHTTP
 import Foundation
 import JobProtocol
@@ -26,6 +27,8 @@ public final class Worker: Service, Sendable {
     let http: HTTPClient
     let providers: [Int: any ChatProvider]
     let slots: SlotPool
+    /// The operator's live switches; a disabled tier's jobs go straight to Claude.
+    let live: LiveConfigWatcher
     private let stopping = Mutex(false)
     private let shutdownSignal: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
@@ -54,6 +57,7 @@ public final class Worker: Service, Sendable {
         for tier in 1...3 { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
         self.providers = providers
         self.slots = SlotPool(capacity: slotCount)
+        self.live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
         (shutdownSignal, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
@@ -99,8 +103,10 @@ public final class Worker: Service, Sendable {
                 }
             }
         }
+        await live.refresh()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.live.run() }
             group.addTask {
                 await withDiscardingTaskGroup { fetchers in
                     for (priority, queue) in self.queues.enumerated() {

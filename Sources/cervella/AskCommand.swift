@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlPlane
 import Foundation
 import JobProtocol
 import Logging
@@ -73,11 +74,19 @@ struct AskCommand: AsyncParsableCommand {
 
         let connection = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "ask")
         defer { connection.close() }
-        let producer = Producer(settings: settings, connection: connection)
+        // One read of the live switches is enough for a single request.
+        let live: LiveFlags
+        do {
+            let hash = try await LiveConfigStore(connection: connection, keys: KeySpace(prefix: settings.redis.keyPrefix)).read()
+            live = LiveFlags(settings: settings).applying(hash).flags
+        } catch let error as RedisError {
+            throw CommandFailure("cannot reach Redis at \(connection.configuration.redactedDescription): \(error.message)")
+        }
+        let producer = Producer(settings: settings, connection: connection, flags: { live })
         defer { producer.close() }
         var route: Route?
         if let tier { route = Route(tier: tier, model: settings.tier(tier).model, reason: "cli_tier_option") }
-        let job = producer.makeJob(
+        let job = try producer.makeJob(
             messages: messages, params: GenerationParameters(maxTokens: maxTokens, expectedFormat: expectedFormat),
             tierHint: tierHint, forceModel: forceModel, enableFallback: !noFallback, cache: !noCache,
             timeoutSeconds: timeout, route: route

@@ -16,7 +16,7 @@ import Testing
         #expect(metadata.tier == 1)
         #expect(metadata.fallback == false)
         #expect(metadata.cacheHit == false)
-        #expect(metadata.tierDecisionReason == "default_tier")
+        #expect(metadata.tierDecisionReason == "simple_task_pattern_matched")
         #expect((metadata.confidence ?? 0) >= 0.7)
         #expect(metadata.tokensOutput > 0)
         #expect(result.response?.contains("Summary") == true)
@@ -61,7 +61,7 @@ import Testing
 
     @Test func lowConfidenceIsReturnedWhenTheJobDisablesFallback() async throws {
         let pool = try await TestPool()
-        var job = pool.job("What is the answer?\n#sim openai evasive")
+        var job = try pool.job("What is the answer?\n#sim openai evasive")
         job.enableFallback = false
         let result = try await pool.producer.submit(job)
         await pool.stop()
@@ -113,7 +113,7 @@ import Testing
         #expect(second.id != first.id)
 
         // A producer that skips the enqueue script still gets the cached answer, from the worker.
-        let job = pool.job("Write a git commit message for: add exact-match cache")
+        let job = try pool.job("Write a git commit message for: add exact-match cache")
         try await pool.redis.send("LPUSH", RedisArgument(pool.keys.queue(.tier1)), RedisArgument(bytes: Array(try JSONEncoder().encode(job))))
         let third = try await pool.producer.waitForResult(job)
         #expect(third.metadata?.cacheHit == true)
@@ -140,7 +140,7 @@ import Testing
 
     @Test func expiredJobGetsDeadlineExceededAndNoProviderCall() async throws {
         let pool = try await TestPool()
-        var job = pool.job("Too late")
+        var job = try pool.job("Too late")
         job.deadlineAt = Date().timeIntervalSince1970 - 1
         try await pool.redis.send("LPUSH", RedisArgument(pool.keys.queue(.tier1)), RedisArgument(bytes: Array(try JSONEncoder().encode(job))))
         job.deadlineAt = Date().timeIntervalSince1970 + 5

@@ -44,7 +44,7 @@ import Testing
     @Test func sigtermDrainsInFlightJobsAndExitsCleanly() async throws {
         let pool = try await TestPool(workers: 0)
         let (worker, _) = try startWorker(pool)
-        let jobs = (0..<6).map { pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
+        let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }
         // Wait until the worker holds all six, then ask it to stop.
         let deadline = Date().addingTimeInterval(10)
@@ -64,7 +64,7 @@ import Testing
     @Test func sigtermPastTheDrainTimeoutHandsJobsBackAndAnotherWorkerFinishesThem() async throws {
         let pool = try await TestPool(workers: 0)
         let (worker, _) = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
-        let jobs = (0..<4).map { pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
+        let jobs = try (0..<4).map { try pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }
         let deadline = Date().addingTimeInterval(10)
         while try await processingCount(pool) < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }

@@ -151,6 +151,28 @@ struct AnthropicProviderRequestTests {
         #expect(messages.map { $0["content"] as? String } == ["Hi", "Hello!", "And now?"])
     }
 
+    @Test("input tokens read from Anthropic's prompt cache are reported apart")
+    func cachedInputTokens() async throws {
+        let body = CannedReply.message.replacingOccurrences(
+            of: #""usage":{"input_tokens":7,"output_tokens":2}"#,
+            with: #""usage":{"input_tokens":7,"output_tokens":2,"cache_creation_input_tokens":0,"cache_read_input_tokens":1200}"#)
+        #expect(body != CannedReply.message)
+        let server = try RecordingServer(reply: .init(body: body))
+        defer { server.stop() }
+        let http = try HTTPClient()
+        defer { http.shutdown() }
+        let provider = AnthropicProvider(settings: Fixture.settings(.anthropic, endpoints: [server.baseURL]), http: http)
+        let response = try await provider.complete(Fixture.request("Hello"))
+        #expect(response.tokensCachedInput == 1200)
+        #expect(response.tokensInput == 7)
+
+        let uncached = try RecordingServer(reply: .init(body: CannedReply.message))
+        defer { uncached.stop() }
+        let plain = try await AnthropicProvider(settings: Fixture.settings(.anthropic, endpoints: [uncached.baseURL]), http: http)
+            .complete(Fixture.request("Hello"))
+        #expect(plain.tokensCachedInput == 0)
+    }
+
     @Test("without system messages the system field is left out")
     func noSystemField() async throws {
         let server = try RecordingServer(reply: .init(body: CannedReply.message))

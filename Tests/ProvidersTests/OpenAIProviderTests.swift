@@ -201,4 +201,19 @@ struct OpenAIProviderRequestTests {
         let notAsked = try server.requests[1].json()
         #expect(notAsked["logprobs"] == nil)
     }
+
+    @Test("reasoning_content from a vLLM reasoning parser is the reasoning; content is the answer")
+    func reasoningContentField() async throws {
+        let body = CannedReply.chatCompletion
+            .replacingOccurrences(of: #""content":"Canned answer.","reasoning_content":null"#, with: #""content":"Canned answer.","reasoning_content":"Thought it through.""#)
+        #expect(body != CannedReply.chatCompletion)
+        let server = try RecordingServer(reply: .init(body: body))
+        defer { server.stop() }
+        let http = try HTTPClient()
+        defer { http.shutdown() }
+        let provider = OpenAIProvider(settings: Fixture.settings(.openai, endpoints: [server.baseURL]), http: http)
+        let response = try await provider.complete(Fixture.request("Hello"))
+        #expect(response.text == "Canned answer.")
+        #expect(response.reasoning == "Thought it through.")
+    }
 }

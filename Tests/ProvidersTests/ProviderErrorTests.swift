@@ -172,6 +172,22 @@ struct ProviderErrorTests {
         }
     }
 
+    /// Control for the test above: the same child-process call with a sane header exits
+    /// cleanly, so a crash there is the header's doing, not the harness's.
+    @Test("a sane Retry-After in a child process exits cleanly")
+    func saneRetryAfterInChildProcess() async {
+        await #expect(processExitsWith: .success) {
+            let server = try RecordingServer(reply: .init(status: 429, headers: [("Retry-After", "1")], body: "{}"))
+            defer { server.stop() }
+            let http = try HTTPClient()
+            defer { http.shutdown() }
+            let provider = OpenAIProvider(settings: Fixture.settings(.openai, endpoints: [server.baseURL]), http: http)
+            guard let error = await Fixture.failure(provider, Fixture.request("Hello")), error.retryAfter == .seconds(1) else {
+                exit(3)
+            }
+        }
+    }
+
     @Test("ProviderError's description shows the code and status, never more than the message")
     func description() {
         let error = ProviderError(.http5xx, "host:1 answered 503", status: 503)

@@ -107,4 +107,24 @@ struct ProviderFailoverTests {
             #expect(backup.stats.total == 0)
         }
     }
+
+    @Test("cancelling a call ends it promptly and does not move on to the backup")
+    func cancellationDoesNotFailOver() async throws {
+        try await withSimulators([.init(port: 0), .init(port: 0)]) { simulators, http in
+            let (primary, backup) = (simulators[0], simulators[1])
+            let provider = OpenAIProvider(settings: Fixture.settings(.openai, endpoints: [primary.baseURL, backup.baseURL]), http: http)
+            let call = Task { await Fixture.failure(provider, Fixture.request("#sim hang\nHello", timeout: .seconds(30))) }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while primary.stats.total == 0 && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(primary.stats.total == 1)
+
+            let cancelled = clock.now
+            call.cancel()
+            let error = await call.value
+            #expect(clock.now - cancelled < .seconds(2))
+            #expect(error != nil)
+            #expect(backup.stats.total == 0)
+        }
+    }
 }

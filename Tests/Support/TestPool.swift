@@ -122,15 +122,15 @@ public final class TestPool: Sendable {
 
     /// Sends one user message through the pool and waits for its result.
     public func ask(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) async throws -> JobResult {
-        try await producer.submit(job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
+        try await producer.submit(try job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
     }
 
-    public func job(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) -> Job {
+    public func job(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) throws -> Job {
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
         messages.append(ChatMessage(role: "user", content: text))
         let route = tier.map { Route(tier: $0, model: settings.tier($0).model, reason: "test_route") }
-        return producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
+        return try producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
     }
 
     /// Stops the workers (graceful drain), the simulator, and deletes this test's keys.

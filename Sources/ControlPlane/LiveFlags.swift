@@ -1,0 +1,70 @@
+import Settings
+
+/// The switches an operator can flip at run time, without a restart (report 4.2 and 7):
+/// tier enables, rollout percentages, the fallback, and whether the POC is validated.
+///
+/// Start-up values come from `worker.toml` and the environment; fields present in the
+/// `cervella:config` hash override them.
+public struct LiveFlags: Sendable, Equatable {
+    public var tierEnabled: [Int: Bool]
+    public var tier1Percentage: Double
+    public var tier2Percentage: Double
+    public var fallbackEnabled: Bool
+    public var pocValidated: Bool
+
+    public init(settings: CervellaSettings) {
+        tierEnabled = [1: settings.tier(1).enabled, 2: settings.tier(2).enabled, 3: settings.tier(3).enabled]
+        tier1Percentage = settings.routing.tier1Percentage
+        tier2Percentage = settings.routing.tier2Percentage
+        fallbackEnabled = settings.fallback.enabled
+        pocValidated = settings.routing.pocValidated
+    }
+
+    public func isEnabled(_ tier: Int) -> Bool { tierEnabled[tier] ?? true }
+
+    /// The hash fields an operator may set, and what they mean.
+    public static let fields = [
+        "tier1_enabled", "tier2_enabled", "tier3_enabled", "tier1_percentage", "tier2_percentage",
+        "fallback_enabled", "poc_validated",
+    ]
+
+    /// These flags with the hash's fields applied; unknown or unreadable fields are skipped
+    /// (and reported), so one bad value cannot stop the pool.
+    public func applying(_ hash: [String: String]) -> (flags: LiveFlags, problems: [String]) {
+        var flags = self
+        var problems: [String] = []
+        for (field, value) in hash {
+            switch field {
+            case "tier1_enabled", "tier2_enabled", "tier3_enabled":
+                guard let enabled = Self.bool(value), let tier = Int(String(field.dropFirst(4).prefix(1))) else {
+                    problems.append("\(field)=\(value) is not a boolean"); continue
+                }
+                flags.tierEnabled[tier] = enabled
+            case "tier1_percentage", "tier2_percentage":
+                guard let percentage = Double(value), (0...100).contains(percentage) else {
+                    problems.append("\(field)=\(value) is not a percentage 0–100"); continue
+                }
+                if field == "tier1_percentage" { flags.tier1Percentage = percentage } else { flags.tier2Percentage = percentage }
+            case "fallback_enabled":
+                guard let enabled = Self.bool(value) else { problems.append("\(field)=\(value) is not a boolean"); continue }
+                flags.fallbackEnabled = enabled
+            case "poc_validated":
+                guard let validated = Self.bool(value) else { problems.append("\(field)=\(value) is not a boolean"); continue }
+                flags.pocValidated = validated
+            case "updated_at", "updated_by", "reason":
+                continue
+            default:
+                problems.append("unknown field \(field)")
+            }
+        }
+        return (flags, problems)
+    }
+
+    public static func bool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "1", "true", "on", "yes": return true
+        case "0", "false", "off", "no": return false
+        default: return nil
+        }
+    }
+}

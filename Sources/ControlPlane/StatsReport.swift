@@ -1,0 +1,130 @@
+import Foundation
+import JobProtocol
+import RedisClient
+import Settings
+
+/// The report's `/api/admin/stats` figures (4.2), read from the last 24 hourly hashes.
+public struct StatsReport: Sendable {
+    /// The summed counters of the hours read.
+    public var totals: [String: Double]
+    /// Cost of the hours of the current UTC day.
+    public var costToday: Double
+    public var hours: Int
+
+    public static func load(connection: RedisConnection, keys: KeySpace, now: Date = Date(), hours: Int = 24) async throws -> StatsReport {
+        let hourKeys = (0..<hours).map { keys.stats(hour: HourlyStats.hourKey(now.addingTimeInterval(-3600 * Double($0)))) }
+        let replies = try await connection.pipeline(hourKeys.map { RedisCommand("HGETALL", RedisArgument($0)) })
+        let today = String(HourlyStats.hourKey(now).prefix(8))
+        var totals: [String: Double] = [:]
+        var costToday = 0.0
+        for (key, reply) in zip(hourKeys, replies) {
+            let values = reply.array ?? []
+            var index = 0
+            while index + 1 < values.count {
+                if let field = values[index].string, let number = values[index + 1].string.flatMap(Double.init) {
+                    totals[field, default: 0] += number
+                    if field == "cost_usd" && key.dropLast(2).hasSuffix(today) { costToday += number }
+                }
+                index += 2
+            }
+        }
+        return StatsReport(totals: totals, costToday: costToday, hours: hours)
+    }
+
+    func value(_ field: String) -> Double { totals[field] ?? 0 }
+
+    /// Average latency, a p95 read off the histogram (the bucket's upper bound), and counts.
+    public func latencyP95(tier: Int) -> Int? {
+        let count = value("answered:tier\(tier)")
+        guard count > 0 else { return nil }
+        var seen = 0.0
+        for bucket in HourlyStats.latencyBuckets {
+            seen += value("latency_le_\(bucket):tier\(tier)")
+            if seen >= 0.95 * count { return bucket }
+        }
+        return nil // beyond the last bucket
+    }
+
+    /// The report's model health from the last hours' error rates: `healthy`, `degraded`
+    /// (over 5% errors or fallbacks on errors), `down` (over 50%), or `unknown` without traffic.
+    public func health(tier: Int) -> String {
+        let requests = value("requests:tier\(tier)") + (tier == 3 ? value("answered:tier3") - value("requests:tier3") : 0)
+        guard requests > 0 else { return "unknown" }
+        let errors = value("errors:tier\(tier)") + (tier < 3 ? errorFallbacks(tier: tier) : 0)
+        let rate = errors / requests
+        if rate > 0.5 { return "down" }
+        if rate > 0.05 { return "degraded" }
+        return "healthy"
+    }
+
+    private func errorFallbacks(tier: Int) -> Double {
+        // Fallback reasons are counted pool-wide; attribute error-class ones to the small tiers' share.
+        let errorReasons = totals.filter { $0.key.hasPrefix("fallback_reason:error_") || $0.key == "fallback_reason:timeout_error" }.values.reduce(0, +)
+        let fallbacks = value("fallbacks:tier1") + value("fallbacks:tier2")
+        guard fallbacks > 0 else { return 0 }
+        return errorReasons * value("fallbacks:tier\(tier)") / fallbacks
+    }
+
+    /// The report's stats JSON, plus the cost projection and the saving against Claude alone.
+    public func json(settings: CervellaSettings, now: Date = Date()) -> [String: Any] {
+        func round(_ value: Double, _ places: Double = 4) -> Double { (value * pow(10, places)).rounded() / pow(10, places) }
+        let requests = (1...3).map { value("requests:tier\($0)") }
+        var fallbackRate: [String: Any] = [:]
+        var confidence: [String: Any] = [:]
+        for tier in 1...2 {
+            let handled = value("requests:tier\(tier)")
+            fallbackRate["tier_\(tier)"] = handled > 0 ? round(value("fallbacks:tier\(tier)") / handled) : NSNull()
+            let count = value("confidence_count:tier\(tier)")
+            confidence["tier_\(tier)"] = count > 0 ? round(value("confidence_sum:tier\(tier)") / count, 3) : NSNull()
+        }
+        var latency: [String: Any] = [:]
+        var p95: [String: Any] = [:]
+        for tier in 1...3 {
+            let count = value("answered:tier\(tier)")
+            latency["tier_\(tier)"] = count > 0 ? Int(value("latency_ms_sum:tier\(tier)") / count) : NSNull()
+            p95["tier_\(tier)"] = latencyP95(tier: tier).map { $0 as Any } ?? (count > 0 ? ">10000" : NSNull())
+        }
+        let reasons = totals.filter { $0.key.hasPrefix("fallback_reason:") }
+            .reduce(into: [String: Int]()) { $0[String($1.key.dropFirst("fallback_reason:".count))] = Int($1.value) }
+        let cost = value("cost_usd")
+        let claudeOnly = value("claude_equivalent_usd")
+        let calendar = Calendar(identifier: .gregorian)
+        let daysInMonth = calendar.range(of: .day, in: .month, for: now)?.count ?? 30
+        var modelsHealth: [String: String] = [:]
+        for tier in 1...3 { modelsHealth[settings.tier(tier).model] = health(tier: tier) }
+        let total = requests.reduce(0, +)
+        return [
+            "window_hours": hours,
+            "requests_24h": ["total": Int(total), "tier_1": Int(requests[0]), "tier_2": Int(requests[1]), "tier_3": Int(requests[2])],
+            "tier_distribution": total > 0 ? ["tier_1": round(requests[0] / total, 3), "tier_2": round(requests[1] / total, 3), "tier_3": round(requests[2] / total, 3)] : [:],
+            "fallback_rate": fallbackRate,
+            "fallback_reasons": reasons,
+            "avg_latency_ms": latency,
+            "p95_latency_ms": p95,
+            "avg_confidence": confidence,
+            "error_rate": total > 0 ? round((1...3).map { value("errors:tier\($0)") }.reduce(0, +) / total) : 0,
+            "cache_hits_24h": Int(value("cache_hits")),
+            "dead_letters_24h": Int(value("dead")),
+            "cost_24h_usd": round(cost),
+            "cost_today_usd": round(costToday),
+            "cost_month_projection_usd": round(cost * Double(daysInMonth), 2),
+            "claude_only_cost_24h_usd": round(claudeOnly),
+            "savings_vs_claude_only_usd": round(claudeOnly - cost),
+            "savings_vs_claude_only_pct": claudeOnly > 0 ? round((claudeOnly - cost) / claudeOnly * 100, 1) : NSNull(),
+            "alerts": alerts(settings: settings, cost: cost, daysInMonth: daysInMonth),
+            "models_health": modelsHealth,
+        ]
+    }
+
+    /// The report's cost alerts (part 6.3): daily cost and monthly projection over budget.
+    func alerts(settings: CervellaSettings, cost: Double, daysInMonth: Int) -> [String] {
+        var alerts: [String] = []
+        if costToday > settings.budget.dailyCostAlertUSD {
+            alerts.append("cost today $\(String(format: "%.2f", costToday)) is over DAILY_COST_ALERT_USD $\(settings.budget.dailyCostAlertUSD)")
+        }
+        if cost * Double(daysInMonth) > settings.budget.monthlyBudgetUSD {
+            alerts.append("monthly projection $\(String(format: "%.2f", cost * Double(daysInMonth))) is over MONTHLY_BUDGET_USD $\(settings.budget.monthlyBudgetUSD)")
+        }
+        return alerts
+    }
+}

@@ -1,0 +1,37 @@
+import JobProtocol
+
+/// What a classifier decided: a tier and the reason, which travels with the job to its result.
+public struct TierDecision: Sendable, Equatable {
+    public var tier: Int
+    public var reason: String
+
+    public init(tier: Int, reason: String) {
+        self.tier = tier
+        self.reason = reason
+    }
+}
+
+/// Chooses a tier for a request from its content.
+///
+/// One interface so that the rule set can be replaced, for example by the report's ML
+/// classifier (option B), without touching the router's overrides and rollout.
+public protocol Classifier: Sendable {
+    func classify(_ messages: [ChatMessage]) -> TierDecision
+}
+
+/// The live flags the router obeys (file settings, overridden by `cervella:config`).
+public struct RoutingFlags: Sendable, Equatable {
+    public var tierEnabled: [Int: Bool]
+    public var tier1Percentage: Double
+    public var tier2Percentage: Double
+    public var pocValidated: Bool
+
+    public init(tierEnabled: [Int: Bool], tier1Percentage: Double, tier2Percentage: Double, pocValidated: Bool) {
+        self.tierEnabled = tierEnabled
+        self.tier1Percentage = tier1Percentage
+        self.tier2Percentage = tier2Percentage
+        self.pocValidated = pocValidated
+    }
+
+    public func isEnabled(_ tier: Int) -> Bool { tierEnabled[tier] ?? true }
+}

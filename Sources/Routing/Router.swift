@@ -1,0 +1,85 @@
+import JobProtocol
+import Settings
+
+/// Decides a job's route: overrides first, then the classifier, then the rollout and the
+/// tier switches. Every decision carries its reason.
+///
+/// Priority: `force_model` (`manual_override`), then `tier_hint` (`tier_hint_simple` …), then
+/// the classifier. Only classifier decisions take part in the rollout: an explicit choice is
+/// never silently moved to a control group. A disabled tier is never chosen; its requests go
+/// to the next tier up, and the reason says so (`default_tier_tier1_disabled`).
+public struct Router: Sendable {
+    public let classifier: any Classifier
+    private let models: [Int: String]
+    private let aliases: [String: Int]
+
+    public struct UnknownModel: Error, Sendable, Equatable, CustomStringConvertible {
+        public var model: String
+        public var known: [String]
+        public var description: String { "unknown model '\(model)'; use one of: \(known.joined(separator: ", "))" }
+    }
+
+    public init(settings: CervellaSettings, classifier: any Classifier) {
+        self.classifier = classifier
+        var models: [Int: String] = [:]
+        var aliases: [String: Int] = [:]
+        for tier in 1...3 {
+            models[tier] = settings.tier(tier).model
+            aliases[settings.tier(tier).model.lowercased()] = tier
+        }
+        // The report's own model names work too.
+        for (name, tier) in [("qwen3-4b", 1), ("qwen3", 1), ("deepseek-r1", 2), ("claude-sonnet-4.5", 3), ("claude-sonnet-4-5", 3), ("claude", 3)] where aliases[name] == nil {
+            aliases[name] = tier
+        }
+        self.models = models
+        self.aliases = aliases
+    }
+
+    public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?, flags: RoutingFlags) throws(UnknownModel) -> Route {
+        var decision: TierDecision
+        var fromClassifier = false
+        if let forceModel, !forceModel.isEmpty, forceModel != "auto" {
+            guard let tier = aliases[forceModel.lowercased()] else {
+                throw UnknownModel(model: forceModel, known: aliases.keys.sorted())
+            }
+            decision = TierDecision(tier: tier, reason: "manual_override")
+        } else if let tier = Self.hintTiers[tierHint.lowercased()] {
+            decision = TierDecision(tier: tier, reason: "tier_hint_\(tierHint.lowercased())")
+        } else {
+            decision = classifier.classify(messages)
+            fromClassifier = true
+        }
+
+        if fromClassifier, decision.tier < 3 {
+            let percentage = decision.tier == 1 ? flags.tier1Percentage : flags.tier2Percentage
+            if RolloutDraw.bucket(jobID) >= percentage {
+                decision = TierDecision(tier: 3, reason: "rollout_control_group")
+            }
+        }
+        if decision.tier < 3 && !flags.isEnabled(decision.tier) {
+            let next = ((decision.tier + 1)...3).first { $0 == 3 || flags.isEnabled($0) } ?? 3
+            decision = TierDecision(tier: next, reason: "\(decision.reason)_tier\(decision.tier)_disabled")
+        }
+        return Route(tier: decision.tier, model: models[decision.tier] ?? "", reason: decision.reason)
+    }
+
+    static let hintTiers = ["simple": 1, "medium": 2, "complex": 3]
+}
+
+/// A sticky draw in [0, 100) per request id: the same id always lands in the same group, so a
+/// retried job is not moved between the small model and the control group.
+public enum RolloutDraw {
+    public static func bucket(_ id: String) -> Double {
+        // FNV-1a, 64 bits: stable across processes and languages, unlike Swift's seeded Hasher.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        // Mix the high bits down: FNV's low bits are weak for short, similar ids.
+        hash ^= hash >> 33
+        hash &*= 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 33
+        return Double(hash % 10_000) / 100
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+import JobProtocol
+
+@Suite struct KeySpaceTests {
+    @Test func defaultKeysMatchTheProtocolTable() {
+        let keys = KeySpace()
+        #expect(keys.prefix == "cervella")
+        #expect(keys.queue(.tier1) == "cervella:queue:tier1")
+        #expect(keys.queue(.tier2) == "cervella:queue:tier2")
+        #expect(keys.queue(.tier3) == "cervella:queue:tier3")
+        #expect(keys.queue(.fallback) == "cervella:queue:fallback")
+        #expect(keys.processing(.tier1, worker: "host:42") == "cervella:processing:tier1:host:42")
+        #expect(keys.worker("host:42") == "cervella:worker:host:42")
+        #expect(keys.reply("j1") == "cervella:reply:j1")
+        #expect(keys.cache("ab12") == "cervella:cache:ab12")
+        #expect(keys.dead == "cervella:dead")
+        #expect(keys.config == "cervella:config")
+        #expect(keys.stats(hour: "2026011014") == "cervella:stats:2026011014")
+    }
+
+    @Test func everyKeyUsesACustomPrefix() {
+        let keys = KeySpace(prefix: "test-7")
+        let all = [
+            keys.queue(.fallback), keys.processing(.tier3, worker: "w"), keys.worker("w"), keys.reply("j"),
+            keys.cache("d"), keys.dead, keys.config, keys.stats(hour: "h"),
+        ]
+        #expect(all.allSatisfy { $0.hasPrefix("test-7:") })
+        #expect(!all.contains { $0.contains("cervella") })
+    }
+
+    @Test(arguments: [
+        ("cervella:reply:j1", true),
+        ("cervella:reply:x", true),
+        ("cervella:reply:", false),
+        ("cervella:reply", false),
+        ("cervella:queue:tier1", false),
+        ("other:reply:j1", false),
+        ("cervellax:reply:j1", false),
+        ("CERVELLA:reply:j1", false),
+        ("", false),
+    ])
+    func replyKeysAreRecognisedOnlyUnderThePrefix(key: String, isReply: Bool) {
+        #expect(KeySpace().isReplyKey(key) == isReply)
+    }
+
+    @Test func replyKeyOfAShorterPrefixIsNotAReplyKeyOfALongerOne() {
+        #expect(!KeySpace(prefix: "cerv").isReplyKey("cervella:reply:j1"))
+        #expect(KeySpace(prefix: "cerv").isReplyKey("cerv:reply:j1"))
+        #expect(!KeySpace(prefix: "cervella").isReplyKey("cerv:reply:j1"))
+    }
+
+    @Test func aGeneratedReplyKeyIsAlwaysRecognised() {
+        for prefix in ["cervella", "t", "a:b", "test-9f1c"] {
+            let keys = KeySpace(prefix: prefix)
+            #expect(keys.isReplyKey(keys.reply("j")))
+        }
+    }
+
+    @Test func queuesAreServedByTheirTierAndFallbackByClaude() {
+        #expect(QueueName.tier1.servingTier == 1)
+        #expect(QueueName.tier2.servingTier == 2)
+        #expect(QueueName.tier3.servingTier == 3)
+        #expect(QueueName.fallback.servingTier == 3)
+    }
+
+    @Test func queueForTierCoversOnlyTiersOneToThree() {
+        #expect(QueueName.forTier(1) == .tier1)
+        #expect(QueueName.forTier(2) == .tier2)
+        #expect(QueueName.forTier(3) == .tier3)
+        #expect(QueueName.forTier(0) == nil)
+        #expect(QueueName.forTier(4) == nil)
+    }
+
+    @Test func queueRawValuesAreTheKeySuffixes() {
+        #expect(QueueName.allCases.map(\.rawValue) == ["tier1", "tier2", "tier3", "fallback"])
+        #expect(QueueName(rawValue: "fallback") == .fallback)
+        #expect(QueueName(rawValue: "tier4") == nil)
+    }
+}
