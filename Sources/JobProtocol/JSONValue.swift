@@ -2,6 +2,8 @@
 public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     case null
     case bool(Bool)
+    /// Integers are kept apart from doubles so that ids beyond 2^53 pass through unchanged.
+    case integer(Int64)
     case number(Double)
     case string(String)
     case array([JSONValue])
@@ -11,6 +13,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
@@ -22,6 +25,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
         case .number(let value):
             // Whole numbers are written without a fraction so that 1000 stays 1000.
             if value.rounded() == value, abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }

@@ -47,7 +47,7 @@ public enum JobDecoding {
             return (nil, nil)
         }
         let id = object["id"] as? String
-        var replyTo = object["reply_to"] as? String
+        var replyTo = (object["reply_to"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         if replyTo == nil, let id { replyTo = keys.reply(id) }
         if let candidate = replyTo, !keys.isReplyKey(candidate) { replyTo = nil }
         return (id, replyTo)

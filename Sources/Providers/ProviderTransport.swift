@@ -62,11 +62,35 @@ struct ProviderTransport: Sendable {
         guard !(200..<300).contains(status) else { return nil }
         let detail = errorMessage(response.body).map { ": \($0)" } ?? ""
         if status == 429 {
-            let retryAfter = response.header("retry-after").flatMap(Double.init).map { Duration.milliseconds(Int($0 * 1000)) }
+            let retryAfter = response.header("retry-after").flatMap(retryAfterDelay)
             return ProviderError(.rateLimited, "\(host) is rate limiting\(detail)", status: status, retryAfter: retryAfter)
         }
         if status >= 500 { return ProviderError(.http5xx, "\(host) answered \(status)\(detail)", status: status) }
+        if status < 400 {
+            return ProviderError(.badResponse, "\(host) answered \(status) (redirects are not followed; check the endpoint URL)", status: status)
+        }
         return ProviderError(.http4xx, "\(host) answered \(status)\(detail)", status: status)
+    }
+
+    /// `Retry-After` as seconds or an HTTP date, capped at an hour; nil when unreadable.
+    ///
+    /// A proxy may send anything here; a huge or non-finite value must not crash the worker.
+    static func retryAfterDelay(_ value: String) -> Duration? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        var seconds: Double
+        if let number = Double(text) {
+            seconds = number
+        } else {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            guard let date = formatter.date(from: text) else { return nil }
+            seconds = date.timeIntervalSinceNow
+        }
+        guard seconds.isFinite else { return nil }
+        seconds = min(max(seconds, 0), 3600)
+        return .milliseconds(Int(seconds * 1000))
     }
 
     /// Reads `error.message` (OpenAI, Anthropic, llama.cpp) or a top-level `message` (vLLM).

@@ -30,7 +30,7 @@ public struct ConfidenceScorer: Sendable {
 
     /// The geometric mean of the token probabilities: exp(mean logprob).
     ///
-    /// -0.05 per token gives 0.95; -0.36 gives 0.70 (the default threshold); -2.5 gives 0.08.
+    /// -0.05 per token gives 0.95; -0.357 gives 0.70 (the default threshold); -2.5 gives 0.08.
     public static func fromLogprobs(_ logprobs: [Double]) -> Double {
         guard !logprobs.isEmpty else { return 0 }
         let mean = logprobs.reduce(0, +) / Double(logprobs.count)
@@ -56,7 +56,8 @@ public struct ConfidenceScorer: Sendable {
     public static func heuristic(_ answer: String, expectedFormat: String?) -> Double {
         let text = answer.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return 0 }
-        let lower = text.lowercased()
+        // Models often write the typographic apostrophe (don’t); the phrase lists use ASCII.
+        let lower = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
         var score = 1.0
         if text.count < 50 { score *= 0.7 }
         if evasivePhrases.contains(where: { containsPhrase(lower, $0) }) { score *= 0.6 }

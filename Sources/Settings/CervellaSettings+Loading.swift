@@ -124,7 +124,8 @@ extension CervellaSettings {
         if let url = reader.string("REDIS_URL") {
             redis.url = url
         } else if env["REDIS_HOST"] != nil || env["REDIS_PORT"] != nil || env["REDIS_PASSWORD"] != nil {
-            let host = reader.string("REDIS_HOST") ?? "127.0.0.1"
+            var host = reader.string("REDIS_HOST") ?? "127.0.0.1"
+            if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" } // an IPv6 address
             let port = try reader.int("REDIS_PORT") ?? 6379
             let password = reader.string("REDIS_PASSWORD").map { ":" + (Self.percentEncode($0)) + "@" } ?? ""
             redis.url = "redis://\(password)\(host):\(port)/0"

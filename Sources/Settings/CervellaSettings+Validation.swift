@@ -18,7 +18,10 @@ extension CervellaSettings {
         guard worker.blockTimeoutSeconds > 0, worker.blockTimeoutSeconds <= 5 else {
             throw SettingsError(key: "worker.block_timeout_seconds", "must be in (0, 5] so that shutdown is noticed quickly")
         }
-        guard worker.heartbeatIntervalSeconds > 0, Double(worker.heartbeatTTLSeconds) > worker.heartbeatIntervalSeconds * 2 else {
+        guard worker.heartbeatIntervalSeconds > 0 else {
+            throw SettingsError(key: "worker.heartbeat_interval_seconds", "must be positive, got \(worker.heartbeatIntervalSeconds)")
+        }
+        guard Double(worker.heartbeatTTLSeconds) > worker.heartbeatIntervalSeconds * 2 else {
             throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must exceed twice worker.heartbeat_interval_seconds, or one slow beat would declare a live worker dead")
         }
         guard worker.drainTimeoutSeconds >= 0 else {

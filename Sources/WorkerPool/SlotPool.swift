@@ -61,6 +61,4 @@ final class SlotPool: Sendable {
         }
         for waiter in waiters { waiter.continuation.resume(returning: false) }
     }
-
-    var inUse: Int { state.withLock { capacity - $0.free } }
 }

@@ -10,7 +10,10 @@ import Settings
 extension Worker {
     /// Runs one fetched job to its commit; never throws, never crashes on input.
     func process(_ fetched: FetchedJob) async {
-        defer { slots.release() }
+        defer {
+            inFlight.withLock { $0 -= 1 }
+            slots.release()
+        }
         let commit: JobCommit
         switch JobDecoding.decode(fetched.payload, keys: keys) {
         case .failure(let failure):
@@ -157,7 +160,7 @@ extension Worker {
     }
 
     /// Puts an unfinished job back at the head of its queue (the end workers pop from).
-    private func handBack(_ fetched: FetchedJob) async {
+    func handBack(_ fetched: FetchedJob) async {
         let payload = RedisArgument(bytes: fetched.payload)
         do {
             _ = try await commands.transaction([

@@ -30,6 +30,8 @@ public final class Worker: Service, Sendable {
     /// The operator's live switches; a disabled tier's jobs go straight to Claude.
     let live: LiveConfigWatcher
     private let stopping = Mutex(false)
+    /// Jobs being processed (slots also count fetchers waiting on an empty queue).
+    let inFlight = Mutex(0)
     private let shutdownSignal: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
 
@@ -68,7 +70,7 @@ public final class Worker: Service, Sendable {
             return !stopping
         }
         guard first else { return }
-        logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(slots.inUse)"])
+        logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(inFlight.withLock { $0 })"])
         slots.close()
         shutdownContinuation.yield()
         shutdownContinuation.finish()
@@ -120,11 +122,12 @@ public final class Worker: Service, Sendable {
                 for await _ in self.shutdownSignal {}
                 guard self.isStopping else { return }
                 let deadline = ContinuousClock.now + .milliseconds(Int(self.settings.worker.drainTimeoutSeconds * 1000))
-                while self.slots.inUse > 0, ContinuousClock.now < deadline {
+                while self.inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .milliseconds(20))
                 }
-                if self.slots.inUse > 0 {
-                    self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(self.slots.inUse)"])
+                let left = self.inFlight.withLock { $0 }
+                if left > 0 {
+                    self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(left)"])
                     jobs.cancel()
                 }
             }
@@ -139,7 +142,7 @@ public final class Worker: Service, Sendable {
     private func heartbeatLoop() async {
         let interval = settings.worker.heartbeatIntervalSeconds
         while !Task.isCancelled {
-            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(slots.inUse),\"concurrency\":\(concurrency),\"at\":\(Date().timeIntervalSince1970)}"
+            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"at\":\(Date().timeIntervalSince1970)}"
             do {
                 try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
             } catch {
@@ -167,7 +170,21 @@ public final class Worker: Service, Sendable {
                     slots.release()
                     continue
                 }
-                delivery.yield(FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970))
+                let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
+                // A pop that was already blocking when shutdown began can still return a job
+                // (even one the drain just handed back): it goes straight back, never dropped.
+                if isStopping {
+                    slots.release()
+                    await handBack(fetched)
+                    break
+                }
+                inFlight.withLock { $0 += 1 }
+                if case .terminated = delivery.yield(fetched) {
+                    inFlight.withLock { $0 -= 1 }
+                    slots.release()
+                    await handBack(fetched)
+                    break
+                }
             } catch {
                 slots.release()
                 failures += 1

@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func reasoningOfR1IsStrippedFromTheAnswer() async throws {
-        let pool = try await TestPool()
+        let pool = try await TestPool(configure: { $0.tiers[2]?.enabled = true })
         let result = try await pool.ask("Why is the sky blue?\n#sim think", tier: 2)
         await pool.stop()
         let answer = try #require(result.response)
@@ -98,6 +98,7 @@ import Testing
         #expect(!answer.contains("<think>"))
         #expect(!answer.contains("</think>"))
         #expect(!answer.isEmpty)
+        #expect((result.metadata?.reasoningChars ?? 0) > 0)
     }
 
     @Test func repeatedJobIsServedFromCacheWithoutAProviderCall() async throws {

@@ -14,7 +14,7 @@ import Testing
         try "[worker]\nblock_timeout_seconds = 0.5\n\(extraConfig)\n".write(to: config, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
-        process.arguments = ["worker", "--config", config.path, "--log-level", "warning"] + arguments
+        process.arguments = ["worker", "--config", config.path, "--log-level", "info"] + arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["REDIS_URL"] = pool.settings.redis.url

@@ -52,7 +52,7 @@ import JobProtocol
         var job = Self.minimalJob()
         job.params = GenerationParameters(maxTokens: 5, temperature: 0.1, topP: 0.9, stop: ["END"], expectedFormat: "json")
         job.route = Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched")
-        job.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 420)
+        job.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 420, costUSD: 0.0003)
         let object = try Self.object(try JSONEncoder().encode(job))
         let params = try #require(object["params"] as? [String: Any])
         #expect(Set(params.keys) == ["max_tokens", "temperature", "top_p", "stop", "expected_format"])
@@ -62,6 +62,7 @@ import JobProtocol
         #expect(origin["latency_ms"] as? Int == 420)
         #expect(origin["confidence"] as? Double == 0.55)
         #expect(origin["reason"] as? String == "low_confidence_0.55")
+        #expect(origin["cost_usd"] as? Double == 0.0003)
     }
 
     @Test func fullyPopulatedJobSurvivesARoundTrip() throws {
@@ -79,8 +80,8 @@ import JobProtocol
             tierHint: "medium", forceModel: "claude-sonnet-4-5", enableFallback: false, cache: false,
             route: Route(tier: 3, model: "claude-sonnet-4-5", reason: "multimodal_required"),
             fallbackFrom: FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "empty_response", confidence: nil, latencyMs: 12),
-            metadata: ["batch": .string("b1"), "n": .number(1000), "ratio": .number(0.25), "ok": .bool(true),
-                       "none": .null, "list": .array([.number(1), .string("a")])]
+            metadata: ["batch": .string("b1"), "n": .integer(1000), "ratio": .number(0.25), "ok": .bool(true),
+                       "none": .null, "list": .array([.integer(1), .string("a")])]
         )
         let decoded = try JSONDecoder().decode(Job.self, from: try JSONEncoder().encode(job))
         #expect(decoded == job)
@@ -89,8 +90,8 @@ import JobProtocol
     @Test func metadataPassesThroughWithoutTurningNumbersIntoBooleansOrIntegersIntoFractions() throws {
         let payload = #"{"v":1,"id":"m","messages":[{"role":"user","content":"x"}],"metadata":{"n":1000,"one":1,"flag":true,"pi":3.5,"nested":{"a":[true,null,"s"]}}}"#
         let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
-        #expect(job.metadata["n"] == .number(1000))
-        #expect(job.metadata["one"] == .number(1))
+        #expect(job.metadata["n"] == .integer(1000))
+        #expect(job.metadata["one"] == .integer(1))
         #expect(job.metadata["flag"] == .bool(true))
         #expect(job.metadata["pi"] == .number(3.5))
         #expect(job.metadata["nested"] == .object(["a": .array([.bool(true), .null, .string("s")])]))
@@ -102,6 +103,17 @@ import JobProtocol
         #expect(!text.contains("1000.0"))
         #expect(text.contains(#""one":1,"#) || text.contains(#""one":1}"#))
         #expect(text.contains(#""flag":true"#))
+    }
+
+    /// PROTOCOL.md: `metadata` is "free-form, passed through untouched". Python producers put
+    /// 64-bit ids there (database keys, snowflake ids); they must come back as written when the
+    /// worker re-encodes the job (fallback queue, dead letters).
+    @Test func largeIntegersInMetadataPassThroughUntouched() throws {
+        let payload = #"{"v":1,"id":"m","messages":[{"role":"user","content":"x"}],"metadata":{"row":1234567890123456789,"big":9007199254740993}}"#
+        let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
+        let text = String(decoding: try JSONEncoder().encode(job), as: UTF8.self)
+        #expect(text.contains("1234567890123456789"), "\(text)")
+        #expect(text.contains("9007199254740993"), "\(text)")
     }
 
     @Test func theDocumentedJobExampleDecodes() throws {

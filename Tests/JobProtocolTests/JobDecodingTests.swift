@@ -202,10 +202,8 @@ private struct UnexpectedSuccess: Error {}
     @Test func emptyReplyToIsSalvagedFromTheIDLikeAMissingOne() throws {
         let unsupported = try Self.failure(#"{"v":2,"id":"j1","reply_to":"","messages":\#(Self.message)}"#)
         let malformed = try Self.failure(#"{"v":1,"id":"j1","reply_to":"","attempt":"x","messages":\#(Self.message)}"#)
-        withKnownIssue("JobDecoding.salvageIdentity keeps reply_to \"\" and then drops it as not a reply key, instead of deriving it from the id") {
-            #expect(unsupported.replyTo == "cervella:reply:j1")
-            #expect(malformed.replyTo == "cervella:reply:j1")
-        }
+        #expect(unsupported.replyTo == "cervella:reply:j1")
+        #expect(malformed.replyTo == "cervella:reply:j1")
     }
 
     @Test func salvageUsesTheDeploymentPrefix() throws {

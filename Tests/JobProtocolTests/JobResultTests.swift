@@ -62,6 +62,19 @@ import JobProtocol
         #expect(written["original_confidence"] as? Double == 0.55)
     }
 
+    @Test func optionalExtrasAreWrittenOnlyWhenPresent() throws {
+        let plain = try #require(try Self.object(.success(id: "j1", response: "x", metadata: Self.metadata()))["metadata"] as? [String: Any])
+        #expect(plain["reasoning_chars"] == nil)
+        #expect(plain["fallback_suppressed"] == nil)
+
+        var metadata = Self.metadata()
+        metadata.reasoningChars = 812
+        metadata.fallbackSuppressed = "low_confidence_0.40"
+        let extras = try #require(try Self.object(.success(id: "j1", response: "x", metadata: metadata))["metadata"] as? [String: Any])
+        #expect(extras["reasoning_chars"] as? Int == 812)
+        #expect(extras["fallback_suppressed"] as? String == "low_confidence_0.40")
+    }
+
     @Test func failureCarriesErrorAndNoResponseOrMetadata() throws {
         let object = try Self.object(.failure(id: "j1", code: "provider_unavailable", message: "no tier-3 endpoint answered"))
         #expect(Set(object.keys) == ["v", "id", "ok", "error"])

@@ -2,7 +2,7 @@ import CervellaTestSupport
 import CurlHTTP
 import Foundation
 import ProviderSimulator
-import Providers
+@testable import Providers
 import Settings
 import Testing
 
@@ -154,21 +154,21 @@ struct ProviderErrorTests {
         #expect(error.message.contains("busy"))
     }
 
-    /// `ProviderTransport.error(for:host:)` converts Retry-After with `Int(seconds * 1000)`,
-    /// which traps for a value beyond about 9.2e15 seconds (or `inf`/`nan`), so one odd
-    /// header from a provider or a proxy would kill the whole worker process. Run in a
-    /// child process so the crash cannot take the test runner with it.
+    /// A Retry-After beyond what fits in a Duration (or `inf`/`nan`) once trapped and killed the
+    /// worker; it is now capped at an hour. Run in a child process so that a regression
+    /// cannot take the test runner with it.
     @Test("an absurd Retry-After does not crash the process")
     func hugeRetryAfterDoesNotCrash() async {
-        await withKnownIssue("ProviderTransport.error(for:host:) traps on Int(Double) overflow of Retry-After") {
-            await #expect(processExitsWith: .success) {
-                let server = try RecordingServer(reply: .init(status: 429, headers: [("Retry-After", "1e20")], body: "{}"))
-                defer { server.stop() }
-                let http = try HTTPClient()
-                defer { http.shutdown() }
-                let provider = OpenAIProvider(settings: Fixture.settings(.openai, endpoints: [server.baseURL]), http: http)
-                _ = await Fixture.failure(provider, Fixture.request("Hello"))
-            }
+        await #expect(processExitsWith: .success) {
+            let server = try RecordingServer(reply: .init(status: 429, headers: [("Retry-After", "1e20")], body: "{}"))
+            defer { server.stop() }
+            let http = try HTTPClient()
+            defer { http.shutdown() }
+            let provider = OpenAIProvider(settings: Fixture.settings(.openai, endpoints: [server.baseURL]), http: http)
+            let error = await Fixture.failure(provider, Fixture.request("Hello"))
+            guard error?.code == .rateLimited else { exit(1) }
+            guard let delay = error?.retryAfter else { return }
+            guard delay >= .zero, delay <= .seconds(3600) else { exit(2) }
         }
     }
 
@@ -202,4 +202,29 @@ struct ProviderErrorTests {
         #expect(retried.allSatisfy { ProviderError($0, "").isEndpointFailure })
         #expect(final.allSatisfy { !ProviderError($0, "").isEndpointFailure })
     }
+}
+
+@Suite struct RetryAfterParsingTests {
+    @Test(arguments: [("1", 1000), ("2.5", 2500), ("1e20", 3_600_000), ("-5", 0)])
+    func secondsAreReadAndCapped(value: String, milliseconds: Int) {
+        #expect(ProviderTransportProbe.delay(value) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["inf", "nan", "soon", ""])
+    func unreadableValuesGiveNoDelay(value: String) {
+        #expect(ProviderTransportProbe.delay(value) == nil)
+    }
+
+    @Test func httpDatesAreRead() throws {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let delay = try #require(ProviderTransportProbe.delay(formatter.string(from: Date().addingTimeInterval(30))))
+        #expect(delay > .seconds(25) && delay <= .seconds(31))
+    }
+}
+
+enum ProviderTransportProbe {
+    static func delay(_ value: String) -> Duration? { ProviderTransport.retryAfterDelay(value) }
 }

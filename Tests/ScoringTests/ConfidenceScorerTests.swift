@@ -93,6 +93,8 @@ private func isClose(_ a: Double?, _ b: Double, tolerance: Double = 1e-9) -> Boo
         #expect(heuristic("# Riepilogo\n\n" + neutralItalian, "markdown") == 1.0)
         #expect(heuristic("\n\n## Riepilogo\n" + neutralItalian, "markdown") == 1.0)
         #expect(isClose(heuristic(neutralItalian, "Markdown"), 0.8))
+        // The report checks response.startswith("#"): a heading further down does not count.
+        #expect(isClose(heuristic("Ecco il riepilogo:\n\n# Titolo\n" + neutralItalian, "markdown"), 0.8))
     }
 
     @Test func invalidJSONIsWeightedOneHalf() {
@@ -128,6 +130,18 @@ private func isClose(_ a: Double?, _ b: Double, tolerance: Double = 1e-9) -> Boo
     ])
     func hallucinationMarkerIsWeightedFourTenths(marker: String) {
         #expect(isClose(heuristic(marker + neutralEnglish), 0.4))
+    }
+
+    /// Models often write the typographic apostrophe (U+2019): "I don’t know", "I can’t determine".
+    @Test(arguments: ["I don\u{2019}t know", "I can\u{2019}t determine"])
+    func evasivePhraseWithTypographicApostropheCounts(phrase: String) {
+        let score = heuristic("\(phrase) the exact value. " + neutralEnglish)
+        #expect(isClose(score, 0.6))
+    }
+
+    @Test func hallucinationMarkerWithTypographicApostropheCounts() {
+        let score = heuristic("I don\u{2019}t have access to live data, so " + neutralEnglish)
+        #expect(isClose(score, 0.4))
     }
 
     @Test func weightsMultiply() {

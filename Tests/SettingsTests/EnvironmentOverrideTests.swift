@@ -35,6 +35,11 @@ import Settings
         #expect(settings.redis.url == "redis://:p%40ss%3Aw%2Frd@r:6379/0")
     }
 
+    @Test func nonASCIIRedisPasswordIsPercentEncodedAsUTF8() throws {
+        let settings = try applying(environment: ["REDIS_HOST": "r", "REDIS_PASSWORD": "pässwörd"])
+        #expect(settings.redis.url == "redis://:p%C3%A4ssw%C3%B6rd@r:6379/0")
+    }
+
     @Test func nonNumericRedisPortIsAnErrorNamingTheVariable() {
         let error = #expect(throws: SettingsError.self) { try applying(environment: ["REDIS_HOST": "r", "REDIS_PORT": "six"]) }
         #expect(error?.key == "REDIS_PORT")

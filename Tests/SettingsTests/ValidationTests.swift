@@ -56,9 +56,7 @@ import Settings
     @Test func zeroHeartbeatIntervalIsAnErrorNamingTheInterval() throws {
         let error = try Self.validationError("[worker]\nheartbeat_interval_seconds = 0")
         #expect(error != nil)
-        withKnownIssue("validate() checks heartbeat_interval_seconds > 0 in the guard that throws for worker.heartbeat_ttl_seconds") {
-            #expect(error?.key == "worker.heartbeat_interval_seconds")
-        }
+        #expect(error?.key == "worker.heartbeat_interval_seconds")
     }
 
     @Test func unknownQueueIsNamedInTheMessage() throws {

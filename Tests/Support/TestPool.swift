@@ -3,6 +3,7 @@ import JobProtocol
 import Logging
 import Producer
 import ProviderSimulator
+import Synchronization
 import RedisClient
 import Settings
 import WorkerPool
@@ -87,7 +88,7 @@ public final class TestPool: Sendable {
     public let simulator: RunningSimulator
     public let redis: RedisConnection
     public let producer: Producer
-    private let workers: [(Worker, Task<Void, any Error>)]
+    private let workers: Mutex<[(Worker, Task<Void, any Error>)]>
 
     public init(configure: (inout CervellaSettings) -> Void = { _ in }, workers workerCount: Int = 1, simulator shared: RunningSimulator? = nil) async throws {
         let simulator: RunningSimulator
@@ -112,12 +113,18 @@ public final class TestPool: Sendable {
         self.simulator = simulator
         self.redis = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "test")
         self.producer = Producer(settings: settings, connection: redis)
-        var workers: [(Worker, Task<Void, any Error>)] = []
-        for index in 0..<workerCount {
+        self.workers = Mutex([])
+        try await startWorkers(workerCount)
+    }
+
+    /// Starts in-process workers named `test-worker-<n>`.
+    public func startWorkers(_ count: Int) async throws {
+        for _ in 0..<count {
+            let index = workers.withLock { $0.count }
             let worker = try Worker(settings: settings, id: "test-worker-\(index)", logger: TestEnvironment.logger)
-            workers.append((worker, Task { try await worker.run() }))
+            let task = Task { try await worker.run() }
+            workers.withLock { $0.append((worker, task)) }
         }
-        self.workers = workers
     }
 
     /// Sends one user message through the pool and waits for its result.
@@ -135,7 +142,7 @@ public final class TestPool: Sendable {
 
     /// Stops the workers (graceful drain), the simulator, and deletes this test's keys.
     public func stop() async {
-        for (worker, task) in workers {
+        for (worker, task) in workers.withLock({ $0 }) {
             worker.requestShutdown()
             _ = await task.result
         }
