@@ -8,12 +8,18 @@
 /// hedging phrases ("not sure", "maybe", "forse") that only `#sim evasive` produces.
 /// Nothing here is random: the template choice comes from a stable hash of the prompt.
 enum AnswerWriter {
+    /// The closing line of the report's self-evaluation prompt (3.3, method 3).
+    static let selfEvaluationMarker = "Confidence score (solo numero 0-10)"
+
     /// The shortest default answer the writer produces, in characters.
     static let minimumDefaultLength = 120
 
     /// The answer text for `prompt` (directive lines already removed) under `directives`.
     /// `allowThinking` is false for the Anthropic endpoint, which has no `<think>` form.
     static func answer(prompt: String, directives: SimDirectives, allowThinking: Bool) -> String {
+        // A self-evaluation request ("Confidence score (solo numero 0-10):") gets a bare number,
+        // whatever the embedded original question asked the simulator to do with its answer.
+        if prompt.contains(selfEvaluationMarker) { return String(directives.selfEval ?? 8) }
         if directives.empty { return "" }
         let features = PromptFeatures(prompt: prompt)
         let body: String

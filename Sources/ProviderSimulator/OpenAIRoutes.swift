@@ -85,7 +85,8 @@ struct OpenAIRoutes: Sendable {
         let logprobs: JSONValue =
             body.logprobs == true
             ? SimTokens.logprobsJSON(
-                tokens: tokens, mean: directives.meanLogprob ?? SimTokens.defaultMeanLogprob, topCount: topCount)
+                tokens: tokens, mean: directives.meanLogprob ?? SimTokens.defaultMeanLogprob, topCount: topCount,
+                badSpan: directives.badSpan)
             : .null
         let promptTokens = Conversation.promptTokens(messages)
         log["completion_tokens"] = "\(tokens.count)"

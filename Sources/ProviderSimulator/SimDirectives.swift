@@ -36,6 +36,11 @@ struct SimDirectives: Sendable, Equatable {
     var think = false
     /// `logprob=X`: the mean of the returned token logprobs.
     var meanLogprob: Double?
+    /// `bad_span=X`: confident tokens except one span of an eighth of the answer at logprob X.
+    var badSpan: Double?
+    /// `self_eval=N` (0–10): the score given when the prompt asks the model to rate its own
+    /// answer (the report's confidence method 3); 8 without the directive.
+    var selfEval: Int?
     /// Directives that were not understood, as written.
     var ignored: [String] = []
 
@@ -57,6 +62,8 @@ struct SimDirectives: Sendable, Equatable {
         if short { parts.append("short") }
         if think { parts.append("think") }
         if let meanLogprob { parts.append("logprob=\(meanLogprob)") }
+        if let selfEval { parts.append("self_eval=\(selfEval)") }
+        if let badSpan { parts.append("bad_span=\(badSpan)") }
         return parts.joined(separator: " ")
     }
 
@@ -105,6 +112,12 @@ struct SimDirectives: Sendable, Equatable {
         case ("logprob", let value?):
             guard let mean = Double(value), mean.isFinite else { return ignored.append(word) }
             meanLogprob = min(mean, 0)
+        case ("bad_span", let value?):
+            guard let logprob = Double(value), logprob.isFinite else { return ignored.append(word) }
+            badSpan = min(logprob, 0)
+        case ("self_eval", let value?):
+            guard let score = Int(value), (0...10).contains(score) else { return ignored.append(word) }
+            selfEval = score
         case ("hang", nil): hang = true
         case ("empty", nil): empty = true
         case ("evasive", nil): evasive = true

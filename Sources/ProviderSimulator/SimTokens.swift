@@ -59,11 +59,21 @@ enum SimTokens {
         return noise.map { min(0, round6(target + $0 - offset)) }
     }
 
+    /// Near-certain tokens (-0.02) with one contiguous span, an eighth of the answer (at least
+    /// one token) in its middle, at `span`: a confident answer with one shaky stretch, which a
+    /// mean hides and a low quantile shows.
+    static func spanLogprobs(count: Int, span: Double) -> [Double] {
+        guard count > 0 else { return [] }
+        let length = max(1, (count + 7) / 8)
+        let start = (count - length) / 2
+        return (0..<count).map { (start..<start + length).contains($0) ? min(0, span) : -0.02 }
+    }
+
     /// The `logprobs` object of an OpenAI choice: one entry per token, each with its
     /// UTF-8 bytes and, when `topCount` > 0, that many alternatives sorted by logprob.
-    static func logprobsJSON(tokens: [String], mean: Double, topCount: Int) -> JSONValue {
+    static func logprobsJSON(tokens: [String], mean: Double, topCount: Int, badSpan: Double? = nil) -> JSONValue {
         let seed = PromptFeatures.fnv1a(tokens.joined())
-        let values = logprobs(for: tokens, mean: mean, seed: seed)
+        let values = badSpan.map { spanLogprobs(count: tokens.count, span: $0) } ?? logprobs(for: tokens, mean: mean, seed: seed)
         let entries: [JSONValue] = zip(tokens, values).map { token, logprob in
             [
                 "token": .string(token),

@@ -9,23 +9,50 @@ import Settings
 /// the heuristic catches one that is sure of an evasion.
 public struct ConfidenceScorer: Sendable {
     public var method: TierSettings.ConfidenceMethod
+    public var aggregate: TierSettings.LogprobAggregate
 
-    public init(method: TierSettings.ConfidenceMethod) { self.method = method }
+    public init(method: TierSettings.ConfidenceMethod, aggregate: TierSettings.LogprobAggregate = .mean) {
+        self.method = method
+        self.aggregate = aggregate
+    }
 
     /// Nil when the method is `none` (Claude's answers are the baseline and are not scored).
-    public func score(answer: String, tokenLogprobs: [Double]?, expectedFormat: String?) -> Double? {
+    ///
+    /// `selfEvaluation` is the model's own 0–1 rating for `self_eval`; without it (the rating
+    /// call failed or gave no number) the heuristic stands in, so an answer is never
+    /// accepted unscored.
+    public func score(answer: String, tokenLogprobs: [Double]?, expectedFormat: String?, selfEvaluation: Double? = nil) -> Double? {
         switch method {
         case .none:
             return nil
         case .heuristic:
             return Self.heuristic(answer, expectedFormat: expectedFormat)
         case .logprobs:
-            return tokenLogprobs.map(Self.fromLogprobs) ?? Self.heuristic(answer, expectedFormat: expectedFormat)
+            return tokenLogprobs.map(fromLogprobs) ?? Self.heuristic(answer, expectedFormat: expectedFormat)
         case .auto:
             let heuristic = Self.heuristic(answer, expectedFormat: expectedFormat)
             guard let logprobs = tokenLogprobs else { return heuristic }
-            return min(heuristic, Self.fromLogprobs(logprobs))
+            return min(heuristic, fromLogprobs(logprobs))
+        case .selfEval:
+            return selfEvaluation ?? Self.heuristic(answer, expectedFormat: expectedFormat)
         }
+    }
+
+    /// The configured aggregate of the token logprobs, as a probability.
+    public func fromLogprobs(_ logprobs: [Double]) -> Double {
+        switch aggregate {
+        case .mean: return Self.fromLogprobs(logprobs)
+        case .p10: return Self.fromLogprobs(logprobs, quantile: 0.10)
+        }
+    }
+
+    /// exp of the `quantile`-th logprob (nearest rank): the probability that all but the worst
+    /// `quantile` share of tokens reach.
+    public static func fromLogprobs(_ logprobs: [Double], quantile: Double) -> Double {
+        guard !logprobs.isEmpty else { return 0 }
+        let sorted = logprobs.sorted()
+        let rank = min(sorted.count - 1, max(0, Int((quantile * Double(sorted.count)).rounded(.up)) - 1))
+        return max(0, min(1, exp(sorted[rank])))
     }
 
     /// The geometric mean of the token probabilities: exp(mean logprob).

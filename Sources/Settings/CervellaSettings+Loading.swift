@@ -92,7 +92,7 @@ extension CervellaSettings {
             }
             try table.allowOnly([
                 "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
-                "confidence_method", "confidence_threshold", "timeout_ms", "default_max_tokens",
+                "confidence_method", "logprob_aggregate", "confidence_threshold", "timeout_ms", "default_max_tokens",
                 "input_usd_per_million_tokens", "output_usd_per_million_tokens", "cached_input_usd_per_million_tokens",
                 "gpu_hour_usd", "requests_per_gpu_hour",
             ])
@@ -106,6 +106,7 @@ extension CervellaSettings {
             tier.apiKeyFile = file.isEmpty ? nil : file
             try table.read("anthropic_version", into: &tier.anthropicVersion)
             try table.readEnum("confidence_method", into: &tier.confidenceMethod)
+            try table.readEnum("logprob_aggregate", into: &tier.logprobAggregate)
             try table.read("confidence_threshold", into: &tier.confidenceThreshold)
             try table.read("timeout_ms", into: &tier.timeoutMs)
             try table.read("default_max_tokens", into: &tier.defaultMaxTokens)

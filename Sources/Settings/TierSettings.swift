@@ -12,7 +12,19 @@ public struct TierSettings: Sendable, Equatable {
         case auto
         case logprobs
         case heuristic
+        /// Ask the same model to rate its answer 0–10 (report 3.3, method 3): one more call.
+        case selfEval = "self_eval"
         case none
+    }
+
+    /// How token logprobs become one confidence figure.
+    public enum LogprobAggregate: String, Sendable, Equatable, CaseIterable {
+        /// exp(mean logprob): the geometric mean token probability. The default: stable on
+        /// short answers and at sampling temperatures, where single tokens are often unlikely.
+        case mean
+        /// exp(10th-percentile logprob): catches one bad span that a mean hides, at the price of
+        /// more false fallbacks on long, sampled answers.
+        case p10
     }
 
     public var tier: Int
@@ -29,6 +41,7 @@ public struct TierSettings: Sendable, Equatable {
     public var apiKey: String?
     public var anthropicVersion: String
     public var confidenceMethod: ConfidenceMethod
+    public var logprobAggregate: LogprobAggregate = .mean
     public var confidenceThreshold: Double
     public var timeoutMs: Int
     public var defaultMaxTokens: Int

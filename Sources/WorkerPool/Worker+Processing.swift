@@ -89,13 +89,29 @@ extension Worker {
         }
         if Task.isCancelled { return nil }
         let latencyMs = Self.millis(started.duration(to: .now))
-        let cost = response.map { tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput) }
+        var cost = response.map { tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput) }
             // A failed call still took GPU time on a self-hosted tier.
             ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)
 
-        let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod)
-        let confidence = response.flatMap { scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat) }
-            .map { ($0 * 1000).rounded() / 1000 }
+        var selfEvaluation: Double?
+        if tierSettings.confidenceMethod == .selfEval, let response, !response.text.isEmpty {
+            let question = job.messages.last { $0.role == "user" }?.text ?? ""
+            let rating = ProviderRequest(
+                messages: [ChatMessage(role: "user", content: SelfEvaluation.prompt(question: question, answer: response.text))],
+                maxTokens: 5, temperature: 0,
+                timeout: .milliseconds(max(1, min(timeoutMs, remainingMs) - latencyMs))
+            )
+            if let reply = try? await provider.complete(rating) {
+                selfEvaluation = SelfEvaluation.parse(reply.text)
+                cost += tierSettings.costUSD(inputTokens: reply.tokensInput, outputTokens: reply.tokensOutput)
+            }
+            if Task.isCancelled { return nil }
+        }
+
+        let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
+        let confidence = response.flatMap {
+            scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: selfEvaluation)
+        }.map { ($0 * 1000).rounded() / 1000 }
 
         var suppressed: String?
         if smallTier {

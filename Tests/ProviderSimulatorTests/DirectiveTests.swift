@@ -78,3 +78,18 @@ struct DirectiveTests {
         #expect(anthropic.think)
     }
 }
+
+@Suite struct SelfEvaluationAnswerTests {
+    static let prompt = "Domanda originale: Quanto fa 2+2?\nTua risposta: 4\n\nConfidence score (solo numero 0-10):"
+
+    @Test func selfEvaluationPromptsGetABareScore() {
+        let (plain, text) = SimDirectives.parse(Self.prompt, scope: .openai)
+        #expect(AnswerWriter.answer(prompt: text, directives: plain, allowThinking: true) == "8")
+        let (directed, directedText) = SimDirectives.parse(Self.prompt + "\n#sim openai self_eval=3 evasive", scope: .openai)
+        #expect(directed.selfEval == 3)
+        #expect(AnswerWriter.answer(prompt: directedText, directives: directed, allowThinking: true) == "3")
+        let (badValue, _) = SimDirectives.parse("#sim self_eval=11", scope: .openai)
+        #expect(badValue.selfEval == nil)
+        #expect(badValue.ignored == ["self_eval=11"])
+    }
+}
