@@ -6,35 +6,98 @@ import Foundation
 /// A connection failure or a 5xx moves on to the next endpoint (the report's backup GPU
 /// host); anything else (4xx, timeout, a bad body) is the answer, since another host would
 /// only repeat it or double the wait.
+///
+/// Every call's outcome feeds the tier's `EndpointHealth`: connection failures, 5xx and
+/// timeouts count toward opening an endpoint's circuit (a timeout still does not fail over
+/// within the request, for the reason above, but a host that keeps timing out is skipped
+/// by the requests after it); endpoints with an open circuit are skipped.
 struct ProviderTransport: Sendable {
     let http: HTTPClient
     let endpoints: [String]
+    let health: EndpointHealth
 
     func post(path: String, headers: [HTTPHeader], body: Data, timeout: Duration) async throws(ProviderError) -> (response: HTTPResponse, endpoint: String) {
+        let headers = headers + [HTTPHeader(name: "content-type", value: "application/json")]
+        let secrets = Self.secrets(in: headers)
         var lastError = ProviderError(.connection, "no endpoint configured")
+        var attempted = false
         for endpoint in endpoints {
-            let url = Self.join(endpoint, path)
-            let request = HTTPRequest(method: "POST", url: url, headers: headers + [HTTPHeader(name: "content-type", value: "application/json")], body: body, timeout: timeout)
-            do {
-                let response = try await http.execute(request)
-                if let error = Self.error(for: response, host: Self.host(endpoint)) {
-                    lastError = error
-                    if error.isEndpointFailure { continue }
-                    throw error
-                }
+            guard let admission = health.admit(endpoint) else { continue }
+            attempted = true
+            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
+            if let response = try await send(request, to: endpoint, as: admission, secrets: secrets, lastError: &lastError) {
                 return (response, endpoint)
-            } catch let error as ProviderError {
-                throw error
-            } catch let error as HTTPClientError {
-                let mapped = Self.map(error, host: Self.host(endpoint))
-                lastError = mapped
-                if mapped.isEndpointFailure { continue }
-                throw mapped
-            } catch {
-                throw ProviderError(.connection, "\(Self.host(endpoint)): \(error)")
+            }
+        }
+        guard !attempted else { throw lastError }
+
+        // Every circuit is open (or its one trial call is in flight), so try them all in
+        // order anyway rather than refuse. The breaker exists to save time on a host known
+        // to be failing while another can answer; with none that can, refusing would make
+        // it an outage of its own: a cool-down is a guess and the host may be back, a
+        // single-endpoint tier would refuse everything for the whole cool-down, and the
+        // worker's fallback to Claude needs the provider's real error, not a made-up one.
+        // The outcomes still feed the breaker, so the first success closes the circuit.
+        for endpoint in endpoints {
+            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
+            if let response = try await send(request, to: endpoint, as: .bypass, secrets: secrets, lastError: &lastError) {
+                return (response, endpoint)
             }
         }
         throw lastError
+    }
+
+    /// One attempt on one endpoint, recorded in the breaker: the response, nil to move on
+    /// to the next endpoint (`lastError` then says why), or the error that is the answer.
+    private func send(
+        _ request: HTTPRequest, to endpoint: String, as admission: EndpointCircuit.Admission, secrets: [String],
+        lastError: inout ProviderError
+    ) async throws(ProviderError) -> HTTPResponse? {
+        let host = Self.host(endpoint)
+        let response: HTTPResponse
+        do {
+            response = try await http.execute(request)
+        } catch {
+            health.record(Self.breakerOutcome(for: error, host: host), for: endpoint, admission: admission)
+            let mapped = Self.map(error, host: host)
+            // A cancelled call or a closed client is ours, not the host's: the backup would
+            // fail the same way at once.
+            if error.code == .cancelled || error.code == .shutdown { throw mapped }
+            guard mapped.isEndpointFailure else { throw mapped }
+            lastError = mapped
+            return nil
+        }
+        guard let error = Self.error(for: response, host: host) else {
+            health.record(.success, for: endpoint, admission: admission)
+            return response
+        }
+        // A 4xx or 429 proves the host is up and would be the same elsewhere: neutral.
+        let outcome: EndpointCircuit.Outcome = error.isEndpointFailure
+            ? .failure(EndpointHealth.redact(error.description, secrets: secrets)) : .neutral
+        health.record(outcome, for: endpoint, admission: admission)
+        guard error.isEndpointFailure else { throw error }
+        lastError = error
+        return nil
+    }
+
+    /// What a failed exchange says about the host: connection errors, TLS errors and
+    /// timeouts are its failures; a cancelled call or a shut-down client says nothing.
+    static func breakerOutcome(for error: HTTPClientError, host: String, context: String = "") -> EndpointCircuit.Outcome {
+        if error.code == .cancelled || error.code == .shutdown { return .neutral }
+        return .failure(context + map(error, host: host).description)
+    }
+
+    /// The key-bearing header values, so an error body that echoes them is not stored.
+    static func secrets(in headers: [HTTPHeader]) -> [String] {
+        headers.compactMap { header -> String? in
+            switch header.name.lowercased() {
+            case "authorization":
+                let value = header.value
+                return value.lowercased().hasPrefix("bearer ") ? String(value.dropFirst(7)) : value
+            case "x-api-key", "api-key": return header.value
+            default: return nil
+            }
+        }
     }
 
     /// `base` may be given with or without `/v1` and a trailing slash.
