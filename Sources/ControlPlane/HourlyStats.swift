@@ -13,6 +13,10 @@ public enum StatsEvent: Sendable, Equatable {
     case failed(tier: Int, code: String)
     case cacheHit(savedUSD: Double)
     case dead
+    /// A job finished a second time (after a reclaim): a provider call whose answer was dropped.
+    case duplicate
+    /// Jobs moved back to their queue from a dead worker's processing list.
+    case recovered(count: Int)
 }
 
 /// Per-hour counters shared by every worker and producer: HINCRBY into one hash per hour,
@@ -79,6 +83,10 @@ public enum HourlyStats {
                 add("claude_equivalent_usd", saved)
             case .dead:
                 increment("dead")
+            case .duplicate:
+                increment("duplicate_provider_calls")
+            case .recovered(let count):
+                increment("recovered", count)
             }
         }
         commands.append(RedisCommand("EXPIRE", key, RedisArgument(retentionSeconds)))

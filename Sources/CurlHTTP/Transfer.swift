@@ -38,8 +38,11 @@ final class Transfer {
             try easy.set(CURLOPT_URL, request.url)
             try easy.set(CURLOPT_TIMEOUT_MS, request.timeout.curlMilliseconds)
             try easy.set(CURLOPT_CONNECTTIMEOUT_MS, connectTimeout.curlMilliseconds)
-            // Prefer waiting for a multiplexed HTTP/2 stream over opening a new connection.
-            try easy.set(CURLOPT_PIPEWAIT, 1)
+            // Over TLS (where HTTP/2 is negotiated) prefer waiting for a multiplexed stream over
+            // opening a new connection. Never over plain http: there curl cannot learn that the
+            // server is HTTP/1.1 until the first response, so every concurrent call would queue
+            // behind a ten-second generation (vLLM and llama.cpp serve cleartext HTTP/1.1).
+            try easy.set(CURLOPT_PIPEWAIT, request.url.lowercased().hasPrefix("https:") ? 1 : 0)
             // Long generations can idle a connection for minutes; keep NATs from dropping it.
             try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
             // libcurl's defaults, stated so that nobody "fixes" them away.

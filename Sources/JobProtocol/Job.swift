@@ -25,13 +25,16 @@ public struct Job: Codable, Sendable, Equatable {
     public var route: Route?
     public var fallbackFrom: FallbackOrigin?
     public var metadata: [String: JSONValue]
+    /// Each time the job was taken back from a worker that died holding it.
+    public var recoveries: [Recovery]
 
     public init(
         id: String, replyTo: String, createdAt: Double, deadlineAt: Double?, attempt: Int = 0,
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
-        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:]
+        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = []
     ) {
+        self.recoveries = recoveries
         self.v = Self.version
         self.id = id
         self.replyTo = replyTo
@@ -60,7 +63,7 @@ public struct Job: Codable, Sendable, Equatable {
         case enableFallback = "enable_fallback"
         case cache, route
         case fallbackFrom = "fallback_from"
-        case metadata
+        case metadata, recoveries
     }
 
     public init(from decoder: any Decoder) throws {
@@ -80,6 +83,7 @@ public struct Job: Codable, Sendable, Equatable {
         route = try c.decodeIfPresent(Route.self, forKey: .route)
         fallbackFrom = try c.decodeIfPresent(FallbackOrigin.self, forKey: .fallbackFrom)
         metadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .metadata) ?? [:]
+        recoveries = try c.decodeIfPresent([Recovery].self, forKey: .recoveries) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -100,6 +104,8 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(route, forKey: .route)
         try c.encode(fallbackFrom, forKey: .fallbackFrom)
         try c.encode(metadata, forKey: .metadata)
+        // Written only once there is history, so first-attempt jobs stay as documented.
+        if !recoveries.isEmpty { try c.encode(recoveries, forKey: .recoveries) }
     }
 }
 
@@ -139,5 +145,18 @@ public struct FallbackOrigin: Codable, Sendable, Equatable {
         case tier, model, reason, confidence
         case latencyMs = "latency_ms"
         case costUSD = "cost_usd"
+    }
+}
+
+/// One recovery of a job from a dead worker's processing list.
+public struct Recovery: Codable, Sendable, Equatable {
+    public var worker: String
+    public var at: Double
+    public var queue: String
+
+    public init(worker: String, at: Double, queue: String) {
+        self.worker = worker
+        self.at = at
+        self.queue = queue
     }
 }

@@ -12,6 +12,11 @@ public struct KeySpace: Sendable, Equatable {
     public func reply(_ jobID: String) -> String { "\(prefix):reply:\(jobID)" }
     public func cache(_ digest: String) -> String { "\(prefix):cache:\(digest)" }
     public var dead: String { "\(prefix):dead" }
+    /// Set once when a job's reply is written; a second finisher of the same job writes nothing.
+    public func done(_ jobID: String) -> String { "\(prefix):done:\(jobID)" }
+    /// The short lease that lets one worker at a time run the reaper.
+    public var reaperLease: String { "\(prefix):reaper:lease" }
+    public var processingPattern: String { "\(prefix):processing:*" }
     public var config: String { "\(prefix):config" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
 

@@ -8,13 +8,19 @@ public struct AnthropicProvider: ChatProvider {
     public let model: String
     private let apiKey: String?
     private let version: String
+    /// The tier's endpoint breakers; moved by real calls only, since Anthropic's API has no
+    /// health route to probe.
+    public let health: EndpointHealth
     private let transport: ProviderTransport
 
-    public init(settings: TierSettings, http: HTTPClient) {
+    /// - Parameter health: the tier's breakers, when the caller shares or tunes them; by
+    ///   default one with the default thresholds and active probing off.
+    public init(settings: TierSettings, http: HTTPClient, health: EndpointHealth? = nil) {
         self.model = settings.model
         self.apiKey = settings.apiKey
         self.version = settings.anthropicVersion
-        self.transport = ProviderTransport(http: http, endpoints: settings.endpoints)
+        self.health = health ?? EndpointHealth(endpoints: settings.endpoints, activeProbing: false)
+        self.transport = ProviderTransport(http: http, endpoints: settings.endpoints, health: self.health)
     }
 
     struct Body: Encodable {

@@ -7,12 +7,17 @@ import Settings
 public struct OpenAIProvider: ChatProvider {
     public let model: String
     private let apiKey: String?
+    /// The tier's endpoint breakers; probed actively, since vLLM and llama.cpp serve `GET /health`.
+    public let health: EndpointHealth
     private let transport: ProviderTransport
 
-    public init(settings: TierSettings, http: HTTPClient) {
+    /// - Parameter health: the tier's breakers, when the caller shares or tunes them; by
+    ///   default one with the default thresholds and active probing on.
+    public init(settings: TierSettings, http: HTTPClient, health: EndpointHealth? = nil) {
         self.model = settings.model
         self.apiKey = settings.apiKey
-        self.transport = ProviderTransport(http: http, endpoints: settings.endpoints)
+        self.health = health ?? EndpointHealth(endpoints: settings.endpoints, activeProbing: true)
+        self.transport = ProviderTransport(http: http, endpoints: settings.endpoints, health: self.health)
     }
 
     struct Body: Encodable {

@@ -88,5 +88,8 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
 /// One tier's model behind one wire format.
 public protocol ChatProvider: Sendable {
     var model: String { get }
+    /// The tier's endpoint breakers, shared by every call: for `modelHealth()`, stats and
+    /// the periodic `probe(http:timeout:)`.
+    var health: EndpointHealth { get }
     func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse
 }

@@ -53,13 +53,14 @@ extension CervellaSettings {
             try table.read("timeout_ms", into: &fallback.timeoutMs)
         }
         if let table = try reader.table("worker") {
-            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds"])
+            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds"])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
             try table.read("block_timeout_seconds", into: &worker.blockTimeoutSeconds)
             try table.read("heartbeat_interval_seconds", into: &worker.heartbeatIntervalSeconds)
             try table.read("heartbeat_ttl_seconds", into: &worker.heartbeatTTLSeconds)
             try table.read("drain_timeout_seconds", into: &worker.drainTimeoutSeconds)
+            try table.read("reaper_interval_seconds", into: &worker.reaperIntervalSeconds)
         }
         if let table = try reader.table("producer") {
             try table.allowOnly(["default_tier", "job_timeout_seconds"])

@@ -24,6 +24,9 @@ extension CervellaSettings {
         guard Double(worker.heartbeatTTLSeconds) > worker.heartbeatIntervalSeconds * 2 else {
             throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must exceed twice worker.heartbeat_interval_seconds, or one slow beat would declare a live worker dead")
         }
+        guard worker.reaperIntervalSeconds > 0 else {
+            throw SettingsError(key: "worker.reaper_interval_seconds", "must be positive")
+        }
         guard worker.drainTimeoutSeconds >= 0 else {
             throw SettingsError(key: "worker.drain_timeout_seconds", "must not be negative")
         }

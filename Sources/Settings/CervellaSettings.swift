@@ -37,6 +37,8 @@ public struct CervellaSettings: Sendable, Equatable {
         public var heartbeatTTLSeconds = 15
         /// SIGTERM: how long in-flight jobs may finish before the rest is handed back.
         public var drainTimeoutSeconds = 20.0
+        /// How often a worker tries to take the reaper lease and recover dead workers' jobs.
+        public var reaperIntervalSeconds = 2.0
         public init() {}
     }
 

@@ -12,8 +12,9 @@ struct JobCommit: Sendable {
         case reply(job: Job, result: JobResult, cacheKey: String?)
         /// Push to the Claude fallback queue, `fallback_from` filled in.
         case fallback(job: Job)
-        /// Unreadable job: to the dead letter list, and an error result where a reply key is known.
-        case dead(reason: String, replyTo: String?, jobID: String?)
+        /// Unreadable or poison job: to the dead letter list (with its recovery history), and an
+        /// error result where a reply key is known.
+        case dead(reason: String, replyTo: String?, jobID: String?, history: [String])
     }
 
     var outcome: Outcome
@@ -23,39 +24,67 @@ struct JobCommit: Sendable {
         JobCommit(outcome: .reply(job: job, result: result, cacheKey: cacheKey), stats: stats)
     }
 
-    func commands(keys: KeySpace, settings: CervellaSettings, fetched: FetchedJob, worker: String) -> [RedisCommand] {
+    /// The commands of one commit. With a `guardKey`, `first` runs only for the first
+    /// finisher of the job (see `GuardedCommit`), `duplicate` only for later ones; `always`
+    /// runs in every case. Without one, everything runs in one MULTI/EXEC.
+    struct Plan {
+        var guardKey: String?
+        var guardTTLSeconds = 0
+        var first: [RedisCommand] = []
+        var duplicate: [RedisCommand] = []
+        var always: [RedisCommand] = []
+    }
+
+    func plan(keys: KeySpace, settings: CervellaSettings, fetched: FetchedJob, worker: String, now: Date = Date()) -> Plan {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .withoutEscapingSlashes
-        let processing = RedisArgument(keys.processing(fetched.queue, worker: worker))
-        let payload = RedisArgument(bytes: fetched.payload)
         let replyTTL = RedisArgument(settings.redis.replyTTLSeconds)
-        var commands: [RedisCommand] = []
+        var plan = Plan()
+        plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), 1, RedisArgument(bytes: fetched.payload)))
+        let statsCommands = HourlyStats.commands(for: stats, keys: keys, at: now)
+        // The guard lives as long as a duplicate could still finish: until past the deadline.
+        func guardTTL(_ job: Job?) -> Int {
+            let untilDeadline = job?.deadlineAt.map { Int($0 - now.timeIntervalSince1970) } ?? 0
+            return max(settings.redis.replyTTLSeconds, untilDeadline + 60)
+        }
         switch outcome {
         case .reply(let job, let result, let cacheKey):
             let bytes = Array((try? encoder.encode(result)) ?? Data())
-            commands.append(RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)))
-            commands.append(RedisCommand("EXPIRE", RedisArgument(job.replyTo), replyTTL))
+            plan.guardKey = keys.done(job.id)
+            plan.guardTTLSeconds = guardTTL(job)
+            plan.first.append(RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)))
+            plan.first.append(RedisCommand("EXPIRE", RedisArgument(job.replyTo), replyTTL))
             if let cacheKey, result.ok {
-                commands.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
+                plan.first.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
             }
+            plan.first += statsCommands
+            plan.duplicate = HourlyStats.commands(for: [.duplicate], keys: keys, at: now)
         case .fallback(let job):
             let bytes = Array((try? encoder.encode(job)) ?? Data())
-            commands.append(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)))
-        case .dead(let reason, let replyTo, let jobID):
-            let entry: [String: Any] = [
-                "reason": reason, "queue": fetched.queue.rawValue, "worker": worker, "at": Date().timeIntervalSince1970,
+            plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
+            plan.always += statsCommands
+        case .dead(let reason, let replyTo, let jobID, let history):
+            var entry: [String: Any] = [
+                "reason": reason, "queue": fetched.queue.rawValue, "worker": worker, "at": now.timeIntervalSince1970,
                 "id": jobID ?? NSNull(), "payload": String(decoding: fetched.payload, as: UTF8.self),
             ]
+            if !history.isEmpty { entry["history"] = history }
             let bytes = Array((try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data())
-            commands.append(RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes)))
+            var block = [RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes))]
             if let replyTo {
-                let result = JobResult.failure(id: jobID ?? "", code: "invalid_job", message: reason)
-                commands.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: Array((try? encoder.encode(result)) ?? Data()))))
-                commands.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
+                let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
+                block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: Array((try? encoder.encode(result)) ?? Data()))))
+                block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
+            }
+            block += statsCommands
+            if let jobID, replyTo != nil {
+                plan.guardKey = keys.done(jobID)
+                plan.guardTTLSeconds = guardTTL(nil)
+                plan.first = block
+            } else {
+                plan.always.insert(contentsOf: block, at: 0)
             }
         }
-        commands += HourlyStats.commands(for: stats, keys: keys)
-        commands.append(RedisCommand("LREM", processing, 1, payload))
-        return commands
+        return plan
     }
 }

@@ -21,7 +21,7 @@ extension Worker {
                 "cervella.queue": "\(fetched.queue.rawValue)", "cervella.reason": "\(failure.reason)",
                 "cervella.job.id": "\(failure.jobID ?? "-")",
             ])
-            commit = JobCommit(outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID), stats: [.dead])
+            commit = JobCommit(outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID, history: []), stats: [.dead])
         case .success(let job):
             var jobLogger = logger
             jobLogger[metadataKey: "cervella.job.id"] = "\(job.id)"
@@ -158,11 +158,13 @@ extension Worker {
     /// Writes the outcome and removes the job from the processing list in one MULTI/EXEC,
     /// retrying while Redis is unreachable (the job stays safe in the processing list).
     private func write(_ commit: JobCommit, fetched: FetchedJob) async {
-        let commands = commit.commands(keys: keys, settings: settings, fetched: fetched, worker: id)
+        let plan = commit.plan(keys: keys, settings: settings, fetched: fetched, worker: id)
         var attempt = 0
         while true {
             do {
-                _ = try await self.commands.transaction(commands)
+                if try await execute(plan) == false {
+                    logger.warning("job was already answered by another worker; this answer is dropped", metadata: ["cervella.queue": "\(fetched.queue.rawValue)"])
+                }
                 return
             } catch {
                 attempt += 1
@@ -173,6 +175,17 @@ extension Worker {
                 try? await Task.sleep(for: .milliseconds(min(2_000, 50 << attempt)))
             }
         }
+    }
+
+    /// Runs a commit plan: guarded by the job's done key when it has one, else one MULTI/EXEC.
+    /// Returns false when another worker had already answered the job.
+    func execute(_ plan: JobCommit.Plan) async throws -> Bool {
+        guard let guardKey = plan.guardKey else {
+            _ = try await commands.transaction(plan.first + plan.always)
+            return true
+        }
+        let arguments = GuardedCommit.arguments(ttlSeconds: plan.guardTTLSeconds, owner: id, first: plan.first, duplicate: plan.duplicate, always: plan.always)
+        return try await commands.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments).integer == 1
     }
 
     /// Puts an unfinished job back at the head of its queue (the end workers pop from).

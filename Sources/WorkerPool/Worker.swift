@@ -95,6 +95,22 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped")
     }
 
+    /// Warns when Redis is set up in a way that can lose queued jobs (docs/RELIABILITY.md).
+    private func checkRedisDurability() async {
+        guard let replies = try? await commands.pipeline([
+            RedisCommand("CONFIG", "GET", "maxmemory-policy"), RedisCommand("CONFIG", "GET", "appendonly"),
+        ]) else { return }
+        // CONFIG may be disabled (managed Redis); then there is nothing to check.
+        let policy = replies[0].array?.last?.string
+        let appendOnly = replies[1].array?.last?.string
+        if let policy, policy != "noeviction" {
+            logger.warning("Redis maxmemory-policy is '\(policy)': under memory pressure Redis may evict queued jobs and replies; set maxmemory-policy noeviction")
+        }
+        if let appendOnly, appendOnly != "yes" {
+            logger.warning("Redis has AOF off (appendonly no): a Redis restart loses every queued job since the last snapshot; set appendonly yes")
+        }
+    }
+
     private func runUntilDrained() async throws {
         let (fetched, delivery) = AsyncStream.makeStream(of: FetchedJob.self)
         // Jobs run in their own task so that the drain deadline can cancel them and nothing else.
@@ -106,9 +122,11 @@ public final class Worker: Service, Sendable {
             }
         }
         await live.refresh()
+        await checkRedisDurability()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.live.run() }
+            group.addTask { await Reaper(worker: self).run(interval: .milliseconds(Int(self.settings.worker.reaperIntervalSeconds * 1000))) }
             group.addTask {
                 await withDiscardingTaskGroup { fetchers in
                     for (priority, queue) in self.queues.enumerated() {

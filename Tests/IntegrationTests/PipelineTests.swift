@@ -184,6 +184,23 @@ import Testing
         await pool.stop()
     }
 
+    /// Slow provider calls overlap: 40 one-second calls on one worker take nowhere near 40 s.
+    /// (A regression once made curl queue every call behind the first on a cleartext host.)
+    @Test func providerCallsOfOneWorkerRunConcurrently() async throws {
+        let pool = try await TestPool(configure: { $0.worker.concurrency = 64 })
+        let started = Date()
+        let results = try await withThrowingTaskGroup(of: JobResult.self) { group in
+            for index in 0..<40 {
+                group.addTask { try await pool.ask("Summarize slow item \(index).\n#sim latency_ms=1000", cache: false) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        await pool.stop()
+        #expect(results.allSatisfy { $0.ok })
+        #expect(elapsed < 12, "40 concurrent 1 s calls took \(elapsed) s")
+    }
+
     @Test func manyConcurrentJobsAreAllAnsweredExactlyOnce() async throws {
         let pool = try await TestPool(workers: 2)
         let results = try await withThrowingTaskGroup(of: JobResult.self) { group in

@@ -38,7 +38,7 @@ public enum TestEnvironment {
 
     public static var logger: Logger {
         var logger = Logger(label: "cervella.test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
     }
 }
@@ -99,6 +99,7 @@ public final class TestPool: Sendable {
         settings.worker.blockTimeoutSeconds = 0.5
         settings.worker.heartbeatIntervalSeconds = 0.5
         settings.worker.heartbeatTTLSeconds = 5
+        settings.worker.reaperIntervalSeconds = 0.5
         settings.worker.concurrency = 16
         for tier in 1...3 {
             var tierSettings = settings.tier(tier)

@@ -1,0 +1,107 @@
+import ControlPlane
+import Foundation
+import JobProtocol
+import Logging
+import RedisClient
+import Settings
+
+/// Takes jobs back from workers that died holding them.
+///
+/// Every worker runs this loop, but only the holder of a short lease (`SET NX PX`) scans, so
+/// two reapers never move the same list. A processing list whose worker has no heartbeat key
+/// (it expired: the worker is gone) has each job moved back to the head of its queue with its
+/// recovery recorded, or, on the third recovery, to the dead letter list with an error result:
+/// one job that kills its workers cannot crash-loop the pool.
+///
+/// With a 15 s heartbeat TTL and a 2 s scan, a killed worker's jobs run again within about
+/// 17 s. A live worker is never reclaimed, however long its provider call: its heartbeat runs
+/// on its own schedule.
+struct Reaper: Sendable {
+    let worker: Worker
+    /// Recoveries after which a job is declared poison.
+    static let maxRecoveries = 3
+
+    var keys: KeySpace { worker.keys }
+
+    func run(interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await sweepIfLeaseHolder()
+            } catch {
+                worker.logger.warning("reaper pass failed; will retry", metadata: ["cervella.error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    func sweepIfLeaseHolder() async throws {
+        let lease = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", 5000)
+        guard lease == .status("OK") else { return }
+        _ = try await sweep()
+    }
+
+    /// One pass over every processing list; returns the number of jobs moved.
+    @discardableResult
+    func sweep() async throws -> Int {
+        var cursor = "0"
+        var moved = 0
+        repeat {
+            let reply = try await worker.commands.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.processingPattern), "COUNT", 500)
+            guard let parts = reply.array, parts.count == 2 else { break }
+            cursor = parts[0].string ?? "0"
+            for key in parts[1].array?.compactMap(\.string) ?? [] {
+                moved += try await reclaimIfOrphaned(key)
+            }
+        } while cursor != "0"
+        return moved
+    }
+
+    /// `<prefix>:processing:<queue>:<worker-id>`, where the worker id itself holds colons.
+    private func parse(_ key: String) -> (queue: QueueName, owner: String)? {
+        let rest = key.dropFirst(keys.prefix.count + ":processing:".count)
+        guard let colon = rest.firstIndex(of: ":"), let queue = QueueName(rawValue: String(rest[..<colon])) else { return nil }
+        return (queue, String(rest[rest.index(after: colon)...]))
+    }
+
+    private func reclaimIfOrphaned(_ key: String) async throws -> Int {
+        guard let (queue, owner) = parse(key), owner != worker.id else { return 0 }
+        let alive = try await worker.commands.send("EXISTS", RedisArgument(keys.worker(owner)))
+        guard alive.integer == 0 else { return 0 }
+        let payloads = try await worker.commands.send("LRANGE", RedisArgument(key), 0, -1).array?.compactMap(\.bytes) ?? []
+        for payload in payloads {
+            try await reclaim(payload, from: key, queue: queue, owner: owner)
+        }
+        if !payloads.isEmpty {
+            worker.logger.notice("recovered jobs from a dead worker", metadata: [
+                "cervella.dead_worker": "\(owner)", "cervella.queue": "\(queue.rawValue)", "cervella.jobs": "\(payloads.count)",
+            ])
+        }
+        return payloads.count
+    }
+
+    private func reclaim(_ payload: [UInt8], from key: String, queue: QueueName, owner: String) async throws {
+        let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
+        let take = RedisCommand("LREM", RedisArgument(key), 1, RedisArgument(bytes: payload))
+        guard case .success(var job) = JobDecoding.decode(payload, keys: keys) else {
+            // Malformed jobs never reach a processing list alive, but a foreign writer might.
+            let commit = JobCommit(outcome: .dead(reason: "unreadable job recovered from dead worker \(owner)", replyTo: nil, jobID: nil, history: []), stats: [.dead])
+            _ = try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner))
+            return
+        }
+        job.recoveries.append(Recovery(worker: owner, at: Date().timeIntervalSince1970, queue: queue.rawValue))
+        job.attempt += 1
+        if job.recoveries.count >= Self.maxRecoveries {
+            let history = job.recoveries.map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int($0.at)))" }
+            let reason = "poison job: \(job.recoveries.count) workers died while holding it; not retried again"
+            let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job.replyTo, jobID: job.id, history: history), stats: [.dead])
+            _ = try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner))
+            worker.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job.id)"])
+            return
+        }
+        let updated = try JSONEncoder().encode(job)
+        _ = try await worker.commands.transaction(
+            [take, RedisCommand("RPUSH", RedisArgument(keys.queue(queue)), RedisArgument(bytes: Array(updated)))]
+                + HourlyStats.commands(for: [.recovered(count: 1)], keys: keys)
+        )
+    }
+}
