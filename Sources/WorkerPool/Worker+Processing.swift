@@ -155,8 +155,14 @@ extension Worker {
         return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? cacheKey : nil, stats: handled + [answered])
     }
 
-    /// Writes the outcome and removes the job from the processing list in one MULTI/EXEC,
-    /// retrying while Redis is unreachable (the job stays safe in the processing list).
+    /// Writes the outcome and removes the job from the processing list in one atomic step.
+    ///
+    /// While Redis is unreachable the commit is retried with capped backoff for as long as the
+    /// worker runs: this worker's heartbeat stops with Redis too, but comes back with it, so
+    /// the reaper would never take the job back from a live worker, and giving up here would
+    /// strand it. The done guard makes a retry safe when a commit's reply was lost. Only when
+    /// stopping does it give up (after a few tries): the process then exits, its heartbeat
+    /// expires, and the reaper recovers the job.
     private func write(_ commit: JobCommit, fetched: FetchedJob) async {
         let plan = commit.plan(keys: keys, settings: settings, fetched: fetched, worker: id)
         var attempt = 0
@@ -168,11 +174,14 @@ extension Worker {
                 return
             } catch {
                 attempt += 1
-                if attempt >= 8 || (isStopping && attempt >= 3) {
-                    logger.error("cannot commit the job's outcome; it stays in the processing list for recovery", metadata: ["cervella.error": "\(error)"])
+                if isStopping && attempt >= 5 {
+                    logger.error("cannot commit the job's outcome while stopping; it stays in the processing list for the reaper", metadata: ["cervella.error": "\(error)"])
                     return
                 }
-                try? await Task.sleep(for: .milliseconds(min(2_000, 50 << attempt)))
+                if attempt & (attempt - 1) == 0 {
+                    logger.error("cannot commit a job's outcome; retrying until Redis is back", metadata: ["cervella.error": "\(error)", "cervella.attempt": "\(attempt)"])
+                }
+                try? await Task.sleep(for: .milliseconds(min(2_000, 50 << min(attempt, 6))))
             }
         }
     }
