@@ -31,8 +31,10 @@ struct EndpointCircuit: Sendable {
         case success
         /// Connection refused or broken, 5xx, timeout: counts toward opening the circuit.
         case failure(String)
-        /// Says nothing about the host (4xx, 429, a cancelled call): changes no counter.
+        /// Says nothing about the host (4xx, a cancelled call): changes no counter.
         case neutral
+        /// 429: the host is up but wants fewer calls; pause it for `Duration` (its Retry-After).
+        case rateLimited(Duration)
     }
 
     /// A change worth a log line.
@@ -46,6 +48,9 @@ struct EndpointCircuit: Sendable {
     private(set) var lastSuccess: Date?
     private(set) var lastFailure: Date?
     private(set) var lastError: String?
+    /// Set by a 429: no call goes to the endpoint before this instant, not even a last-resort
+    /// one, so a rate-limited host is not hammered by every concurrent request.
+    private(set) var pausedUntil: ContinuousClock.Instant?
 
     init(endpoint: String) {
         self.endpoint = endpoint
@@ -57,6 +62,7 @@ struct EndpointCircuit: Sendable {
     /// the trial is in flight skip the endpoint, so a host that is still down costs one
     /// call per cool-down, not one per concurrent request.
     mutating func admit(now: ContinuousClock.Instant) -> (admission: Admission?, transition: Transition?) {
+        if isPaused(now: now) { return (nil, nil) }
         switch state {
         case .closed:
             return (.regular, nil)
@@ -103,6 +109,12 @@ struct EndpointCircuit: Sendable {
                 state = .open(until: now + coolDown)
                 return nil
             }
+        case .rateLimited(let pause):
+            pausedUntil = max(pausedUntil ?? now, now + pause)
+            if admission == .trial, state == .halfOpen(trialInFlight: true) {
+                state = .halfOpen(trialInFlight: false)
+            }
+            return nil
         case .neutral:
             // A trial that proved nothing (a 4xx, a cancelled call) hands the trial to the
             // next call instead of leaving the endpoint skipped for good.
@@ -111,6 +123,10 @@ struct EndpointCircuit: Sendable {
             }
             return nil
         }
+    }
+
+    func isPaused(now: ContinuousClock.Instant) -> Bool {
+        pausedUntil.map { now < $0 } ?? false
     }
 
     /// The state as a report shows it: an open circuit whose cool-down has ended is

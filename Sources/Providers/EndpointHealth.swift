@@ -85,6 +85,16 @@ public final class EndpointHealth: Sendable {
         return admission
     }
 
+    /// How long `endpoint` stays paused by a 429, or nil when it is not paused.
+    func pauseRemaining(_ endpoint: String) -> Duration? {
+        let now = ContinuousClock.now
+        return circuits.withLock { circuits in
+            let circuit = circuits[Self.index(of: endpoint, in: &circuits)]
+            guard circuit.isPaused(now: now), let until = circuit.pausedUntil else { return nil }
+            return now.duration(to: until)
+        }
+    }
+
     /// Records what a call or probe to `endpoint` showed.
     func record(_ outcome: EndpointCircuit.Outcome, for endpoint: String, admission: EndpointCircuit.Admission) {
         let (now, date) = (ContinuousClock.now, Date())

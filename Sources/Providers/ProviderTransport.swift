@@ -38,11 +38,20 @@ struct ProviderTransport: Sendable {
         // single-endpoint tier would refuse everything for the whole cool-down, and the
         // worker's fallback to Claude needs the provider's real error, not a made-up one.
         // The outcomes still feed the breaker, so the first success closes the circuit.
+        // An endpoint paused by a 429 is the exception: it asked for fewer calls, and gets them.
+        var pauses: [Duration] = []
         for endpoint in endpoints {
+            if let pause = health.pauseRemaining(endpoint) {
+                pauses.append(pause)
+                continue
+            }
             let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
             if let response = try await send(request, to: endpoint, as: .bypass, secrets: secrets, lastError: &lastError) {
                 return (response, endpoint)
             }
+        }
+        if pauses.count == endpoints.count, let shortest = pauses.min() {
+            throw ProviderError(.rateLimited, "every endpoint is pausing after a 429 (rate limited)", retryAfter: shortest)
         }
         throw lastError
     }
@@ -71,9 +80,16 @@ struct ProviderTransport: Sendable {
             health.record(.success, for: endpoint, admission: admission)
             return response
         }
-        // A 4xx or 429 proves the host is up and would be the same elsewhere: neutral.
-        let outcome: EndpointCircuit.Outcome = error.isEndpointFailure
-            ? .failure(EndpointHealth.redact(error.description, secrets: secrets)) : .neutral
+        // A 4xx proves the host is up and would be the same elsewhere: neutral. A 429 pauses
+        // this endpoint for its Retry-After (1 s without one).
+        let outcome: EndpointCircuit.Outcome
+        if error.isEndpointFailure {
+            outcome = .failure(EndpointHealth.redact(error.description, secrets: secrets))
+        } else if error.code == .rateLimited {
+            outcome = .rateLimited(error.retryAfter ?? .seconds(1))
+        } else {
+            outcome = .neutral
+        }
         health.record(outcome, for: endpoint, admission: admission)
         guard error.isEndpointFailure else { throw error }
         lastError = error

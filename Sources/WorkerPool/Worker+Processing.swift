@@ -72,7 +72,7 @@ extension Worker {
         }
         let timeoutMs = smallTier ? settings.fallback.timeoutMs : tierSettings.timeoutMs
         let remainingMs = job.deadlineAt.map { Int(($0 - now) * 1000) } ?? timeoutMs
-        let request = ProviderRequest(
+        var request = ProviderRequest(
             messages: job.messages, maxTokens: job.params.maxTokens ?? tierSettings.defaultMaxTokens,
             temperature: job.params.temperature, topP: job.params.topP, stop: job.params.stop,
             wantLogprobs: tierSettings.kind == .openai && [.auto, .logprobs].contains(tierSettings.confidenceMethod),
@@ -83,7 +83,14 @@ extension Worker {
         var response: ProviderResponse?
         var providerError: ProviderError?
         do {
-            response = try await provider.complete(request)
+            response = try await retryPolicy.run(budget: request.timeout, onRetry: { attempt, error, wait in
+                logger.info("retrying a transient provider failure", metadata: [
+                    "cervella.tier": "\(tier)", "cervella.attempt": "\(attempt)", "cervella.error": "\(error.code)", "cervella.wait_ms": "\(Self.millis(wait))",
+                ])
+            }) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
+                request.timeout = timeout
+                return try await provider.complete(request)
+            }
         } catch {
             providerError = error
         }

@@ -27,6 +27,7 @@ public final class Worker: Service, Sendable {
     let http: HTTPClient
     let providers: [Int: any ChatProvider]
     let slots: SlotPool
+    let retryPolicy = RetryPolicy()
     /// The operator's live switches; a disabled tier's jobs go straight to Claude.
     let live: LiveConfigWatcher
     private let stopping = Mutex(false)

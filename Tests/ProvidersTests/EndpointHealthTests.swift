@@ -91,12 +91,12 @@ struct EndpointHealthTests {
         }
     }
 
-    @Test("4xx and 429 answers never count as endpoint failures")
+    @Test("4xx answers never count as endpoint failures")
     func clientErrorsDoNotCount() async throws {
         try await withSimulators([.init(port: 0), .init(port: 0)]) { simulators, http in
             let (primary, backup) = (simulators[0], simulators[1])
             let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http)
-            for status in [400, 404, 429, 400, 429] {
+            for status in [400, 404, 400, 422, 400] {
                 _ = await Fixture.failure(provider, Fixture.request("#sim status=\(status)\nHello"))
             }
             let snapshot = provider.health.snapshot()
@@ -106,6 +106,37 @@ struct EndpointHealthTests {
             #expect(primary.stats.total == 5)
             #expect(backup.stats.total == 0)
             #expect(provider.health.modelHealth() == "healthy")
+        }
+    }
+
+    @Test("a 429 pauses its endpoint for Retry-After without counting as a failure")
+    func rateLimitPausesTheEndpoint() async throws {
+        try await withSimulators([.init(port: 0), .init(port: 0)]) { simulators, http in
+            let (primary, backup) = (simulators[0], simulators[1])
+            let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http)
+            let limited = await Fixture.failure(provider, Fixture.request("#sim status=429\nHello"))
+            #expect(limited?.code == .rateLimited)
+            // The simulator's Retry-After is 1 s: meanwhile calls go to the backup, not the primary.
+            for _ in 0..<3 { _ = try await provider.complete(Fixture.request("Hello")) }
+            #expect(primary.stats.total == 1)
+            #expect(backup.stats.total == 3)
+            #expect(provider.health.snapshot()[0].consecutiveFailures == 0)
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await provider.complete(Fixture.request("Hello"))
+            #expect(primary.stats.total == 2)
+        }
+    }
+
+    @Test("when every endpoint is paused by a 429 no call is made")
+    func everyEndpointPausedFailsFast() async throws {
+        try await withSimulators([.init(port: 0)]) { simulators, http in
+            let only = simulators[0]
+            let provider = Self.provider(.openai, [only.baseURL], http: http)
+            _ = await Fixture.failure(provider, Fixture.request("#sim status=429\nHello"))
+            let paused = await Fixture.failure(provider, Fixture.request("Hello"))
+            #expect(paused?.code == .rateLimited)
+            #expect(paused?.retryAfter != nil)
+            #expect(only.stats.total == 1)
         }
     }
 
