@@ -10,6 +10,10 @@ public struct StatsReport: Sendable {
     /// Cost of the hours of the current UTC day.
     public var costToday: Double
     public var hours: Int
+    /// Fresh per-worker health entries: tier → states reported by workers in the last 30 s.
+    public var probedHealth: [Int: [String]] = [:]
+    /// The same entries' endpoint details, as JSON, by `tier<N>:<worker>`.
+    public var endpointHealth: [String: [UInt8]] = [:]
 
     public static func load(connection: RedisConnection, keys: KeySpace, now: Date = Date(), hours: Int = 24) async throws -> StatsReport {
         let hourKeys = (0..<hours).map { keys.stats(hour: HourlyStats.hourKey(now.addingTimeInterval(-3600 * Double($0)))) }
@@ -28,7 +32,20 @@ public struct StatsReport: Sendable {
                 index += 2
             }
         }
-        return StatsReport(totals: totals, costToday: costToday, hours: hours)
+        var report = StatsReport(totals: totals, costToday: costToday, hours: hours)
+        let health = try await connection.send("HGETALL", RedisArgument(keys.health)).array ?? []
+        var index = 0
+        while index + 1 < health.count {
+            defer { index += 2 }
+            guard let field = health[index].string, let bytes = health[index + 1].bytes,
+                  let entry = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+                  let at = entry["at"] as? Double, now.timeIntervalSince1970 - at < 30,
+                  let state = entry["state"] as? String, field.hasPrefix("tier"), let tier = Int(field.dropFirst(4).prefix(1))
+            else { continue }
+            report.probedHealth[tier, default: []].append(state)
+            report.endpointHealth[field] = bytes
+        }
+        return report
     }
 
     func value(_ field: String) -> Double { totals[field] ?? 0 }
@@ -45,9 +62,15 @@ public struct StatsReport: Sendable {
         return nil // beyond the last bucket
     }
 
-    /// The report's model health from the last hours' error rates: `healthy`, `degraded`
-    /// (over 5% errors or fallbacks on errors), `down` (over 50%), or `unknown` without traffic.
+    /// The report's model health: the workers' fresh view of the tier's endpoints (circuit
+    /// breakers and `/health` probes) when there is one; otherwise from the last hours' error
+    /// rates: `healthy`, `degraded` (over 5% errors or fallbacks on errors), `down` (over 50%),
+    /// or `unknown` without traffic.
     public func health(tier: Int) -> String {
+        // The endpoints' circuit breakers and probes, as the workers saw them; the worst wins.
+        if let states = probedHealth[tier], !states.isEmpty {
+            for state in ["down", "degraded", "healthy"] where states.contains(state) { return state }
+        }
         let requests = value("requests:tier\(tier)") + (tier == 3 ? value("answered:tier3") - value("requests:tier3") : 0)
         guard requests > 0 else { return "unknown" }
         let errors = value("errors:tier\(tier)") + (tier < 3 ? errorFallbacks(tier: tier) : 0)
@@ -113,6 +136,9 @@ public struct StatsReport: Sendable {
             "savings_vs_claude_only_pct": claudeOnly > 0 ? round((claudeOnly - cost) / claudeOnly * 100, 1) : NSNull(),
             "alerts": alerts(settings: settings, cost: cost, daysInMonth: daysInMonth),
             "models_health": modelsHealth,
+            "endpoints_health": endpointHealth.compactMapValues { bytes in
+                (try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])?["endpoints"]
+            },
         ]
     }
 

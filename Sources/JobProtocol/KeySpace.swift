@@ -17,6 +17,8 @@ public struct KeySpace: Sendable, Equatable {
     /// The short lease that lets one worker at a time run the reaper.
     public var reaperLease: String { "\(prefix):reaper:lease" }
     public var processingPattern: String { "\(prefix):processing:*" }
+    /// Each worker's view of each tier's endpoints (field `tier<N>:<worker>`), refreshed by probes.
+    public var health: String { "\(prefix):health" }
     public var config: String { "\(prefix):config" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
 

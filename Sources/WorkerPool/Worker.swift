@@ -128,6 +128,7 @@ public final class Worker: Service, Sendable {
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.live.run() }
             group.addTask { await Reaper(worker: self).run(interval: .milliseconds(Int(self.settings.worker.reaperIntervalSeconds * 1000))) }
+            group.addTask { await self.healthLoop(interval: .seconds(5)) }
             group.addTask {
                 await withDiscardingTaskGroup { fetchers in
                     for (priority, queue) in self.queues.enumerated() {
@@ -168,6 +169,34 @@ public final class Worker: Service, Sendable {
                 logger.error("heartbeat failed; Redis unreachable?", metadata: ["cervella.error": "\(error)"])
             }
             try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+
+    /// Probes the served tiers' endpoints (vLLM's `/health`) and publishes this worker's view of
+    /// each tier's health, which `cervella admin stats` reports as the models' health.
+    private func healthLoop(interval: Duration) async {
+        let tiers = Set(queues.map(\.servingTier)).sorted()
+        while !Task.isCancelled {
+            var fields: [RedisArgument] = [RedisArgument(keys.health)]
+            for tier in tiers {
+                guard let provider = providers[tier] else { continue }
+                await provider.health.probe(http: http, timeout: .seconds(2))
+                let endpoints: [[String: Any]] = provider.health.snapshot().map { status in
+                    ["endpoint": status.endpoint, "state": status.state, "consecutive_failures": status.consecutiveFailures, "last_error": status.lastError ?? NSNull()]
+                }
+                let entry: [String: Any] = [
+                    "model": provider.model, "state": provider.health.modelHealth(), "at": Date().timeIntervalSince1970, "endpoints": endpoints,
+                ]
+                if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) {
+                    fields += [RedisArgument("tier\(tier):\(id)"), RedisArgument(bytes: Array(data))]
+                }
+            }
+            if fields.count > 1 {
+                _ = try? await commands.transaction([
+                    RedisCommand("HSET", arguments: fields), RedisCommand("EXPIRE", RedisArgument(keys.health), 120),
+                ])
+            }
+            try? await Task.sleep(for: interval)
         }
     }
 

@@ -66,6 +66,29 @@ import Testing
         await pool.stop()
     }
 
+    @Test func modelHealthComesFromTheWorkersProbes() async throws {
+        // Tier 1: a primary that refuses connections and a healthy backup. Tier 2: only down.
+        let pool = try await TestPool(configure: { settings in
+            let simulator = settings.tier(1).endpoints[0]
+            settings.tiers[1]?.endpoints = ["http://127.0.0.1:1", simulator]
+            settings.tiers[2]?.endpoints = ["http://127.0.0.1:1"]
+        })
+        var health: [String: String] = [:]
+        for _ in 0..<40 where health["qwen3-4b"] != "degraded" {
+            try await Task.sleep(for: .milliseconds(100))
+            let report = try await StatsReport.load(connection: pool.redis, keys: pool.keys)
+            health = report.json(settings: pool.settings)["models_health"] as? [String: String] ?? [:]
+        }
+        #expect(health["qwen3-4b"] == "degraded")
+        #expect(health["claude-sonnet-4-5"] == "healthy")
+        // One failed probe of the only endpoint: not yet down (the circuit opens after three).
+        #expect(health["deepseek-r1"] == "degraded")
+        // The backup still answers.
+        let result = try await pool.ask("Summarize: backup hosts.", cache: false)
+        #expect(result.metadata?.modelUsed == "qwen3-4b")
+        await pool.stop()
+    }
+
     @Test func costsAddUpToTokensAndPricesIncludingTheDiscardedAttempt() async throws {
         let pool = try await TestPool()
         let tier1 = pool.settings.tier(1)
