@@ -67,6 +67,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Gateway",
+            dependencies: [
+                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", "Producer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "ProviderSimulator",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,7 +87,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Routing", "ControlPlane",
+                "ProviderSimulator", "Routing", "ControlPlane", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
+                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]

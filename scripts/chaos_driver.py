@@ -41,7 +41,10 @@ REAPER_INTERVAL_S = 0.5
 # The reaper lease is `SET … NX PX 5000` (Sources/WorkerPool/Reaper.swift) and is never
 # released, so a sweep runs at most once per lease period whatever reaper_interval_seconds is.
 REAPER_LEASE_S = 5.0
-FALLBACK_TIMEOUT_MS = 1500
+# Tier-1 provider timeout (FALLBACK_TIMEOUT_MS): low in c so that hangs fall back quickly; the
+# default elsewhere, so that a 2 s simulated answer is not turned into a timeout fallback.
+FALLBACK_TIMEOUT_MS = {"c": 1500}
+DEFAULT_FALLBACK_TIMEOUT_MS = 10000
 JOB_DEADLINE_S = 120.0
 WORKERS = 4
 CONCURRENCY = 32
@@ -193,7 +196,10 @@ class Scenario:
         return redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=10, socket_connect_timeout=2)
 
     def worker_env(self):
-        env = dict(os.environ)
+        # Nothing from the caller's environment may override the scenario's settings.
+        overrides = ("CERVELLA_", "CLAUDE_", "DEEPSEEK_", "QWEN3_", "REDIS_", "TIER_", "FALLBACK_", "ENABLE_FALLBACK",
+                     "ROLLOUT_PHASE", "POC_VALIDATED", "DEFAULT_TIER", "DAILY_COST_ALERT_USD", "MONTHLY_BUDGET_USD")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(overrides)}
         env.update({
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "CERVELLA_KEY_PREFIX": self.prefix,
@@ -217,7 +223,7 @@ drain_timeout_seconds = 5.0
 reaper_interval_seconds = {REAPER_INTERVAL_S}
 
 [fallback]
-timeout_ms = {FALLBACK_TIMEOUT_MS}
+timeout_ms = {FALLBACK_TIMEOUT_MS.get(self.name, DEFAULT_FALLBACK_TIMEOUT_MS)}
 
 [tier2]
 enabled = false
@@ -225,7 +231,7 @@ enabled = false
 
     def start_worker(self, wait=True):
         n = len(self.workers) + 1
-        proc = self.procs.spawn([self.args.bin, "worker", "--config", self.config, "--log-level", "warning"],
+        proc = self.procs.spawn([self.args.bin, "worker", "--config", self.config, "--log-level", "notice"],
                                 os.path.join(self.dir, f"worker-{n}.log"), env=self.worker_env())
         self.workers.append(proc)
         if wait:
@@ -536,6 +542,7 @@ enabled = false
     def reconcile(self, r):
         answered, errors, dead, lost, duplicates = 0, collections.Counter(), 0, [], []
         fallbacks = collections.Counter()
+        by_kind = collections.defaultdict(collections.Counter)  # directive kind -> outcome
         first_answer = {}
         hops = {}
         for job_id in self.enqueued:
@@ -552,6 +559,9 @@ enabled = false
             if result.get("id") != job_id:
                 self.failures.append(f"reply for {job_id} carries id {result.get('id')!r}")
             meta = result.get("metadata") or {}
+            outcome = (("fallback:" + str(meta.get("fallback_reason"))) if meta.get("fallback") else "direct") \
+                if result.get("ok") else "error:" + str((result.get("error") or {}).get("code"))
+            by_kind[self.enqueued[job_id]["kind"]][outcome] += 1
             if result.get("ok"):
                 answered += 1
                 if meta.get("fallback"):
@@ -601,7 +611,8 @@ enabled = false
             "scenario": self.name, "jobs": len(self.enqueued), "planned": self.jobs, "answered": answered,
             "errors": errors, "dead": dead, "lost": lost, "duplicates": duplicates,
             "duplicate_provider_calls": int(stats.get("duplicate_provider_calls", 0)),
-            "recovered": int(stats.get("recovered", 0)), "fallbacks": fallbacks,
+            "recovered": int(stats.get("recovered", 0)), "fallbacks": fallbacks, "by_kind": by_kind,
+            "sim_endpoints": sim.get("endpoints"),
             "sim_calls": sim.get("total"), "needed_calls": needed, "recoveries": recoveries,
             "leftovers": {k: v for k, v in leftovers.items() if v}, "duration": self.duration,
             "latency_p50": latencies[len(latencies) // 2] if latencies else None,
@@ -653,7 +664,10 @@ def print_reports(reports, total_seconds, mode):
               f"end-to-end p50 {fmt_s(rep['latency_p50'])}, max {fmt_s(rep['latency_max'])}; "
               f"provider calls {rep['sim_calls']} (needed {rep['needed_calls']}, redone "
               f"{'-' if rep['sim_calls'] is None else rep['sim_calls'] - rep['needed_calls']})")
-        if rep["fallbacks"]:
+        if len(rep["by_kind"]) > 1:
+            for kind, outcomes in sorted(rep["by_kind"].items()):
+                print(f"    {kind} jobs ({sum(outcomes.values())}): " + ", ".join(f"{k}={v}" for k, v in outcomes.most_common()))
+        elif rep["fallbacks"]:
             print("    fallbacks: " + ", ".join(f"{k}={v}" for k, v in rep["fallbacks"].most_common()))
         for e in rep["recoveries"]:
             print(f"    {e['kind']} pid {e['pid']} at +{e['t'] - rep['t0']:.1f} s {e.get('note', '')}: "

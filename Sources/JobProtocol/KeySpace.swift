@@ -19,6 +19,13 @@ public struct KeySpace: Sendable, Equatable {
     public var processingPattern: String { "\(prefix):processing:*" }
     /// Each worker's view of each tier's endpoints (field `tier<N>:<worker>`), refreshed by probes.
     public var health: String { "\(prefix):health" }
+    /// Channel on which workers announce each written reply (payload: the job id), so that a
+    /// gateway holding thousands of waiting requests needs one subscription, not a BLPOP each.
+    public var replyEvents: String { "\(prefix):replies" }
+    /// Marks an async job (`POST /api/jobs`) as accepted until its result could have expired.
+    public func accepted(_ jobID: String) -> String { "\(prefix):accepted:\(jobID)" }
+    /// Per-API-key request counter for one minute window.
+    public func rateLimit(_ keyDigest: String, window: Int) -> String { "\(prefix):ratelimit:\(keyDigest):\(window)" }
     public var config: String { "\(prefix):config" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
 

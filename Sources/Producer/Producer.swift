@@ -20,17 +20,21 @@ public struct Producer: Sendable {
     private let flags: @Sendable () -> LiveFlags
 
     /// The outcome of `enqueue`: queued for a worker, or already answered from the cache.
-    public enum Enqueued: Sendable {
+    public enum Enqueued: Sendable, Equatable {
         case queued
         case cached(JobResult)
+        /// The queue already holds `maxQueueLength` jobs: back-pressure, try again later.
+        case full
     }
 
     static let enqueueScript = RedisScript("""
-    -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON
+    -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON, ARGV[2] max queue length (0: none)
     if KEYS[2] ~= '' then
       local hit = redis.call('GET', KEYS[2])
       if hit then return hit end
     end
+    local limit = tonumber(ARGV[2])
+    if limit > 0 and redis.call('LLEN', KEYS[1]) >= limit then return 0 end
     redis.call('LPUSH', KEYS[1], ARGV[1])
     return false
     """)
@@ -88,7 +92,7 @@ public struct Producer: Sendable {
     }
 
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
-    public func enqueue(_ job: Job) async throws -> Enqueued {
+    public func enqueue(_ job: Job, maxQueueLength: Int = 0) async throws -> Enqueued {
         let tier = job.route?.tier ?? 3
         guard let queue = QueueName.forTier(tier) else {
             throw RedisError(.serverError, "route tier \(tier) has no queue")
@@ -97,8 +101,9 @@ public struct Producer: Sendable {
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
         let reply = try await connection.evaluate(
             Self.enqueueScript, keys: [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
-            arguments: [RedisArgument(bytes: Array(payload))]
+            arguments: [RedisArgument(bytes: Array(payload)), RedisArgument(maxQueueLength)]
         )
+        if reply.integer == 0 { return .full }
         guard let bytes = reply.bytes else { return .queued }
         return .cached(JobResult.fromCache(bytes, for: job, worker: "producer"))
     }
@@ -122,6 +127,7 @@ public struct Producer: Sendable {
         switch try await enqueue(job) {
         case .cached(let result): return result
         case .queued: return try await waitForResult(job)
+        case .full: return .failure(id: job.id, code: "queue_full", message: "the queue is full; try again later")
         }
     }
 

@@ -22,10 +22,15 @@ final class HiredisContext {
         if raw.pointee.err != 0 {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(host):\(port): \(owner.errorText); is redis-server running there?")
         }
+        // Always set: hiredis leaves the connect timeout as the socket's read timeout. Zero
+        // means "block until data" (SO_RCVTIMEO 0), which a subscriber's read wants.
         _ = redisSetTimeout(raw, timeval(readTimeout))
         _ = redisEnableKeepAlive(raw)
         return owner
     }
+
+    /// The socket, for waking a blocked read from another thread with shutdown(2).
+    var fileDescriptor: Int32 { context.pointee.fd }
 
     /// True once hiredis reported an I/O or protocol error; the context is then unusable.
     var isBroken: Bool { context.pointee.err != 0 }

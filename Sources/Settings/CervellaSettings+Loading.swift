@@ -34,7 +34,7 @@ extension CervellaSettings {
             throw SettingsError(key: source, "TOML syntax error: \(error)")
         }
         let reader = TOMLReader(root: root)
-        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "tier1", "tier2", "tier3"], in: "")
+        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "gateway", "tier1", "tier2", "tier3"], in: "")
 
         if let table = try reader.table("redis") {
             try table.allowOnly(["url", "key_prefix", "reply_ttl_seconds"])
@@ -66,6 +66,22 @@ extension CervellaSettings {
             try table.allowOnly(["default_tier", "job_timeout_seconds"])
             try table.read("default_tier", into: &producer.defaultTier)
             try table.read("job_timeout_seconds", into: &producer.jobTimeoutSeconds)
+        }
+        if let table = try reader.table("gateway") {
+            if table.has("api_keys") || table.has("admin_key") {
+                throw SettingsError(key: "gateway.api_keys", "keys never go in the configuration file; use CERVELLA_API_KEYS / CERVELLA_ADMIN_KEY or gateway.api_keys_file")
+            }
+            try table.allowOnly(["host", "port", "api_keys_file", "request_body_limit_bytes", "rate_limit_per_minute", "max_queue_length", "request_timeout_seconds", "log_content"])
+            try table.read("host", into: &gateway.host)
+            try table.read("port", into: &gateway.port)
+            var file = gateway.apiKeysFile ?? ""
+            try table.read("api_keys_file", into: &file)
+            gateway.apiKeysFile = file.isEmpty ? nil : file
+            try table.read("request_body_limit_bytes", into: &gateway.requestBodyLimitBytes)
+            try table.read("rate_limit_per_minute", into: &gateway.rateLimitPerMinute)
+            try table.read("max_queue_length", into: &gateway.maxQueueLength)
+            try table.read("request_timeout_seconds", into: &gateway.requestTimeoutSeconds)
+            try table.read("log_content", into: &gateway.logContent)
         }
         if let table = try reader.table("budget") {
             try table.allowOnly(["daily_cost_alert_usd", "monthly_budget_usd"])
@@ -173,8 +189,19 @@ extension CervellaSettings {
         tiers[2] = tier2
     }
 
-    /// Reads each tier's API key from its environment variable or key file.
+    /// Reads each tier's API key from its environment variable or key file, and the gateway's keys.
     mutating func resolveSecrets(environment env: [String: String]) throws(SettingsError) {
+        var keys = (env["CERVELLA_API_KEYS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let file = gateway.apiKeysFile {
+            do {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                keys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            } catch {
+                throw SettingsError(key: "gateway.api_keys_file", "cannot read '\(file)': \(error.localizedDescription)")
+            }
+        }
+        gateway.apiKeys = keys
+        if let admin = env["CERVELLA_ADMIN_KEY"], !admin.isEmpty { gateway.adminKey = admin }
         for number in 1...3 {
             var tier = self.tier(number)
             if let file = tier.apiKeyFile {

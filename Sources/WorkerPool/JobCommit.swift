@@ -57,6 +57,7 @@ struct JobCommit: Sendable {
             if let cacheKey, result.ok {
                 plan.first.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
             }
+            plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(job.id)))
             plan.first += statsCommands
             plan.duplicate = HourlyStats.commands(for: [.duplicate], keys: keys, at: now)
         case .fallback(let job):
@@ -75,6 +76,7 @@ struct JobCommit: Sendable {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
                 block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: Array((try? encoder.encode(result)) ?? Data()))))
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
+                if let jobID { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(jobID))) }
             }
             block += statsCommands
             if let jobID, replyTo != nil {

@@ -1,0 +1,165 @@
+import Foundation
+import Hummingbird
+import JobProtocol
+import Producer
+import Logging
+import Routing
+
+extension GatewayServer {
+    /// `POST /api/chat`: the report's ChatRequest in, ChatResponse out.
+    func chat(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let chat = try decode(ChatRequest.self, from: try await body(request, context))
+        guard chat.stream != true else {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
+        }
+        guard !chat.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "message is empty"))
+        }
+        let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]
+        let job = try makeJob(messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
+        let result = try await run(job, endpoint: "/api/chat")
+        guard result.ok, let metadata = result.metadata else { throw Refusal(response: failure(result)) }
+        return GatewayResponse.encoded(ChatResponse(response: result.response ?? "", metadata: metadata))
+    }
+
+    /// `POST /v1/chat/completions`: OpenAI's shape, so the official client works unchanged.
+    func completion(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try decode(CompletionRequest.self, from: try await body(request, context))
+        if body.stream == true {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet"))
+        }
+        if let n = body.n, n != 1 {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "only n = 1 is supported"))
+        }
+        guard !body.messages.isEmpty else {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "messages is empty"))
+        }
+        let model = body.model.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
+        let params = GenerationParameters(maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
+        let job = try makeJob(messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params)
+        let result = try await run(job, endpoint: "/v1/chat/completions")
+        guard result.ok, let metadata = result.metadata else { throw Refusal(response: failure(result)) }
+        let completion: [String: Any] = [
+            "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(job.createdAt), "model": metadata.modelUsed,
+            "choices": [["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]],
+            "usage": ["prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput, "total_tokens": metadata.tokensInput + metadata.tokensOutput],
+        ]
+        return GatewayResponse.json(completion, headers: Self.cervellaHeaders(metadata))
+    }
+
+    /// `GET /v1/models`: `auto` (the classifier) and each tier's model.
+    func models() -> Response {
+        var data: [[String: Any]] = [["id": "auto", "object": "model", "created": 0, "owned_by": "cervella"]]
+        for tier in 1...3 {
+            data.append(["id": settings.tier(tier).model, "object": "model", "created": 0, "owned_by": "cervella-tier\(tier)"])
+        }
+        return GatewayResponse.json(["object": "list", "data": data])
+    }
+
+    func makeJob(messages: [ChatMessage], tierHint: String, forceModel: String?, enableFallback: Bool, params: GenerationParameters = .init(), cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:]) throws -> Job {
+        guard ["auto", "simple", "medium", "complex"].contains(tierHint) else {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "tier_hint must be auto, simple, medium or complex"))
+        }
+        do {
+            return try producer.makeJob(
+                messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, enableFallback: enableFallback,
+                cache: cache, timeoutSeconds: timeoutSeconds ?? settings.gateway.requestTimeoutSeconds, metadata: metadata
+            )
+        } catch {
+            throw Refusal(response: GatewayResponse.error(.notFound, code: "model_not_found", message: error.description))
+        }
+    }
+
+    /// Enqueue and wait, with back-pressure and a deadline; logs the request line.
+    func run(_ job: Job, endpoint: String) async throws -> JobResult {
+        let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
+        dispatcher.register(job, timeout: .milliseconds(Int(remaining * 1000)))
+        let result: JobResult
+        switch try await producer.enqueue(job, maxQueueLength: settings.gateway.maxQueueLength) {
+        case .cached(let cached):
+            dispatcher.cancel(job.id)
+            result = cached
+        case .full:
+            dispatcher.cancel(job.id)
+            logRequest(job, result: nil, endpoint: endpoint, status: 503)
+            throw Refusal(response: GatewayResponse.error(.serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+        case .queued:
+            guard let answered = await dispatcher.wait(job.id) else {
+                logRequest(job, result: nil, endpoint: endpoint, status: 504)
+                throw Refusal(response: GatewayResponse.error(.gatewayTimeout, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; the job id is \(job.id)"))
+            }
+            result = answered
+        }
+        logRequest(job, result: result, endpoint: endpoint, status: result.ok ? 200 : 502)
+        return result
+    }
+
+    func failure(_ result: JobResult) -> Response {
+        let code = result.error?.code ?? "error"
+        let status: HTTPResponse.Status = code == "deadline_exceeded" ? .gatewayTimeout : code == "queue_full" ? .serviceUnavailable : .badGateway
+        return GatewayResponse.error(status, code: code, message: result.error?.message ?? "the job failed")
+    }
+
+    /// The report's `context` dict becomes one system message, as compact JSON (a `system`
+    /// string in it is used as the system prompt itself).
+    static func contextMessages(_ context: [String: JSONValue]?) -> [ChatMessage] {
+        guard var context, !context.isEmpty else { return [] }
+        var messages: [ChatMessage] = []
+        if case .string(let system)? = context.removeValue(forKey: "system") {
+            messages.append(ChatMessage(role: "system", content: system))
+        }
+        if !context.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let text = (try? encoder.encode(context)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            messages.append(ChatMessage(role: "system", content: "Context: \(text)"))
+        }
+        return messages
+    }
+
+    static func cervellaHeaders(_ metadata: ResultMetadata) -> HTTPFields {
+        var fields = HTTPFields()
+        func set(_ name: String, _ value: String) {
+            if let field = HTTPFields.Element.Name(name) { fields[field] = value }
+        }
+        set("x-cervella-tier", String(metadata.tier))
+        set("x-cervella-model", metadata.modelUsed)
+        set("x-cervella-reason", metadata.tierDecisionReason)
+        set("x-cervella-fallback", metadata.fallback ? "true" : "false")
+        if let reason = metadata.fallbackReason { set("x-cervella-fallback-reason", reason) }
+        set("x-cervella-cache-hit", metadata.cacheHit ? "true" : "false")
+        set("x-cervella-cost-usd", String(format: "%.6f", metadata.costUSD))
+        set("x-cervella-latency-ms", String(metadata.latencyMs))
+        if let confidence = metadata.confidence { set("x-cervella-confidence", String(format: "%.3f", confidence)) }
+        return fields
+    }
+
+    /// One JSON line per request (report 6.2): sizes, routing, outcome, cost; no text unless
+    /// `gateway.log_content` asks for it.
+    func logRequest(_ job: Job, result: JobResult?, endpoint: String, status: Int) {
+        var metadata: Logger.Metadata = [
+            "cervella.request.id": "\(job.id)", "cervella.endpoint": "\(endpoint)", "cervella.status": "\(status)",
+            "cervella.messages": "\(job.messages.count)", "cervella.message_chars": "\(job.messages.reduce(0) { $0 + $1.text.count })",
+            "cervella.tier_hint": "\(job.tierHint)", "cervella.route.tier": "\(job.route?.tier ?? 0)", "cervella.route.reason": "\(job.route?.reason ?? "-")",
+            "cervella.success": "\(result?.ok ?? false)",
+        ]
+        if let m = result?.metadata {
+            metadata["cervella.model_used"] = "\(m.modelUsed)"
+            metadata["cervella.tier"] = "\(m.tier)"
+            metadata["cervella.latency_ms"] = "\(m.latencyMs)"
+            metadata["cervella.tokens_input"] = "\(m.tokensInput)"
+            metadata["cervella.tokens_output"] = "\(m.tokensOutput)"
+            metadata["cervella.confidence"] = "\(m.confidence.map { String($0) } ?? "-")"
+            metadata["cervella.fallback"] = "\(m.fallback)"
+            metadata["cervella.fallback_reason"] = "\(m.fallbackReason ?? "-")"
+            metadata["cervella.cost_usd"] = "\(m.costUSD)"
+            metadata["cervella.cache_hit"] = "\(m.cacheHit)"
+        }
+        if let error = result?.error { metadata["cervella.error_code"] = "\(error.code)" }
+        if settings.gateway.logContent {
+            metadata["cervella.prompt"] = "\(job.messages.last?.text ?? "")"
+            metadata["cervella.answer"] = "\(result?.response ?? "")"
+        }
+        logger.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,101 @@
+import ControlPlane
+import Foundation
+import Hummingbird
+import JobProtocol
+import Logging
+import Producer
+import RedisClient
+import ServiceLifecycle
+import Settings
+
+/// `cervella gateway`: HTTP in front of the queues (report 4.1, 4.2).
+///
+/// Redis connections: one for commands (enqueue scripts, result fetches, rate limits, live
+/// switches; automatically pipelined), one subscription for reply announcements. However many
+/// requests wait, that is all (the reply path is `ReplyDispatcher`).
+public final class GatewayServer: Service, Sendable {
+    let settings: CervellaSettings
+    let keys: KeySpace
+    let logger: Logger
+    let commands: RedisConnection
+    let producer: Producer
+    let dispatcher: ReplyDispatcher
+    let live: LiveConfigWatcher
+    let store: LiveConfigStore
+    let host: String
+    let port: Int
+    private let onListening: @Sendable (Int) async -> Void
+
+    public init(settings: CervellaSettings, host: String? = nil, port: Int? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
+        self.settings = settings
+        self.keys = KeySpace(prefix: settings.redis.keyPrefix)
+        self.logger = logger
+        var configuration = try RedisConfiguration(url: settings.redis.url)
+        configuration.readTimeout = .seconds(10)
+        self.commands = RedisConnection(configuration: configuration, name: "gateway", logger: logger)
+        let live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
+        self.live = live
+        self.producer = Producer(settings: settings, connection: commands, flags: { live.current })
+        self.dispatcher = ReplyDispatcher(commands: commands, keys: keys, logger: logger)
+        self.store = LiveConfigStore(connection: commands, keys: keys)
+        let requestedHost = host ?? settings.gateway.host
+        // Without API keys anyone who can connect can spend the Claude budget: loopback only.
+        if settings.gateway.apiKeys.isEmpty && !Self.isLoopback(requestedHost) {
+            logger.warning("no API keys configured (CERVELLA_API_KEYS): listening on 127.0.0.1 only instead of \(requestedHost)")
+            self.host = "127.0.0.1"
+        } else {
+            self.host = requestedHost
+        }
+        self.port = port ?? settings.gateway.port
+        self.onListening = onListening
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    public func run() async throws {
+        if settings.gateway.apiKeys.isEmpty {
+            logger.notice("no API keys configured: the API is open to local clients only")
+        }
+        if settings.gateway.adminKey == nil {
+            logger.notice("no CERVELLA_ADMIN_KEY: /api/admin/* is disabled")
+        }
+        dispatcher.start()
+        await live.refresh()
+        defer {
+            dispatcher.stop()
+            commands.close()
+            producer.close()
+        }
+        let router = Router()
+        addRoutes(to: router)
+        let onListening = self.onListening
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "cervella"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.dispatcher.run() }
+            group.addTask { await self.live.run() }
+            try await app.runService()
+            group.cancelAll()
+        }
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in GatewayResponse.json(["status": "ok"]) }
+        router.get("/readyz") { _, _ in await self.readiness() }
+        router.post("/api/chat") { request, context in await self.guarded(request, context) { try await self.chat($0, $1) } }
+        router.post("/v1/chat/completions") { request, context in await self.guarded(request, context) { try await self.completion($0, $1) } }
+        router.get("/v1/models") { request, context in await self.guarded(request, context) { _, _ in self.models() } }
+        router.post("/api/jobs") { request, context in await self.guarded(request, context) { try await self.submitJob($0, $1) } }
+        router.get("/api/jobs/{id}") { request, context in await self.guarded(request, context) { try await self.jobStatus($0, $1) } }
+        router.get("/api/admin/stats") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.adminStats() } }
+        router.get("/api/admin/config") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.adminConfig() } }
+        router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, admin: true) { try await self.toggleTier($0, $1) } }
+        router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.rollback() } }
+    }
+}

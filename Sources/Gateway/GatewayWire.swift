@@ -1,0 +1,77 @@
+import JobProtocol
+
+/// The report's ChatRequest (4.1).
+struct ChatRequest: Decodable {
+    var message: String
+    var context: [String: JSONValue]?
+    var tierHint: String?
+    var forceModel: String?
+    var enableFallback: Bool?
+    var stream: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case message, context, tierHint = "tier_hint", forceModel = "force_model", enableFallback = "enable_fallback", stream
+    }
+}
+
+/// The report's ChatResponse: the answer and the result metadata.
+struct ChatResponse: Encodable {
+    var response: String
+    var metadata: ResultMetadata
+}
+
+/// OpenAI's chat completion request, as much of it as Cervella honours.
+struct CompletionRequest: Decodable {
+    enum Stop: Decodable {
+        case one(String), many([String])
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let one = try? container.decode(String.self) { self = .one(one) } else { self = .many(try container.decode([String].self)) }
+        }
+        var list: [String] {
+            switch self {
+            case .one(let stop): return [stop]
+            case .many(let stops): return stops
+            }
+        }
+    }
+
+    var model: String?
+    var messages: [ChatMessage]
+    var maxTokens: Int?
+    var maxCompletionTokens: Int?
+    var temperature: Double?
+    var topP: Double?
+    var stop: Stop?
+    var stream: Bool?
+    var n: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
+        case temperature, topP = "top_p", stop, stream, n
+    }
+}
+
+struct AsyncJobRequest: Decodable {
+    var messages: [ChatMessage]?
+    var message: String?
+    var context: [String: JSONValue]?
+    var tierHint: String?
+    var forceModel: String?
+    var enableFallback: Bool?
+    var cache: Bool?
+    var maxTokens: Int?
+    var temperature: Double?
+    var timeoutSeconds: Double?
+    var metadata: [String: JSONValue]?
+
+    enum CodingKeys: String, CodingKey {
+        case messages, message, context, tierHint = "tier_hint", forceModel = "force_model", enableFallback = "enable_fallback"
+        case cache, maxTokens = "max_tokens", temperature, timeoutSeconds = "timeout_seconds", metadata
+    }
+}
+
+struct ToggleTierRequest: Decodable {
+    var tier: Int
+    var enabled: Bool
+}

@@ -1,0 +1,140 @@
+import Foundation
+import JobProtocol
+import Logging
+import RedisClient
+import Synchronization
+
+/// Delivers results to thousands of waiting HTTP requests over two Redis connections.
+///
+/// The reply list stays the durable mailbox. Workers PUBLISH the job id on the reply channel
+/// in the same atomic step that fills it; one subscription hears every id, and for a job a
+/// request here waits on, the dispatcher LPOPs its reply list on the shared command
+/// connection (auto-pipelined, so a burst of replies costs few round trips). A message can be
+/// missed only while the subscription is down, so every (re)subscription and every expiring
+/// wait re-checks the lists themselves.
+public final class ReplyDispatcher: Sendable {
+    private struct Waiter {
+        var replyKey: String
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<JobResult?, Never>?
+        var early: JobResult?
+    }
+
+    private let commands: RedisConnection
+    private let keys: KeySpace
+    private let logger: Logger
+    private let waiters = Mutex<[String: Waiter]>([:])
+    private let subscriber: Mutex<RedisSubscriber?> = Mutex(nil)
+
+    public init(commands: RedisConnection, keys: KeySpace, logger: Logger) {
+        self.commands = commands
+        self.keys = keys
+        self.logger = logger
+    }
+
+    public var waiting: Int { waiters.withLock { $0.count } }
+
+    /// Starts listening; call before the first `register`.
+    public func start() {
+        let subscriber = RedisSubscriber(
+            configuration: commands.configuration, channel: keys.replyEvents, logger: logger,
+            onSubscribed: { [self] in Task { await self.sweep(expiredOnly: false) } },
+            onMessage: { [self] payload in
+                let id = String(decoding: payload, as: UTF8.self)
+                guard let key = self.waiters.withLock({ $0[id]?.replyKey }) else { return }
+                Task { await self.fetch(id: id, replyKey: key) }
+            }
+        )
+        self.subscriber.withLock { $0 = subscriber }
+    }
+
+    public func stop() {
+        subscriber.withLock { $0?.close(); $0 = nil }
+        let pending = waiters.withLock { waiters in defer { waiters.removeAll() }; return waiters }
+        for waiter in pending.values { waiter.continuation?.resume(returning: nil) }
+    }
+
+    /// Announces interest in a job's result *before* it is enqueued, so no reply is missed.
+    public func register(_ job: Job, timeout: Duration) {
+        let waiter = Waiter(replyKey: job.replyTo, deadline: .now + timeout, continuation: nil, early: nil)
+        waiters.withLock { $0[job.id] = waiter }
+    }
+
+    public func cancel(_ jobID: String) {
+        let waiter = waiters.withLock { $0.removeValue(forKey: jobID) }
+        waiter?.continuation?.resume(returning: nil)
+    }
+
+    /// Waits for the result of a registered job; nil when its deadline passed first.
+    public func wait(_ jobID: String) async -> JobResult? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready: JobResult?? = waiters.withLock { waiters in
+                    guard var waiter = waiters[jobID] else { return .some(nil) }
+                    if let early = waiter.early {
+                        waiters.removeValue(forKey: jobID)
+                        return .some(early)
+                    }
+                    waiter.continuation = continuation
+                    waiters[jobID] = waiter
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            cancel(jobID)
+        }
+    }
+
+    /// Expires waits whose deadline passed, after one last look at their reply lists.
+    public func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+            await sweep(expiredOnly: true)
+        }
+    }
+
+    private func fetch(id: String, replyKey: String) async {
+        guard let reply = try? await commands.send("LPOP", RedisArgument(replyKey)), let bytes = reply.bytes else { return }
+        deliver(id: id, bytes: bytes)
+    }
+
+    private func deliver(id: String, bytes: [UInt8]) {
+        let result = (try? JSONDecoder().decode(JobResult.self, from: Data(bytes)))
+            ?? .failure(id: id, code: "bad_result", message: "the reply list held a result that is not valid JSON")
+        let continuation: CheckedContinuation<JobResult?, Never>? = waiters.withLock { waiters in
+            guard var waiter = waiters[id] else { return nil }
+            if let continuation = waiter.continuation {
+                waiters.removeValue(forKey: id)
+                return continuation
+            }
+            waiter.early = result
+            waiters[id] = waiter
+            return nil
+        }
+        continuation?.resume(returning: result)
+    }
+
+    /// Pipelined LPOP of every (or every expired) waiter's list: catches replies whose
+    /// announcement was missed, then ends the expired waits.
+    private func sweep(expiredOnly: Bool) async {
+        let now = ContinuousClock.now
+        let targets = waiters.withLock { waiters in
+            waiters.filter { !expiredOnly || $0.value.deadline <= now }.map { ($0.key, $0.value.replyKey) }
+        }
+        guard !targets.isEmpty else { return }
+        if let replies = try? await commands.pipeline(targets.map { RedisCommand("LPOP", RedisArgument($0.1)) }) {
+            for ((id, _), reply) in zip(targets, replies) {
+                if let bytes = reply.bytes { deliver(id: id, bytes: bytes) }
+            }
+        }
+        guard expiredOnly else { return }
+        for (id, _) in targets {
+            let expired = waiters.withLock { waiters -> Waiter? in
+                guard let waiter = waiters[id], waiter.deadline <= now, waiter.early == nil else { return nil }
+                return waiters.removeValue(forKey: id)
+            }
+            expired?.continuation?.resume(returning: nil)
+        }
+    }
+}
