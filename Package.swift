@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "CervellaTestSupport",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane",
+                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support"

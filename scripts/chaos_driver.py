@@ -167,6 +167,7 @@ class Scenario:
         self.stop_collector = threading.Event()
         self.failures = []  # driver-side problems (not pool bugs)
         self.workers = []
+        self.watchers = []
         self.redis_proc = None
         self.sim_proc = None
         self.sim_port = None
@@ -231,7 +232,7 @@ enabled = false
 
     def start_worker(self, wait=True):
         n = len(self.workers) + 1
-        proc = self.procs.spawn([self.args.bin, "worker", "--config", self.config, "--log-level", "notice"],
+        proc = self.procs.spawn([self.args.bin, "worker", "--config", self.config, "--log-level", self.args.worker_log_level],
                                 os.path.join(self.dir, f"worker-{n}.log"), env=self.worker_env())
         self.workers.append(proc)
         if wait:
@@ -412,6 +413,28 @@ enabled = false
                     held.add(f"<unreadable in {key.decode()}>")
         return held
 
+    def watch_release(self, event):
+        """Records in event["t_released"] when none of the jobs the victim held is left in its
+        processing lists (moved back to the queue by the reaper, or finished by the victim itself
+        after SIGCONT). Polls every 0.1 s for at most 90 s."""
+        def run():
+            r = self.client()
+            end = time.monotonic() + 90
+            try:
+                while time.monotonic() < end:
+                    try:
+                        if not (self.held_by(r, event["pid"]) & event["held"]):
+                            event["t_released"] = time.time()
+                            return
+                    except REDIS_ERRORS:
+                        pass
+                    time.sleep(0.1)
+            finally:
+                r.close()
+        thread = threading.Thread(target=run, name=f"watch-{event['pid']}", daemon=True)
+        thread.start()
+        self.watchers.append(thread)
+
     def chaos(self):
         try:
             getattr(self, f"chaos_{self.name}")()
@@ -431,7 +454,9 @@ enabled = false
             Processes.signal(victim, signal.SIGKILL)
             victim.wait(timeout=10)
             held = with_retry(lambda: self.held_by(r, victim.pid))
-            self.events.append({"kind": "SIGKILL", "t": t, "pid": victim.pid, "held": held})
+            event = {"kind": "SIGKILL", "t": t, "pid": victim.pid, "held": held}
+            self.events.append(event)
+            self.watch_release(event)
             self.start_worker(wait=False)
             self.producer_done.wait(self.chaos_rng.uniform(2.0, 4.0))
         r.close()
@@ -477,12 +502,14 @@ enabled = false
             t = time.time()
             Processes.signal(victim, signal.SIGSTOP)
             held = with_retry(lambda: self.held_by(r, victim.pid))
+            event = {"kind": "SIGSTOP", "t": t, "pid": victim.pid, "held": set(held), "note": f"{duration:.1f} s ({why})"}
+            self.events.append(event)
+            self.watch_release(event)
             time.sleep(duration)
             # Redis still completes a BLMOVE for a stopped client: count what landed meanwhile.
-            held |= with_retry(lambda: self.held_by(r, victim.pid))
+            event["held"] |= with_retry(lambda: self.held_by(r, victim.pid))
             Processes.signal(victim, signal.SIGCONT)
-            self.events.append({"kind": "SIGSTOP", "t": t, "pid": victim.pid, "held": held, "t_end": time.time(),
-                                "note": f"{duration:.1f} s ({why})"})
+            event["t_end"] = time.time()
         r.close()
 
     # ---------------------------------------------------------------- run and reconcile
@@ -512,6 +539,8 @@ enabled = false
                 log(f"scenario {self.name}: no progress for {self.args.stall_seconds:.0f} s with {left} jobs unresolved")
                 break
             time.sleep(0.25)
+        for thread in self.watchers:
+            thread.join(timeout=max(0.0, hard_end - time.monotonic()))
         # Late finishers (a stopped worker that was continued) may still write: let them, then sweep everything.
         time.sleep(self.args.settle_seconds)
         self.stop_collector.set()
@@ -586,21 +615,23 @@ enabled = false
         except Exception as error:  # noqa: BLE001
             sim = {"total": None, "error": repr(error)}
         needed = sum(hops.values())
-        # Recovery: for each chaos event, the longest time from the event to the answer of a job
-        # the victim held (re-pop estimate: minus that job's simulated provider time).
+        # Recovery, per chaos event: when the victim's jobs left its processing lists (measured by
+        # the watcher), and the longest time from the event to the answer of a job it held.
         recoveries = []
         for event in self.events:
-            to_answer, to_repop, open_ids = None, None, []
+            to_answer, open_ids, dead_ids = None, [], []
             for job_id in event["held"]:
+                if job_id in self.dead_ids:
+                    dead_ids.append(job_id)  # poison: its error came at a later recovery
+                    continue
                 if job_id not in first_answer:
                     open_ids.append(job_id)
                     continue
                 elapsed = first_answer[job_id] - event["t"]
-                info = self.enqueued.get(job_id, {"latency_ms": 0})
-                repop = elapsed - hops.get(job_id, 1) * info["latency_ms"] / 1000.0
                 to_answer = elapsed if to_answer is None else max(to_answer, elapsed)
-                to_repop = repop if to_repop is None else max(to_repop, repop)
-            recoveries.append({**event, "to_answer": to_answer, "to_repop": to_repop, "open": open_ids})
+            released = event.get("t_released")
+            recoveries.append({**event, "to_answer": to_answer, "open": open_ids, "dead": dead_ids,
+                               "to_release": None if released is None else released - event["t"]})
         leftovers = collections.Counter()
         for key in r.scan_iter(match=f"{self.prefix}:*", count=1000):
             key = key.decode()
@@ -631,17 +662,17 @@ def fmt_s(value):
 
 def print_reports(reports, total_seconds, mode):
     head = ["scenario", "jobs", "answered", "errors (codes)", "dead", "lost", "dup replies", "dup provider calls",
-            "recovered", "worst recovery (re-pop / answer)", "duration"]
+            "recovered", "worst recovery (requeued / answered)", "duration"]
     names = {"a": "a worker SIGKILL", "b": "b redis SIGKILL", "c": "c provider 5xx/hang/garbage", "d": "d worker SIGSTOP"}
     rows = []
     for rep in reports:
         errs = sum(rep["errors"].values())
         codes = ", ".join(f"{c}={n}" for c, n in rep["errors"].most_common()) if errs else ""
-        measured = [e for e in rep["recoveries"] if e["to_answer"] is not None]
-        if measured and rep["scenario"] in ("a", "b", "d"):
-            repop = max(e["to_repop"] for e in measured)
-            answer = max(e["to_answer"] for e in measured)
-            recovery = f"{repop:.1f} s / {answer:.1f} s"
+        events = rep["recoveries"]
+        if events:
+            released = [e["to_release"] for e in events if e["to_release"] is not None]
+            answered = [e["to_answer"] for e in events if e["to_answer"] is not None]
+            recovery = (f"{max(released):.1f} s" if released else "-") + " / " + (f"{max(answered):.1f} s" if answered else "-")
         else:
             recovery = "-"
         rows.append([names.get(rep["scenario"], rep["scenario"]), str(rep["jobs"]), str(rep["answered"]),
@@ -655,9 +686,11 @@ def print_reports(reports, total_seconds, mode):
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
     print()
-    print("worst recovery: per chaos event, the latest answer among the jobs the victim held (for redis: jobs")
-    print("unanswered at the kill) minus the event time; 're-pop' subtracts each job's simulated provider")
-    print("latency (x2 when it went through the Claude fallback), an estimate of when it was popped again.")
+    print("worst recovery, over the scenario's chaos events: 'requeued' = from the SIGKILL/SIGSTOP until none of")
+    print("the jobs the victim held is left in its processing lists (polled every 0.1 s: moved back by the reaper,")
+    print("or finished by the victim after SIGCONT); 'answered' = from the event until the last of those jobs was")
+    print("answered (result time = created_at + the result's latency_ms). For redis: the jobs unanswered at the kill.")
+    print("Jobs that ended as poison_job are left out of 'answered' and listed per event.")
     for rep in reports:
         print()
         print(f"[{rep['scenario']}] prefix {rep['prefix']}, enqueued {rep['jobs']}/{rep['planned']}, "
@@ -670,8 +703,9 @@ def print_reports(reports, total_seconds, mode):
         elif rep["fallbacks"]:
             print("    fallbacks: " + ", ".join(f"{k}={v}" for k, v in rep["fallbacks"].most_common()))
         for e in rep["recoveries"]:
-            print(f"    {e['kind']} pid {e['pid']} at +{e['t'] - rep['t0']:.1f} s {e.get('note', '')}: "
-                  f"held {len(e['held'])} jobs, re-pop {fmt_s(e['to_repop'])}, answered {fmt_s(e['to_answer'])}"
+            print(f"    {e['kind']} pid {e['pid']} at +{e['t'] - rep['t0']:.1f} s{(' ' + e['note']) if e.get('note') else ''}: "
+                  f"held {len(e['held'])} jobs, requeued {fmt_s(e['to_release'])}, answered {fmt_s(e['to_answer'])}"
+                  + (f", poison {','.join(sorted(e['dead']))}" if e["dead"] else "")
                   + (f", {len(e['open'])} never answered" if e["open"] else ""))
         if rep["leftovers"]:
             print(f"    left in queues/processing lists: {rep['leftovers']}")
@@ -696,6 +730,7 @@ def main():
     parser.add_argument("--redis-downtime", type=float, default=1.0, help="seconds redis-server stays down in b")
     parser.add_argument("--stall-seconds", type=float, default=30.0, help="give up waiting after this long without progress")
     parser.add_argument("--settle-seconds", type=float, default=2.0, help="wait for late duplicate writes before the final sweep")
+    parser.add_argument("--worker-log-level", default="notice", help="workers' --log-level (debug logs every job)")
     parser.add_argument("--json", help="also write the reports to this file")
     args = parser.parse_args()
     args.jobs = args.jobs or (300 if args.short else 2000)

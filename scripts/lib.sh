@@ -21,13 +21,13 @@ ensure_system_packages() {
     command -v swift >/dev/null || { echo "swift is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) first" >&2; exit 1; }
 }
 
-# A Python with the `redis` package, in a private virtual environment (.venv-cervella).
+# A Python with the `redis` and `openai` packages, in a private virtual environment (.venv-cervella).
 ensure_python_redis() {
     local venv="$CERVELLA_ROOT/.venv-cervella"
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis' 2>/dev/null; then
-        log "creating $venv with the redis package"
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis, openai' 2>/dev/null; then
+        log "creating $venv with the redis and openai packages" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7'
+        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7' 'openai>=1.40,<3' >&2
     fi
     echo "$venv/bin/python"
 }

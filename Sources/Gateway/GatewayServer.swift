@@ -32,7 +32,8 @@ public final class GatewayServer: Service, Sendable {
         self.logger = logger
         var configuration = try RedisConfiguration(url: settings.redis.url)
         configuration.readTimeout = .seconds(10)
-        self.commands = RedisConnection(configuration: configuration, name: "gateway", logger: logger)
+        // Named after the deployment, so CLIENT LIST shows which connections a gateway holds.
+        self.commands = RedisConnection(configuration: configuration, name: "gateway@\(settings.redis.keyPrefix)", logger: logger)
         let live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
         self.live = live
         self.producer = Producer(settings: settings, connection: commands, flags: { live.current })

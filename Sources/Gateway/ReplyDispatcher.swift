@@ -37,7 +37,7 @@ public final class ReplyDispatcher: Sendable {
     /// Starts listening; call before the first `register`.
     public func start() {
         let subscriber = RedisSubscriber(
-            configuration: commands.configuration, channel: keys.replyEvents, logger: logger,
+            configuration: commands.configuration, channel: keys.replyEvents, name: "gateway-replies@\(keys.prefix)", logger: logger,
             onSubscribed: { [self] in Task { await self.sweep(expiredOnly: false) } },
             onMessage: { [self] payload in
                 let id = String(decoding: payload, as: UTF8.self)

@@ -12,6 +12,7 @@ import Synchronization
 public final class RedisSubscriber: @unchecked Sendable {
     public let configuration: RedisConfiguration
     private let channel: String
+    private let name: String
     private let logger: Logger
     private let onMessage: @Sendable ([UInt8]) -> Void
     private let onSubscribed: @Sendable () -> Void
@@ -21,11 +22,12 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var socket: Int32 = -1
 
     public init(
-        configuration: RedisConfiguration, channel: String, logger: Logger = Logger(label: "cervella.redis"),
+        configuration: RedisConfiguration, channel: String, name: String = "subscriber", logger: Logger = Logger(label: "cervella.redis"),
         onSubscribed: @escaping @Sendable () -> Void = {}, onMessage: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.configuration = configuration
         self.channel = channel
+        self.name = name
         self.logger = logger
         self.onMessage = onMessage
         self.onSubscribed = onSubscribed
@@ -60,6 +62,7 @@ public final class RedisSubscriber: @unchecked Sendable {
                 if let password = configuration.password {
                     setup.append(RedisCommand("AUTH", arguments: (configuration.username.map { [RedisArgument($0)] } ?? []) + [RedisArgument(password)]))
                 }
+                setup.append(RedisCommand("CLIENT", "SETNAME", RedisArgument(name)))
                 setup.append(RedisCommand("SUBSCRIBE", RedisArgument(channel)))
                 for command in setup { try context.append(command) }
                 for _ in setup {

@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import JobProtocol
 import Logging
 import Producer
@@ -128,6 +129,21 @@ public final class TestPool: Sendable {
         }
     }
 
+    /// Starts an in-process gateway on a free port; returns its base URL and a stop function.
+    public func startGateway(configure: (inout CervellaSettings) -> Void = { _ in }) async throws -> RunningGateway {
+        var settings = self.settings
+        configure(&settings)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let gateway = try GatewayServer(settings: settings, port: 0, logger: TestEnvironment.logger, onListening: { port in
+            continuation.yield(port)
+            continuation.finish()
+        })
+        let task = Task { try await gateway.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestSetupError("the gateway did not start") }
+        return RunningGateway(baseURL: "http://127.0.0.1:\(port)", task: task)
+    }
+
     /// Sends one user message through the pool and waits for its result.
     public func ask(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) async throws -> JobResult {
         try await producer.submit(try job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
@@ -153,5 +169,16 @@ public final class TestPool: Sendable {
         }
         producer.close()
         redis.close()
+    }
+}
+
+/// A gateway started by a test.
+public struct RunningGateway: Sendable {
+    public let baseURL: String
+    let task: Task<Void, any Error>
+
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
     }
 }

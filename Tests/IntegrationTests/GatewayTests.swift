@@ -1,0 +1,238 @@
+import CervellaTestSupport
+import CurlHTTP
+import Foundation
+import JobProtocol
+import RedisClient
+import Testing
+
+/// The HTTP gateway against a real Redis, real workers and the simulator.
+@Suite(.timeLimit(.minutes(3))) struct GatewayTests {
+    struct Client {
+        let http: HTTPClient
+        let base: String
+        var key: String?
+
+        func send(_ method: String, _ path: String, json: String? = nil, key: String? = nil, timeout: Duration = .seconds(30)) async throws -> HTTPResponse {
+            var headers: [HTTPHeader] = [HTTPHeader(name: "content-type", value: "application/json")]
+            if let bearer = key ?? self.key { headers.append(HTTPHeader(name: "authorization", value: "Bearer \(bearer)")) }
+            return try await http.execute(HTTPRequest(method: method, url: base + path, headers: headers, body: json.map { Data($0.utf8) }, timeout: timeout))
+        }
+
+        func object(_ response: HTTPResponse) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        }
+    }
+
+    static let userKey = "test-user-key"
+    static let adminKey = "test-admin-key"
+
+    func start(_ pool: TestPool, rateLimit: Int = 0) async throws -> (RunningGateway, Client) {
+        let gateway = try await pool.startGateway { settings in
+            settings.gateway.apiKeys = [Self.userKey, "second-key"]
+            settings.gateway.adminKey = Self.adminKey
+            settings.gateway.rateLimitPerMinute = rateLimit
+            settings.gateway.requestBodyLimitBytes = 64 * 1024
+        }
+        return (gateway, Client(http: try HTTPClient(configuration: .init(maxConnectionsPerHost: 2500, maxTotalConnections: 2600)), base: gateway.baseURL, key: Self.userKey))
+    }
+
+    @Test func apiChatAnswersInTheReportsShapeForEachTier() async throws {
+        let pool = try await TestPool(configure: { $0.tiers[2]?.enabled = true })
+        let (gateway, client) = try await start(pool)
+        for (hint, tier, model) in [("simple", 1, "qwen3-4b"), ("medium", 2, "deepseek-r1"), ("complex", 3, "claude-sonnet-4-5")] {
+            let response = try await client.send("POST", "/api/chat", json: #"{"message":"Explain queues","tier_hint":"\#(hint)"}"#)
+            #expect(response.status == 200)
+            let body = client.object(response)
+            #expect((body["response"] as? String)?.isEmpty == false)
+            let metadata = body["metadata"] as? [String: Any] ?? [:]
+            #expect(metadata["tier"] as? Int == tier)
+            #expect(metadata["model_used"] as? String == model)
+            #expect(metadata["tier_decision_reason"] as? String == "tier_hint_\(hint)")
+            for field in ["latency_ms", "confidence", "cost_usd", "fallback", "fallback_reason", "original_model", "original_confidence", "timestamp"] {
+                #expect(metadata.keys.contains(field), "missing \(field)")
+            }
+        }
+        let streamed = try await client.send("POST", "/api/chat", json: #"{"message":"hi","stream":true}"#)
+        #expect(streamed.status == 400)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func openAIShapeCarriesCervellaHeadersAndFallsBack() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let response = try await client.send("POST", "/v1/chat/completions", json: #"{"model":"auto","messages":[{"role":"user","content":"Will it rain?\n#sim openai evasive"}],"max_tokens":200}"#)
+        #expect(response.status == 200)
+        #expect(response.header("x-cervella-fallback") == "true")
+        #expect(response.header("x-cervella-fallback-reason")?.hasPrefix("low_confidence_") == true)
+        #expect(response.header("x-cervella-tier") == "3")
+        let body = client.object(response)
+        #expect(body["model"] as? String == "claude-sonnet-4-5")
+        #expect(((body["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String != nil)
+        #expect((body["usage"] as? [String: Any])?["total_tokens"] as? Int ?? 0 > 0)
+        let unknown = try await client.send("POST", "/v1/chat/completions", json: #"{"model":"gpt-9","messages":[{"role":"user","content":"x"}]}"#)
+        #expect(unknown.status == 404)
+        let models = client.object(try await client.send("GET", "/v1/models"))
+        #expect((models["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }.contains("qwen3-4b") == true)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func theOfficialOpenAIPackageWorksUnchanged() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let script = """
+        import os, openai
+        client = openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key=os.environ["KEY"])
+        plain = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Summarize: the gateway speaks OpenAI."}], max_tokens=100)
+        print("plain", plain.model, plain.choices[0].message.content[:20].replace(" ", "_"), plain.usage.total_tokens)
+        raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": "Is it safe?\\n#sim openai evasive"}])
+        fell = raw.parse()
+        print("fallback", fell.model, raw.headers.get("x-cervella-fallback"), raw.headers.get("x-cervella-fallback-reason"))
+        try:
+            openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key="wrong").chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
+        except openai.AuthenticationError:
+            print("auth refused")
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.python())
+        process.arguments = ["-c", script]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATEWAY"] = gateway.baseURL
+        environment["KEY"] = Self.userKey
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "python said: \(text)")
+        #expect(text.contains("plain qwen3-4b Summary:"))
+        #expect(text.contains("fallback claude-sonnet-4-5 true low_confidence_"))
+        #expect(text.contains("auth refused"))
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func asyncJobsArePendingThenDoneAndUnknownIdsAre404() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let accepted = try await client.send("POST", "/api/jobs", json: #"{"message":"Summarize the batch.\n#sim latency_ms=800","cache":false}"#)
+        #expect(accepted.status == 202)
+        let id = try #require(client.object(accepted)["id"] as? String)
+        #expect(try await client.send("GET", "/api/jobs/\(id)").status == 202)
+        var done: HTTPResponse?
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(100))
+            let status = try await client.send("GET", "/api/jobs/\(id)")
+            if status.status == 200 { done = status; break }
+        }
+        let result = try #require(done)
+        #expect(client.object(result)["ok"] as? Bool == true)
+        #expect(client.object(result)["id"] as? String == id)
+        #expect(try await client.send("GET", "/api/jobs/no-such-job").status == 404)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func authenticationAndLimitsAreEnforced() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let chat = #"{"message":"Summarize this."}"#
+        let missing = try await Client(http: client.http, base: client.base, key: nil).send("POST", "/api/chat", json: chat)
+        #expect(missing.status == 401)
+        #expect(client.object(missing)["error"] != nil)
+        #expect(try await client.send("POST", "/api/chat", json: chat, key: "wrong").status == 401)
+        #expect(try await client.send("POST", "/api/chat", json: chat, key: "second-key").status == 200)
+        #expect(try await client.send("GET", "/api/admin/stats").status == 403)
+        #expect(try await client.send("GET", "/api/admin/stats", key: Self.adminKey).status == 200)
+        let huge = "{\"message\":\"" + String(repeating: "a", count: 70 * 1024) + "\"}"
+        #expect(try await client.send("POST", "/api/chat", json: huge).status == 413)
+        #expect(try await client.send("POST", "/api/chat", json: "{not json").status == 400)
+        #expect(try await client.send("POST", "/api/chat", json: #"{"message":7}"#).status == 400)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func adminEndpointsChangeRoutingLive() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let off = try await client.send("POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":false}"#, key: Self.adminKey)
+        #expect(off.status == 200)
+        let rerouted = client.object(try await client.send("POST", "/api/chat", json: #"{"message":"Summarize the memo."}"#))
+        let metadata = rerouted["metadata"] as? [String: Any] ?? [:]
+        #expect(metadata["tier"] as? Int == 3)
+        #expect(metadata["tier_decision_reason"] as? String == "simple_task_pattern_matched_tier1_disabled")
+        #expect(try await client.send("POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":true}"#, key: Self.adminKey).status == 200)
+        // Workers see a switch within a second; until then they would still forward tier 1.
+        try await Task.sleep(for: .seconds(1))
+        let back = client.object(try await client.send("POST", "/api/chat", json: #"{"message":"Summarize the second memo."}"#))
+        #expect((back["metadata"] as? [String: Any])?["tier"] as? Int == 1)
+        let rollback = try await client.send("POST", "/api/admin/emergency-rollback", key: Self.adminKey)
+        #expect(client.object(rollback)["status"] as? String == "rolled_back")
+        let config = client.object(try await client.send("GET", "/api/admin/config", key: Self.adminKey))
+        #expect(((config["tiers"] as? [String: Any])?["1"] as? [String: Any])?["enabled"] as? Bool == false)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func rateLimitHoldsAcrossTwoGateways() async throws {
+        let pool = try await TestPool()
+        let (first, client) = try await start(pool, rateLimit: 5)
+        let (second, _) = try await start(pool, rateLimit: 5)
+        var statuses: [Int] = []
+        for index in 0..<8 {
+            let base = index.isMultiple(of: 2) ? first.baseURL : second.baseURL
+            let response = try await Client(http: client.http, base: base, key: Self.userKey).send("POST", "/api/chat", json: #"{"message":"Summarize note \#(index)."}"#)
+            statuses.append(response.status)
+            if response.status == 429 { #expect(response.header("retry-after") != nil) }
+        }
+        // Five per minute in total, whichever gateway counted them (unless the minute rolled over).
+        #expect(statuses.filter { $0 == 200 }.count <= 6)
+        #expect(statuses.filter { $0 == 429 }.count >= 2)
+        await first.stop()
+        await second.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
+    @Test func twoThousandWaitingRequestsUseAtMostSixteenRedisConnections() async throws {
+        let pool = try await TestPool(configure: { $0.worker.concurrency = 2100 })
+        let (gateway, client) = try await start(pool)
+        let redis = pool.redis
+        let mine = "@\(pool.keys.prefix) "
+        let counter = Task {
+            var peak = 0
+            while !Task.isCancelled {
+                let list = (try? await redis.send("CLIENT", "LIST").string) ?? ""
+                peak = max(peak, list.split(separator: "\n").filter { $0.contains("name=gateway") && $0.contains(mine) }.count)
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            return peak
+        }
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<2000 {
+                group.addTask {
+                    try await client.send("POST", "/api/chat", json: #"{"message":"Summarize item \#(index).\n#sim latency_ms=3000"}"#, timeout: .seconds(90)).status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        counter.cancel()
+        let peak = await counter.value
+        #expect(results.count == 2000)
+        #expect(results.allSatisfy { $0 == 200 }, "statuses: \(Dictionary(grouping: results, by: { $0 }).mapValues(\.count))")
+        #expect(peak >= 1)
+        #expect(peak <= 16, "the gateway held \(peak) Redis connections")
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+}
