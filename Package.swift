@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C at the edge: system libraries from Debian, plus typed wrappers for curl's variadics.
@@ -63,13 +65,25 @@ let package = Package(
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
             name: "Gateway",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", "Producer",
+                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", "Producer", "Observability",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,7 +101,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Routing", "ControlPlane", "Gateway",
+                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
+                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]

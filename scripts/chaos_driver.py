@@ -585,6 +585,9 @@ enabled = false
                     lost.append(job_id)
                 continue
             observed, result = got[0]
+            # When the producer could see it: the collector polls every 0.2 s. (The result's
+            # latency_ms is not used: a worker may hold a finished answer while Redis is down.)
+            first_answer[job_id] = observed
             if result.get("id") != job_id:
                 self.failures.append(f"reply for {job_id} carries id {result.get('id')!r}")
             meta = result.get("metadata") or {}
@@ -595,13 +598,10 @@ enabled = false
                 answered += 1
                 if meta.get("fallback"):
                     fallbacks[meta.get("fallback_reason")] += 1
-                # latency_ms is the worker's end-to-end time from created_at to the answer.
-                first_answer[job_id] = self.enqueued[job_id]["t"] + meta.get("latency_ms", 0) / 1000.0
                 hops[job_id] = 2 if meta.get("fallback") else 1
             else:
                 code = (result.get("error") or {}).get("code", "?")
                 errors[code] += 1
-                first_answer[job_id] = observed
                 hops[job_id] = 0 if code in ("deadline_exceeded", "invalid_job", "poison_job") else 2
         stats = collections.Counter()
         for key in r.scan_iter(match=f"{self.prefix}:stats:*", count=1000):
@@ -689,7 +689,7 @@ def print_reports(reports, total_seconds, mode):
     print("worst recovery, over the scenario's chaos events: 'requeued' = from the SIGKILL/SIGSTOP until none of")
     print("the jobs the victim held is left in its processing lists (polled every 0.1 s: moved back by the reaper,")
     print("or finished by the victim after SIGCONT); 'answered' = from the event until the last of those jobs was")
-    print("answered (result time = created_at + the result's latency_ms). For redis: the jobs unanswered at the kill.")
+    print("answered (seen by the producer's collector, which polls every 0.2 s). For redis: the jobs unanswered at the kill.")
     print("Jobs that ended as poison_job are left out of 'answered' and listed per event.")
     for rep in reports:
         print()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JobProtocol
+import Metrics
 import RedisClient
 
 extension GatewayServer {
@@ -19,6 +20,19 @@ extension GatewayServer {
     /// trouble becomes 503, never a crash or a hang.
     func guarded(
         _ request: Request, _ context: BasicRequestContext, admin: Bool = false,
+        _ handler: (Request, BasicRequestContext) async throws -> Response
+    ) async -> Response {
+        let started = ContinuousClock.now
+        let response = await authorizeAndHandle(request, context, admin: admin, handler)
+        // The route's pattern, not its path: /api/jobs/{id} stays one series.
+        let route = context.endpointPath ?? "unmatched"
+        Counter(label: "cervella_http_requests_total", dimensions: [("route", route), ("status", String(response.status.code))]).increment()
+        Timer(label: "cervella_http_request_duration_seconds", dimensions: [("route", route)]).recordInterval(since: started)
+        return response
+    }
+
+    private func authorizeAndHandle(
+        _ request: Request, _ context: BasicRequestContext, admin: Bool,
         _ handler: (Request, BasicRequestContext) async throws -> Response
     ) async -> Response {
         do {
@@ -119,5 +133,12 @@ extension GatewayServer {
         } catch {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "the body could not be decoded"))
         }
+    }
+}
+
+extension Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let (seconds, attoseconds) = start.duration(to: .now).components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

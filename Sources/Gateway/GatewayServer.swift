@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import JobProtocol
 import Logging
+import Metrics
+import Observability
 import Producer
 import RedisClient
 import ServiceLifecycle
@@ -87,6 +89,7 @@ public final class GatewayServer: Service, Sendable {
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
+        MetricsServer.addRoute(to: router)
         router.get("/healthz") { _, _ in GatewayResponse.json(["status": "ok"]) }
         router.get("/readyz") { _, _ in await self.readiness() }
         router.post("/api/chat") { request, context in await self.guarded(request, context) { try await self.chat($0, $1) } }

@@ -39,6 +39,8 @@ public struct CervellaSettings: Sendable, Equatable {
         public var drainTimeoutSeconds = 20.0
         /// How often a worker tries to take the reaper lease and recover dead workers' jobs.
         public var reaperIntervalSeconds = 2.0
+        /// Port of the worker's `GET /metrics` listener on loopback; 0 turns it off.
+        public var metricsPort = 0
         public init() {}
     }
 

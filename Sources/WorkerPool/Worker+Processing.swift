@@ -175,7 +175,10 @@ extension Worker {
         var attempt = 0
         while true {
             do {
-                if try await execute(plan) == false {
+                if try await execute(plan) {
+                    WorkerMetrics.observe(commit, queue: fetched.queue, settings: settings)
+                } else {
+                    WorkerMetrics.duplicate()
                     logger.warning("job was already answered by another worker; this answer is dropped", metadata: ["cervella.queue": "\(fetched.queue.rawValue)"])
                 }
                 return

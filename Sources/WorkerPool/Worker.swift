@@ -181,6 +181,7 @@ public final class Worker: Service, Sendable {
             for tier in tiers {
                 guard let provider = providers[tier] else { continue }
                 await provider.health.probe(http: http, timeout: .seconds(2))
+                for status in provider.health.snapshot() { WorkerMetrics.endpoint(tier: tier, status) }
                 let endpoints: [[String: Any]] = provider.health.snapshot().map { status in
                     ["endpoint": status.endpoint, "state": status.state, "consecutive_failures": status.consecutiveFailures, "last_error": status.lastError ?? NSNull()]
                 }
@@ -191,11 +192,14 @@ public final class Worker: Service, Sendable {
                     fields += [RedisArgument("tier\(tier):\(id)"), RedisArgument(bytes: Array(data))]
                 }
             }
+            var writes: [RedisCommand] = queues.map { RedisCommand("LLEN", RedisArgument(keys.queue($0))) }
             if fields.count > 1 {
-                _ = try? await commands.transaction([
-                    RedisCommand("HSET", arguments: fields), RedisCommand("EXPIRE", RedisArgument(keys.health), 120),
-                ])
+                writes += [RedisCommand("HSET", arguments: fields), RedisCommand("EXPIRE", RedisArgument(keys.health), 120)]
             }
+            if let replies = try? await commands.pipeline(writes) {
+                for (queue, depth) in zip(queues, replies) { WorkerMetrics.queueDepth(queue, depth.integer ?? 0) }
+            }
+            WorkerMetrics.inFlight(inFlight.withLock { $0 })
             try? await Task.sleep(for: interval)
         }
     }

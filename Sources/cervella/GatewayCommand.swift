@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import Observability
 import ServiceLifecycle
 import Settings
 
@@ -24,6 +25,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "cervella.gateway")
         let settings: CervellaSettings
         do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw CommandFailure("\(error)") }
+        PrometheusExport.bootstrap()
         let gateway = try GatewayServer(settings: settings, host: host, port: port, logger: logger, onListening: { port in
             FileHandle.standardOutput.write(Data("cervella gateway listening on port \(port)\n".utf8))
         })

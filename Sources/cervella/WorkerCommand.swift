@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JobProtocol
 import Logging
+import Observability
 import ServiceLifecycle
 import Settings
 import WorkerPool
@@ -19,6 +20,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Jobs in flight at once. Default: worker.concurrency.")
     var concurrency: Int?
+
+    @Option(help: "Serve GET /metrics on this loopback port. Default: worker.metrics_port (0: off).")
+    var metricsPort: Int?
 
     func run() async throws {
         JSONLogHandler.bootstrap(level: options.logLevel)
@@ -39,10 +43,16 @@ struct WorkerCommand: AsyncParsableCommand {
             }
         }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        PrometheusExport.bootstrap()
         let worker = try Worker(settings: settings, queues: queueList, concurrency: concurrency, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
+        let port = metricsPort ?? settings.worker.metricsPort
+        if port > 0 {
+            // The worker ending (drained) ends the process; the listener just follows.
+            services.append(.init(service: MetricsServer(port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+            services[0].successTerminationBehavior = .gracefullyShutdownGroup
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

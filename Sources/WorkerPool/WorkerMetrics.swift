@@ -1,0 +1,70 @@
+import ControlPlane
+import Foundation
+import JobProtocol
+import Metrics
+import Providers
+import Settings
+
+/// The worker's Prometheus metrics, read off each committed job: one mapping from outcome to
+/// series, so the figures cannot disagree with the results. Labels stay low-cardinality:
+/// tier, model, queue, outcome, reason class, direction; never a job id or a prompt.
+enum WorkerMetrics {
+    static func observe(_ commit: JobCommit, queue: QueueName, settings: CervellaSettings) {
+        switch commit.outcome {
+        case .reply(let job, let result, _):
+            let tier = result.metadata?.tier ?? queue.servingTier
+            let model = result.metadata?.modelUsed ?? settings.tier(tier).model
+            let outcome = !result.ok ? "error" : (result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered"))
+            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(tier)"), ("model", model), ("outcome", outcome)]).increment()
+            guard let metadata = result.metadata else { return }
+            Timer(label: "cervella_request_duration_seconds", dimensions: [("tier", "\(tier)")]).recordMilliseconds(metadata.latencyMs)
+            Timer(label: "cervella_queue_wait_seconds", dimensions: [("queue", queue.rawValue)]).recordMilliseconds(metadata.queueMs)
+            Counter(label: "cervella_cache_total", dimensions: [("result", metadata.cacheHit ? "hit" : "miss")]).increment()
+            guard !metadata.cacheHit else { return }
+            if let confidence = metadata.confidence {
+                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(tier)")], aggregate: true).record(confidence)
+            }
+            Counter(label: "cervella_tokens_total", dimensions: [("model", model), ("direction", "input")]).increment(by: metadata.tokensInput)
+            Counter(label: "cervella_tokens_total", dimensions: [("model", model), ("direction", "output")]).increment(by: metadata.tokensOutput)
+            // The discarded small-model attempt was already counted under its own model.
+            let ownCost = metadata.costUSD - (job.fallbackFrom?.costUSD ?? 0)
+            FloatingPointCounter(label: "cervella_cost_usd_total", dimensions: [("model", model)]).increment(by: max(0, ownCost))
+        case .fallback(let job):
+            guard let origin = job.fallbackFrom else { return }
+            let reason = HourlyStats.reasonClass(origin.reason)
+            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(origin.tier)"), ("model", origin.model), ("outcome", "fallback")]).increment()
+            Counter(label: "cervella_fallbacks_total", dimensions: [("tier", "\(origin.tier)"), ("reason", reason)]).increment()
+            if let confidence = origin.confidence {
+                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(origin.tier)")], aggregate: true).record(confidence)
+            }
+            FloatingPointCounter(label: "cervella_cost_usd_total", dimensions: [("model", origin.model)]).increment(by: origin.costUSD ?? 0)
+        case .dead:
+            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(queue.servingTier)"), ("model", settings.tier(queue.servingTier).model), ("outcome", "dead")]).increment()
+        }
+    }
+
+    static func duplicate() {
+        Counter(label: "cervella_duplicate_provider_calls_total").increment()
+    }
+
+    static func inFlight(_ count: Int) {
+        Gauge(label: "cervella_in_flight_jobs").record(count)
+    }
+
+    static func queueDepth(_ queue: QueueName, _ depth: Int) {
+        Gauge(label: "cervella_queue_depth", dimensions: [("queue", queue.rawValue)]).record(depth)
+    }
+
+    /// 1 for a closed circuit, 0.5 half-open, 0 open.
+    static func endpoint(tier: Int, _ status: EndpointStatus) {
+        let value: Double = status.state == "closed" ? 1 : status.state == "half_open" ? 0.5 : 0
+        let host = URL(string: status.endpoint).map { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } ?? status.endpoint } ?? status.endpoint
+        Gauge(label: "cervella_endpoint_up", dimensions: [("tier", "\(tier)"), ("endpoint", host)]).record(value)
+    }
+}
+
+extension Timer {
+    func recordMilliseconds(_ milliseconds: Int) {
+        recordNanoseconds(Int64(max(0, milliseconds)) * 1_000_000)
+    }
+}
