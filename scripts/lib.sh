@@ -21,6 +21,18 @@ ensure_system_packages() {
     command -v swift >/dev/null || { echo "swift is not on PATH; install Swift 6 (https://www.swift.org/install/linux/) first" >&2; exit 1; }
 }
 
+# Packages only the test suite needs: a real Prometheus server that scrapes the pool.
+ensure_test_packages() {
+    if ! command -v prometheus >/dev/null; then
+        log "installing Debian package: prometheus (the metrics test scrapes a real server)"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        # Without systemd the package's service start fails harmlessly; the tests run their own.
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null || command -v prometheus >/dev/null
+    fi
+}
+
 # A Python with the `redis` and `openai` packages, in a private virtual environment (.venv-cervella).
 ensure_python_redis() {
     local venv="$CERVELLA_ROOT/.venv-cervella"

@@ -1,0 +1,106 @@
+import CervellaTestSupport
+import CurlHTTP
+import Foundation
+import Testing
+
+/// A real Prometheus server scrapes a gateway and a worker (separate processes, so their
+/// counters hold only this test's requests) and answers PromQL with the numbers sent.
+@Suite(.timeLimit(.minutes(2))) struct MetricsTests {
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw TestSetupError("cannot bind a free port") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func launch(_ arguments: [String], pool: TestPool, directory: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
+        process.arguments = arguments + ["--log-level", "warning"]
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = pool.settings.redis.url
+        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
+        environment["QWEN3_ENDPOINT"] = pool.simulator.baseURL
+        environment["CLAUDE_ENDPOINT"] = pool.simulator.baseURL
+        environment["CLAUDE_API_KEY"] = "sk-ant-test"
+        environment["CERVELLA_API_KEYS"] = "metrics-key"
+        process.environment = environment
+        try process.run()
+        return process
+    }
+
+    @Test func prometheusScrapesTheGatewayAndAWorker() async throws {
+        guard let prometheus = ProcessInfo.processInfo.environment["CERVELLA_TEST_PROMETHEUS"], !prometheus.isEmpty else {
+            throw TestSetupError("CERVELLA_TEST_PROMETHEUS is not set: run scripts/test, which installs Debian's prometheus")
+        }
+        let pool = try await TestPool(workers: 0)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-metrics-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (workerPort, gatewayPort, prometheusPort) = (try Self.freePort(), try Self.freePort(), try Self.freePort())
+        let worker = try launch(["worker", "--metrics-port", String(workerPort)], pool: pool, directory: directory)
+        let gateway = try launch(["gateway", "--port", String(gatewayPort)], pool: pool, directory: directory)
+        try """
+        global: { scrape_interval: 1s, evaluation_interval: 1s }
+        scrape_configs:
+          - job_name: cervella
+            static_configs: [{ targets: ["127.0.0.1:\(workerPort)", "127.0.0.1:\(gatewayPort)"] }]
+        """.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: prometheus)
+        server.arguments = [
+            "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+            "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
+        ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            for process in [worker, gateway, server] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+
+        let http = try HTTPClient()
+        defer { http.shutdown() }
+        let sent = 7
+        for index in 0..<sent {
+            var status = 0
+            for _ in 0..<50 where status != 200 {
+                let response = try? await http.execute(HTTPRequest(
+                    method: "POST", url: "http://127.0.0.1:\(gatewayPort)/api/chat",
+                    headers: [HTTPHeader(name: "authorization", value: "Bearer metrics-key")],
+                    body: Data(#"{"message":"Summarize metric \#(index)."}"#.utf8), timeout: .seconds(20)
+                ))
+                status = response?.status ?? 0
+                if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(status == 200)
+        }
+
+        func query(_ promql: String) async throws -> Double? {
+            let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promql
+            let response = try await http.execute(HTTPRequest(url: "http://127.0.0.1:\(prometheusPort)/api/v1/query?query=\(encoded)", timeout: .seconds(5)))
+            guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+                  let result = (object["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                  let value = result.first?["value"] as? [Any], let text = value.last as? String else { return nil }
+            return Double(text)
+        }
+        var tierOne: Double?
+        var gatewayCount: Double?
+        for _ in 0..<60 where tierOne != Double(sent) || gatewayCount != Double(sent) {
+            try await Task.sleep(for: .milliseconds(500))
+            tierOne = try? await query(#"sum(cervella_requests_total{tier="1",outcome="answered"})"#)
+            gatewayCount = try? await query(#"sum(cervella_http_requests_total{route="/api/chat",status="200"})"#)
+        }
+        #expect(tierOne == Double(sent))
+        #expect(gatewayCount == Double(sent))
+        await pool.stop()
+    }
+}
