@@ -183,6 +183,56 @@ import Testing
         await pool.stop()
     }
 
+    /// Fixed-seed fuzzing of the request decoders: whatever the body, the answer is a result
+    /// or a 4xx with a JSON error, never a 5xx or a crash, and the gateway keeps serving.
+    /// CERVELLA_FUZZ_ITERATIONS raises the count.
+    @Test func hostileBodiesGetClearErrorsNeverCrashes() async throws {
+        let pool = try await TestPool()
+        let (gateway, client) = try await start(pool)
+        let iterations = min(5_000, (ProcessInfo.processInfo.environment["CERVELLA_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 2_000) / 10)
+        var state: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let seeds: [(String, [UInt8])] = [
+            ("/api/chat", Array(#"{"message":"Summarize x","tier_hint":"auto","force_model":null,"enable_fallback":true,"stream":false,"context":{"a":[1,2]}}"#.utf8)),
+            ("/v1/chat/completions", Array(#"{"model":"auto","messages":[{"role":"user","content":"Summarize y"}],"max_tokens":50,"stop":["\n"],"n":1}"#.utf8)),
+            ("/api/jobs", Array(#"{"messages":[{"role":"user","content":"Summarize z"}],"timeout_seconds":10}"#.utf8)),
+        ]
+        let fragments: [[UInt8]] = ["{", "}", "[", "]", "\"", "null", "-1", "1e999", "\\u0000", "\\ud800", "\"stream\":true", "\"n\":5"].map { Array($0.utf8) } + [[0xFF], [0xC3]]
+        var statuses: [Int: Int] = [:]
+        for _ in 0..<iterations {
+            let (path, seed) = seeds[Int(next() % UInt64(seeds.count))]
+            var body = seed
+            for _ in 0..<(1 + Int(next() % 3)) {
+                let position = body.isEmpty ? 0 : Int(next() % UInt64(body.count))
+                switch next() % 4 {
+                case 0 where !body.isEmpty: body.remove(at: position)
+                case 1: body.insert(contentsOf: fragments[Int(next() % UInt64(fragments.count))], at: position)
+                case 2 where !body.isEmpty: body[position] = UInt8(truncatingIfNeeded: next())
+                default: body = Array(body.prefix(position))
+                }
+            }
+            let response = try await client.http.execute(HTTPRequest(
+                method: "POST", url: client.base + path,
+                headers: [HTTPHeader(name: "authorization", value: "Bearer \(Self.userKey)")], body: Data(body), timeout: .seconds(30)
+            ))
+            statuses[response.status, default: 0] += 1
+            #expect(response.status < 500, "\(path) answered \(response.status) to \(String(decoding: body, as: UTF8.self))")
+            if response.status >= 400 { #expect(client.object(response)["error"] != nil) }
+        }
+        #expect(statuses.keys.contains(400))
+        // Still serving.
+        #expect(try await client.send("POST", "/api/chat", json: #"{"message":"Summarize after the storm."}"#).status == 200)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
     @Test func rateLimitHoldsAcrossTwoGateways() async throws {
         let pool = try await TestPool()
         let (first, client) = try await start(pool, rateLimit: 5)
