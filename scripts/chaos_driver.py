@@ -168,6 +168,7 @@ class Scenario:
         self.failures = []  # driver-side problems (not pool bugs)
         self.workers = []
         self.watchers = []
+        self.retried_pushes = []  # (id, outcome) of enqueues cut off by a Redis crash
         self.redis_proc = None
         self.sim_proc = None
         self.sim_port = None
@@ -339,12 +340,14 @@ enabled = false
             except REDIS_ERRORS:
                 if time.monotonic() > end:
                     raise
-                time.sleep(0.1)
-                try:
-                    if r.sismember(self.marker, job_id):
-                        return
-                except REDIS_ERRORS:
-                    pass
+            # The reply was lost: the push may or may not have landed. Ask (until Redis answers)
+            # before pushing again, or the job would be queued twice.
+            landed = with_retry(lambda: r.sismember(self.marker, job_id), timeout=max(1.0, end - time.monotonic()),
+                                what=f"checking whether {job_id} was enqueued")
+            if landed:
+                self.retried_pushes.append((job_id, "landed"))
+                return
+            self.retried_pushes.append((job_id, "pushed again"))
 
     # ---------------------------------------------------------------- replies
 
@@ -649,6 +652,7 @@ enabled = false
             "latency_p50": latencies[len(latencies) // 2] if latencies else None,
             "latency_max": latencies[-1] if latencies else None,
             "failures": list(self.failures), "redis_restarts": self.redis_restarts,
+            "retried_pushes": list(self.retried_pushes),
             "lost_where": {i: self.locate(r, i) for i in lost[:20]},
             "duplicate_detail": {i: [res for _, res in self.replies[i]] for i in duplicates[:5]},
             "dir": self.dir, "prefix": self.prefix,
@@ -707,6 +711,8 @@ def print_reports(reports, total_seconds, mode):
                   f"held {len(e['held'])} jobs, requeued {fmt_s(e['to_release'])}, answered {fmt_s(e['to_answer'])}"
                   + (f", poison {','.join(sorted(e['dead']))}" if e["dead"] else "")
                   + (f", {len(e['open'])} never answered" if e["open"] else ""))
+        for job_id, outcome in rep["retried_pushes"]:
+            print(f"    enqueue of {job_id} cut off by the Redis crash: {outcome}")
         if rep["leftovers"]:
             print(f"    left in queues/processing lists: {rep['leftovers']}")
         for job_id, where in rep["lost_where"].items():

@@ -21,7 +21,7 @@ struct AdminCommand: AsyncParsableCommand {
 
         init(_ options: SettingsOptions) throws {
             JSONLogHandler.bootstrap(level: options.logLevel == "info" ? "warning" : options.logLevel)
-            do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw CommandFailure("\(error)") }
+            settings = try options.loadSettings()
             connection = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "admin")
             store = LiveConfigStore(connection: connection, keys: KeySpace(prefix: settings.redis.keyPrefix))
         }

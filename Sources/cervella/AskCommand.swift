@@ -59,7 +59,7 @@ struct AskCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap(level: options.logLevel == "info" ? "warning" : options.logLevel)
         let settings: CervellaSettings
-        do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw CommandFailure("\(error)") }
+        settings = try options.loadSettings()
 
         var text = message
         if message == "-" {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Settings
 
 /// The `cervella` executable: parses arguments and wires library services together.
 @main
@@ -18,6 +19,12 @@ struct SettingsOptions: ParsableArguments {
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    /// The settings from the file and the environment; a problem stops the command with a
+    /// message naming the key.
+    func loadSettings() throws -> CervellaSettings {
+        do { return try CervellaSettings.load(path: configPath()) } catch { throw CommandFailure("\(error)") }
+    }
 
     func configPath() -> String? {
         if let config { return config }

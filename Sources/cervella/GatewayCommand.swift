@@ -24,7 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
         JSONLogHandler.bootstrap(level: options.logLevel)
         let logger = Logger(label: "cervella.gateway")
         let settings: CervellaSettings
-        do { settings = try CervellaSettings.load(path: options.configPath()) } catch { throw CommandFailure("\(error)") }
+        settings = try options.loadSettings()
         PrometheusExport.bootstrap()
         let gateway = try GatewayServer(settings: settings, host: host, port: port, logger: logger, onListening: { port in
             FileHandle.standardOutput.write(Data("cervella gateway listening on port \(port)\n".utf8))

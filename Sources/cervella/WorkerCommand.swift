@@ -27,12 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap(level: options.logLevel)
         let logger = Logger(label: "cervella.worker")
-        let settings: CervellaSettings
-        do {
-            settings = try CervellaSettings.load(path: options.configPath())
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let settings = try options.loadSettings()
         var queueList: [QueueName]?
         if let queues {
             queueList = try queues.split(separator: ",").map { name in

@@ -20,23 +20,6 @@ import Testing
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    func launch(_ arguments: [String], pool: TestPool, directory: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
-        process.arguments = arguments + ["--log-level", "warning"]
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["REDIS_URL"] = pool.settings.redis.url
-        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
-        environment["QWEN3_ENDPOINT"] = pool.simulator.baseURL
-        environment["CLAUDE_ENDPOINT"] = pool.simulator.baseURL
-        environment["CLAUDE_API_KEY"] = "sk-ant-test"
-        environment["CERVELLA_API_KEYS"] = "metrics-key"
-        process.environment = environment
-        try process.run()
-        return process
-    }
-
     @Test func prometheusScrapesTheGatewayAndAWorker() async throws {
         guard let prometheus = ProcessInfo.processInfo.environment["CERVELLA_TEST_PROMETHEUS"], !prometheus.isEmpty else {
             throw TestSetupError("CERVELLA_TEST_PROMETHEUS is not set: run scripts/test, which installs Debian's prometheus")
@@ -46,8 +29,9 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let (workerPort, gatewayPort, prometheusPort) = (try Self.freePort(), try Self.freePort(), try Self.freePort())
-        let worker = try launch(["worker", "--metrics-port", String(workerPort)], pool: pool, directory: directory)
-        let gateway = try launch(["gateway", "--port", String(gatewayPort)], pool: pool, directory: directory)
+        let keys = ["CERVELLA_API_KEYS": "metrics-key"]
+        let worker = try pool.launch(["worker", "--metrics-port", String(workerPort)], environment: keys)
+        let gateway = try pool.launch(["gateway", "--port", String(gatewayPort)], environment: keys)
         try """
         global: { scrape_interval: 1s, evaluation_interval: 1s }
         scrape_configs:

@@ -7,25 +7,8 @@ import Testing
 /// Tests that drive the real `cervella` executable and the Python example, as users do.
 @Suite(.timeLimit(.minutes(2))) struct ProcessTests {
     /// Starts `cervella worker` with the pool's settings given through the environment.
-    func startWorker(_ pool: TestPool, extraConfig: String = "", arguments: [String] = []) throws -> (Process, URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = directory.appendingPathComponent("worker.toml")
-        try "[worker]\nblock_timeout_seconds = 0.5\n\(extraConfig)\n".write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
-        process.arguments = ["worker", "--config", config.path, "--log-level", "info"] + arguments
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["REDIS_URL"] = pool.settings.redis.url
-        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
-        environment["QWEN3_ENDPOINT"] = pool.simulator.baseURL
-        environment["DEEPSEEK_ENDPOINT"] = pool.simulator.baseURL
-        environment["CLAUDE_ENDPOINT"] = pool.simulator.baseURL + "/v1"
-        environment["CLAUDE_API_KEY"] = "sk-ant-test"
-        process.environment = environment
-        try process.run()
-        return (process, directory)
+    func startWorker(_ pool: TestPool, extraConfig: String = "") throws -> Process {
+        try pool.launch(["worker"], config: "[worker]\nblock_timeout_seconds = 0.5\n\(extraConfig)\n")
     }
 
     func waitForExit(_ process: Process, seconds: Double) async -> Bool {
@@ -43,7 +26,7 @@ import Testing
 
     @Test func sigtermDrainsInFlightJobsAndExitsCleanly() async throws {
         let pool = try await TestPool(workers: 0)
-        let (worker, _) = try startWorker(pool)
+        let worker = try startWorker(pool)
         let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }
         // Wait until the worker holds all six, then ask it to stop.
@@ -63,7 +46,7 @@ import Testing
 
     @Test func sigtermPastTheDrainTimeoutHandsJobsBackAndAnotherWorkerFinishesThem() async throws {
         let pool = try await TestPool(workers: 0)
-        let (worker, _) = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
+        let worker = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
         let jobs = try (0..<4).map { try pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }
         let deadline = Date().addingTimeInterval(10)
@@ -75,7 +58,7 @@ import Testing
         #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 4)
         #expect(try await processingCount(pool) == 0)
 
-        let (second, _) = try startWorker(pool)
+        let second = try startWorker(pool)
         for job in jobs {
             let result = try await pool.producer.waitForResult(job)
             #expect(result.ok, "job \(job.id): \(String(describing: result.error))")

@@ -10,22 +10,7 @@ import Testing
 
     @Test func killedWorkersJobsRunAgainWithinTwentySeconds() async throws {
         let pool = try await TestPool(workers: 0)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = directory.appendingPathComponent("worker.toml")
-        try "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 1.0\nheartbeat_ttl_seconds = 3\n".write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
-        process.arguments = ["worker", "--config", config.path, "--log-level", "warning"]
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["REDIS_URL"] = pool.settings.redis.url
-        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
-        environment["QWEN3_ENDPOINT"] = pool.simulator.baseURL
-        environment["CLAUDE_ENDPOINT"] = pool.simulator.baseURL
-        environment["CLAUDE_API_KEY"] = "sk-ant-test"
-        process.environment = environment
-        try process.run()
+        let process = try pool.launch(["worker"], config: "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 1.0\nheartbeat_ttl_seconds = 3\n")
 
         let jobs = try (0..<5).map { try pool.job("Summarize chapter \($0).\n#sim latency_ms=5000", cache: false, timeout: 60) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }

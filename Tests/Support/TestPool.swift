@@ -129,6 +129,34 @@ public final class TestPool: Sendable {
         }
     }
 
+    /// Runs the `cervella` executable against this pool (its Redis, key prefix and simulator),
+    /// in a fresh directory holding `config` as worker.toml when given.
+    public func launch(_ arguments: [String], config: String? = nil, environment extra: [String: String] = [:]) throws -> Process {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var arguments = arguments
+        if let config {
+            let file = directory.appendingPathComponent("worker.toml")
+            try config.write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--config", file.path]
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
+        process.arguments = arguments + ["--log-level", ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"]
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = settings.redis.url
+        environment["CERVELLA_KEY_PREFIX"] = keys.prefix
+        environment["QWEN3_ENDPOINT"] = simulator.baseURL
+        environment["DEEPSEEK_ENDPOINT"] = simulator.baseURL
+        environment["CLAUDE_ENDPOINT"] = simulator.baseURL + "/v1"
+        environment["CLAUDE_API_KEY"] = "sk-ant-test"
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        try process.run()
+        return process
+    }
+
     /// Starts an in-process gateway on a free port; returns its base URL and a stop function.
     public func startGateway(configure: (inout CervellaSettings) -> Void = { _ in }) async throws -> RunningGateway {
         var settings = self.settings
