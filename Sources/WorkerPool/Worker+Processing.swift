@@ -11,6 +11,7 @@ extension Worker {
     /// Runs one fetched job to its commit; never throws, never crashes on input.
     func process(_ fetched: FetchedJob) async {
         defer {
+            release(fetched)
             inFlight.withLock { $0 -= 1 }
             slots.release()
         }

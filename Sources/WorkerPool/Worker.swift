@@ -33,6 +33,9 @@ public final class Worker: Service, Sendable {
     private let stopping = Mutex(false)
     /// Jobs being processed (slots also count fetchers waiting on an empty queue).
     let inFlight = Mutex(0)
+    /// The payloads this process holds, per queue, to tell them from strays in its own
+    /// processing lists (see `reconcile`).
+    let held = Mutex<[QueueName: [[UInt8]: Int]]>([:])
     private let shutdownSignal: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
 
@@ -213,7 +216,11 @@ public final class Worker: Service, Sendable {
         let processing = keys.processing(queue, worker: id)
         let block = RedisArgument(String(settings.worker.blockTimeoutSeconds))
         var failures = 0
+        var reconcileNeeded = true
         while !isStopping {
+            if reconcileNeeded {
+                reconcileNeeded = await !reconcile(queue, connection: connection)
+            }
             guard await slots.acquire(priority: priority) else { break }
             do {
                 let reply = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block)
@@ -223,11 +230,13 @@ public final class Worker: Service, Sendable {
                     continue
                 }
                 let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
+                hold(fetched)
                 // A pop that was already blocking when shutdown began can still return a job
                 // (even one the drain just handed back): it goes straight back, never dropped.
                 if isStopping {
                     slots.release()
                     await handBack(fetched)
+                    release(fetched)
                     break
                 }
                 inFlight.withLock { $0 += 1 }
@@ -235,16 +244,53 @@ public final class Worker: Service, Sendable {
                     inFlight.withLock { $0 -= 1 }
                     slots.release()
                     await handBack(fetched)
+                    release(fetched)
                     break
                 }
             } catch {
                 slots.release()
+                // The BLMOVE may have run with its reply lost: the job would sit in this live
+                // worker's processing list, where no reaper looks. Check once Redis is back.
+                reconcileNeeded = true
                 failures += 1
                 let wait = min(5_000, 100 * (1 << min(failures, 6)))
                 logger.error("cannot fetch from \(source); retrying", metadata: ["cervella.error": "\(error)", "cervella.retry_ms": "\(wait)"])
                 try? await Task.sleep(for: .milliseconds(wait))
             }
         }
+    }
+}
+
+extension Worker {
+    func hold(_ fetched: FetchedJob) {
+        held.withLock { $0[fetched.queue, default: [:]][fetched.payload, default: 0] += 1 }
+    }
+
+    func release(_ fetched: FetchedJob) {
+        held.withLock { held in
+            let count = (held[fetched.queue]?[fetched.payload] ?? 1) - 1
+            held[fetched.queue]?[fetched.payload] = count > 0 ? count : nil
+        }
+    }
+
+    /// Hands back any job in this worker's own processing list for `queue` that the process
+    /// does not hold: one whose BLMOVE ran while its reply was lost to a dropped connection
+    /// (the only way a live worker's list gets a stray). Runs at start (a restarted worker
+    /// with the same id) and after fetch errors; returns false when Redis was unreachable.
+    func reconcile(_ queue: QueueName, connection: RedisConnection) async -> Bool {
+        guard let listed = try? await connection.send("LRANGE", RedisArgument(keys.processing(queue, worker: id)), 0, -1).array else {
+            return false
+        }
+        var remaining = held.withLock { $0[queue] ?? [:] }
+        for payload in listed.compactMap(\.bytes) {
+            if let count = remaining[payload], count > 0 {
+                remaining[payload] = count - 1
+                continue
+            }
+            logger.warning("found a job in this worker's processing list that it does not hold; handing it back", metadata: ["cervella.queue": "\(queue.rawValue)"])
+            await handBack(FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970))
+        }
+        return true
     }
 }
 

@@ -84,6 +84,20 @@ import Testing
         await pool.stop()
     }
 
+    /// A BLMOVE whose reply is lost to a dropped connection leaves the job in a *live* worker's
+    /// list, where no reaper looks; the worker finds such strays itself (at start and after a
+    /// fetch error) and hands them back. Found by scripts/chaos killing Redis mid-run.
+    @Test func aStrayInALiveWorkersOwnListIsHandedBack() async throws {
+        let pool = try await TestPool(workers: 0)
+        let stray = try pool.job("Summarize the stray.", cache: false)
+        try await pool.redis.send("LPUSH", RedisArgument(pool.keys.processing(.tier1, worker: "test-worker-0")), try encode(stray))
+        try await pool.startWorkers(1)
+        let result = try await pool.producer.waitForResult(stray)
+        #expect(result.ok)
+        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.processing(.tier1, worker: "test-worker-0"))).integer == 0)
+        await pool.stop()
+    }
+
     @Test func aLongCallOfALiveWorkerIsNeverReclaimed() async throws {
         // Heartbeat TTL 5 s, call 7 s: the heartbeat keeps the job with its worker.
         let pool = try await TestPool(workers: 2)
