@@ -4,7 +4,7 @@ provides a Python with redis-py).
 
 Every scenario gets its own redis-server on a free loopback port, its own provider simulator,
 its own key prefix and four workers. A producer thread enqueues jobs at a steady rate, a
-collector thread pops replies, and a chaos thread does the damage:
+collector thread reads replies (LRANGE, never popping), and a chaos thread does the damage:
 
   a  workers SIGKILLed every few seconds and restarted (four always running)
   b  redis-server SIGKILLed and restarted on the same port and --dir (AOF, appendfsync always)
@@ -13,8 +13,9 @@ collector thread pops replies, and a chaos thread does the damage:
      long enough (heartbeat TTL + reaper lease + margin) that the reaper takes its jobs while
      it is still alive, so that the stale worker finishes them a second time
 
-Then every enqueued id is reconciled against its reply list and the dead letter list.
-Exit status 1 when any scenario lost a job or wrote a duplicate reply.
+Then every enqueued id is reconciled against its reply list and the dead letter list; a job
+with neither is lost, and is located (queue, processing list of a live or dead worker, done key).
+Exit status 1 when any scenario lost a job, wrote a duplicate reply or could not enqueue a job.
 """
 
 import argparse
@@ -31,6 +32,8 @@ import time
 import urllib.request
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)  # BusyLoadingError is a ConnectionError
 
@@ -102,8 +105,13 @@ class Processes:
                 f.write(f"{proc.pid}\n")
         return proc
 
+    # Processes this driver sent a terminating signal to; any other exit is unexpected.
+    terminated = set()
+
     @staticmethod
     def signal(proc, sig):
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            Processes.terminated.add(proc.pid)
         if proc.poll() is None:
             try:
                 os.kill(proc.pid, sig)
@@ -195,7 +203,11 @@ class Scenario:
         probe.close()
 
     def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=10, socket_connect_timeout=2)
+        # No silent retries inside redis-py (its default retries a command after a dropped
+        # connection): a retried LPUSH whose first reply was lost queues the job twice. Every
+        # retry here is explicit, and reads of replies are non-destructive (LRANGE).
+        return redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=10, socket_connect_timeout=2,
+                           retry=Retry(NoBackoff(), 0))
 
     def worker_env(self):
         # Nothing from the caller's environment may override the scenario's settings.
@@ -215,7 +227,11 @@ class Scenario:
     def write_config(self):
         self.config = os.path.join(self.dir, "worker.toml")
         with open(self.config, "w") as f:
-            f.write(f"""[worker]
+            f.write(f"""[redis]
+# Replies must outlive the scenario: the reconciler reads them (without popping) at the end.
+reply_ttl_seconds = 900
+
+[worker]
 queues = ["fallback", "tier1", "tier3"]
 concurrency = {CONCURRENCY}
 block_timeout_seconds = 1.0
@@ -352,21 +368,31 @@ enabled = false
     # ---------------------------------------------------------------- replies
 
     def poll_replies(self, r, ids):
+        """Reads the reply lists of `ids` without popping them (a pop whose reply a Redis crash
+        swallowed would lose the result), so the list length is the number of replies written.
+        Keeps the time each reply was first seen."""
         for offset in range(0, len(ids), 500):
             chunk = ids[offset:offset + 500]
             pipe = r.pipeline(transaction=False)
             for job_id in chunk:
-                pipe.lpop(f"{self.prefix}:reply:{job_id}", 100)
+                pipe.lrange(f"{self.prefix}:reply:{job_id}", 0, -1)
             answers = pipe.execute()
             observed = time.time()
             with self.lock:
                 for job_id, items in zip(chunk, answers):
-                    for raw in items or []:
+                    known = self.replies[job_id] if job_id in self.replies else []
+                    items = list(reversed(items or []))  # LPUSHed: oldest last
+                    if 0 < len(items) < len(known):
+                        self.failures.append(f"reply list of {job_id} shrank from {len(known)} to {len(items)}")
+                        continue
+                    for raw in items[len(known):]:
                         try:
                             result = json.loads(raw)
                         except ValueError:
                             result = {"ok": False, "error": {"code": "unparsable_reply"}, "raw": raw[:200].decode("utf-8", "replace")}
-                        self.replies[job_id].append((observed, result))
+                        known.append((observed, result))
+                    if known:
+                        self.replies[job_id] = known
 
     def poll_dead(self, r):
         entries = r.lrange(f"{self.prefix}:dead", 0, -1)
@@ -476,14 +502,15 @@ enabled = false
             with self.lock:
                 in_flight = {i for i in self.enqueued if not self.replies.get(i)}
             t = time.time()
+            victim_pid = self.redis_proc.pid
             Processes.signal(self.redis_proc, signal.SIGKILL)
             self.redis_proc.wait(timeout=10)
             time.sleep(self.args.redis_downtime)
             self.start_redis()
             self.redis_restarts += 1
             back = time.time()
-            self.events.append({"kind": "redis SIGKILL", "t": t, "pid": self.redis_proc.pid, "held": in_flight,
-                                "t_end": back, "note": f"down {back - t:.1f} s"})
+            self.events.append({"kind": "redis SIGKILL", "t": t, "pid": victim_pid, "held": in_flight,
+                                "t_end": back, "note": f"down {back - t:.1f} s, restarted as pid {self.redis_proc.pid}"})
 
     def chaos_c(self):
         """Nothing to kill: the failures are in the jobs' directives."""
@@ -542,10 +569,30 @@ enabled = false
                 log(f"scenario {self.name}: no progress for {self.args.stall_seconds:.0f} s with {left} jobs unresolved")
                 break
             time.sleep(0.25)
+        if self.unresolved():
+            self.diagnose()
         for thread in self.watchers:
             thread.join(timeout=max(0.0, hard_end - time.monotonic()))
-        # Late finishers (a stopped worker that was continued) may still write: let them, then sweep everything.
-        time.sleep(self.args.settle_seconds)
+        # Late finishers (a continued worker and the fallback copies it pushes) may still write:
+        # wait until every queue and processing list has stayed empty for settle_seconds (at most
+        # quiesce_seconds in all), then sweep everything.
+        r = self.client()
+        quiet_end = time.monotonic() + self.args.quiesce_seconds
+        empty_since = None
+        while time.monotonic() < quiet_end:
+            try:
+                busy = [k for k in r.scan_iter(match=f"{self.prefix}:*", count=1000)
+                        if (b":queue:" in k or b":processing:" in k) and r.llen(k)]
+            except REDIS_ERRORS:
+                busy = ["?"]
+            if busy:
+                empty_since = None
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif time.monotonic() - empty_since >= self.args.settle_seconds:
+                break
+            time.sleep(0.1)
+        r.close()
         self.stop_collector.set()
         collector.join(timeout=30)
         r = self.client()
@@ -556,6 +603,32 @@ enabled = false
         r.close()
         return report
 
+    def diagnose(self):
+        """Jobs are missing: record what the workers and their Redis connections are doing."""
+        lines = []
+        try:
+            r = self.client()
+            beats = {k.decode().split(":worker:", 1)[1]: r.ttl(k) for k in r.scan_iter(match=f"{self.prefix}:worker:*", count=1000)}
+            lines.append(f"heartbeat keys (ttl): {beats}")
+            for c in r.client_list():
+                lines.append(f"client {c.get('name') or '-':24} addr={c.get('addr')} age={c.get('age')} idle={c.get('idle')} "
+                             f"cmd={c.get('cmd')} flags={c.get('flags')}")
+            r.close()
+        except Exception as error:  # noqa: BLE001
+            lines.append(f"redis unreadable: {error!r}")
+        for w in self.workers:
+            try:
+                with open(f"/proc/{w.pid}/stat") as f:
+                    state = f.read().split(") ", 1)[1].split()[0]
+                threads = len(os.listdir(f"/proc/{w.pid}/task"))
+                lines.append(f"worker pid {w.pid}: state {state}, {threads} threads")
+            except OSError:
+                lines.append(f"worker pid {w.pid}: exited ({w.poll()})")
+        path = os.path.join(self.dir, "diagnosis.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.failures.append(f"jobs unresolved at the end; worker/connection state in {path}")
+
     def locate(self, r, job_id):
         """Where a job without a reply is now, for the diagnosis of a lost job."""
         places = []
@@ -565,7 +638,12 @@ enabled = false
                 continue
             for raw in r.lrange(key, 0, -1):
                 if job_id.encode() in raw:
-                    places.append(key)
+                    if ":processing:" in key:
+                        owner = key.split(":processing:", 1)[1].split(":", 1)[1]
+                        alive = r.exists(f"{self.prefix}:worker:{owner}")
+                        places.append(f"{key} (worker {owner} {'alive: heartbeat present' if alive else 'has no heartbeat'})")
+                    else:
+                        places.append(key)
         done = r.get(f"{self.prefix}:done:{job_id}")
         if done is not None:
             places.append(f"done key set by {done.decode()}")
@@ -635,6 +713,11 @@ enabled = false
             released = event.get("t_released")
             recoveries.append({**event, "to_answer": to_answer, "open": open_ids, "dead": dead_ids,
                                "to_release": None if released is None else released - event["t"]})
+        # A child that exited without the driver killing it: a crash, or someone else's kill.
+        for proc, what in [(w, "worker") for w in self.workers] + [(self.sim_proc, "simulator"), (self.redis_proc, "redis-server")]:
+            if proc is not None and proc.poll() is not None and proc.pid not in Processes.terminated:
+                self.failures.append(f"{what} pid {proc.pid} exited on its own with status {proc.returncode}"
+                                     + (f" (signal {-proc.returncode})" if proc.returncode < 0 else ""))
         leftovers = collections.Counter()
         for key in r.scan_iter(match=f"{self.prefix}:*", count=1000):
             key = key.decode()
@@ -714,7 +797,7 @@ def print_reports(reports, total_seconds, mode):
         for job_id, outcome in rep["retried_pushes"]:
             print(f"    enqueue of {job_id} cut off by the Redis crash: {outcome}")
         if rep["leftovers"]:
-            print(f"    left in queues/processing lists: {rep['leftovers']}")
+            print(f"    still in queues/processing lists at the end: {rep['leftovers']}")
         for job_id, where in rep["lost_where"].items():
             print(f"    LOST {job_id}: {'; '.join(where)}")
         for job_id, results in rep["duplicate_detail"].items():
@@ -735,8 +818,11 @@ def main():
     parser.add_argument("--seed", type=int, default=20260110)
     parser.add_argument("--redis-downtime", type=float, default=1.0, help="seconds redis-server stays down in b")
     parser.add_argument("--stall-seconds", type=float, default=30.0, help="give up waiting after this long without progress")
-    parser.add_argument("--settle-seconds", type=float, default=2.0, help="wait for late duplicate writes before the final sweep")
-    parser.add_argument("--worker-log-level", default="notice", help="workers' --log-level (debug logs every job)")
+    parser.add_argument("--quiesce-seconds", type=float, default=15.0,
+                        help="at the end, wait at most this long for every queue and processing list to empty")
+    parser.add_argument("--settle-seconds", type=float, default=2.0,
+                        help="how long queues and processing lists must stay empty before the final sweep")
+    parser.add_argument("--worker-log-level", default="info", help="workers' --log-level (debug logs every job)")
     parser.add_argument("--json", help="also write the reports to this file")
     args = parser.parse_args()
     args.jobs = args.jobs or (300 if args.short else 2000)

@@ -13,8 +13,8 @@ import Settings
 /// recovery recorded, or, on the third recovery, to the dead letter list with an error result:
 /// one job that kills its workers cannot crash-loop the pool.
 ///
-/// With a 15 s heartbeat TTL and a 2 s scan, a killed worker's jobs run again within about
-/// 17 s. A live worker is never reclaimed, however long its provider call: its heartbeat runs
+/// With a 15 s heartbeat TTL and a 2 s scan (the lease lasts one scan interval), a killed
+/// worker's jobs run again within about 17 s. A live worker is never reclaimed, however long its provider call: its heartbeat runs
 /// on its own schedule.
 struct Reaper: Sendable {
     let worker: Worker
@@ -23,10 +23,20 @@ struct Reaper: Sendable {
 
     var keys: KeySpace { worker.keys }
 
+    /// Moves one job back only if it was still in the dead worker's list, so that two reapers
+    /// (a lease that expired mid-sweep) can never queue it twice.
+    static let moveBack = RedisScript("""
+    if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+      redis.call('RPUSH', KEYS[2], ARGV[2])
+      return 1
+    end
+    return 0
+    """)
+
     func run(interval: Duration) async {
         while !Task.isCancelled {
             do {
-                try await sweepIfLeaseHolder()
+                try await sweepIfLeaseHolder(lease: interval)
             } catch {
                 worker.logger.warning("reaper pass failed; will retry", metadata: ["cervella.error": "\(error)"])
             }
@@ -34,9 +44,11 @@ struct Reaper: Sendable {
         }
     }
 
-    func sweepIfLeaseHolder() async throws {
-        let lease = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", 5000)
-        guard lease == .status("OK") else { return }
+    /// The lease lasts one interval, so some worker sweeps every interval (not every 5 s).
+    func sweepIfLeaseHolder(lease: Duration) async throws {
+        let milliseconds = max(200, Int(lease.components.seconds) * 1000 + Int(lease.components.attoseconds / 1_000_000_000_000_000))
+        let acquired = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", RedisArgument(milliseconds))
+        guard acquired == .status("OK") else { return }
         _ = try await sweep()
     }
 
@@ -81,7 +93,6 @@ struct Reaper: Sendable {
 
     private func reclaim(_ payload: [UInt8], from key: String, queue: QueueName, owner: String) async throws {
         let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
-        let take = RedisCommand("LREM", RedisArgument(key), 1, RedisArgument(bytes: payload))
         guard case .success(var job) = JobDecoding.decode(payload, keys: keys) else {
             // Malformed jobs never reach a processing list alive, but a foreign writer might.
             let commit = JobCommit(outcome: .dead(reason: "unreadable job recovered from dead worker \(owner)", replyTo: nil, jobID: nil, history: []), stats: [.dead])
@@ -99,9 +110,12 @@ struct Reaper: Sendable {
             return
         }
         let updated = try JSONEncoder().encode(job)
-        _ = try await worker.commands.transaction(
-            [take, RedisCommand("RPUSH", RedisArgument(keys.queue(queue)), RedisArgument(bytes: Array(updated)))]
-                + HourlyStats.commands(for: [.recovered(count: 1)], keys: keys)
+        let moved = try await worker.commands.evaluate(
+            Self.moveBack, keys: [RedisArgument(key), RedisArgument(keys.queue(queue))],
+            arguments: [RedisArgument(bytes: payload), RedisArgument(bytes: Array(updated))]
         )
+        if moved.integer == 1 {
+            _ = try? await worker.commands.pipeline(HourlyStats.commands(for: [.recovered(count: 1)], keys: keys))
+        }
     }
 }

@@ -180,7 +180,9 @@ extension Worker {
                     WorkerMetrics.observe(commit, queue: fetched.queue, settings: settings)
                 } else {
                     WorkerMetrics.duplicate()
-                    logger.warning("job was already answered by another worker; this answer is dropped", metadata: ["cervella.queue": "\(fetched.queue.rawValue)"])
+                    logger.warning("job was already answered by another worker; this answer is dropped", metadata: [
+                        "cervella.queue": "\(fetched.queue.rawValue)", "cervella.job.id": "\(plan.guardKey.map { String($0.dropFirst(keys.prefix.count + 6)) } ?? "-")",
+                    ])
                 }
                 return
             } catch {
