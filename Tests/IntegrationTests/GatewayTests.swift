@@ -233,6 +233,28 @@ import Testing
         await pool.stop()
     }
 
+    @Test func aFullQueueAnswers503WithRetryAfterInsteadOfHanging() async throws {
+        let pool = try await TestPool(workers: 0)
+        let gateway = try await pool.startGateway { settings in
+            settings.gateway.apiKeys = [Self.userKey]
+            settings.gateway.maxQueueLength = 2
+        }
+        let client = Client(http: try HTTPClient(), base: gateway.baseURL, key: Self.userKey)
+        for index in 0..<2 {
+            #expect(try await client.send("POST", "/api/jobs", json: #"{"message":"Summarize backlog \#(index).","cache":false}"#).status == 202)
+        }
+        let full = try await client.send("POST", "/api/jobs", json: #"{"message":"Summarize one more.","cache":false}"#)
+        #expect(full.status == 503)
+        #expect(full.header("retry-after") == "1")
+        let started = Date()
+        let chat = try await client.send("POST", "/api/chat", json: #"{"message":"Summarize now."}"#)
+        #expect(chat.status == 503)
+        #expect(Date().timeIntervalSince(started) < 5)
+        await gateway.stop()
+        client.http.shutdown()
+        await pool.stop()
+    }
+
     @Test func rateLimitHoldsAcrossTwoGateways() async throws {
         let pool = try await TestPool()
         let (first, client) = try await start(pool, rateLimit: 5)
