@@ -74,11 +74,15 @@ final class HTTPFixture {
     /// SIGKILL rather than `terminate()` (SIGTERM): Foundation spawns the child from a
     /// libdispatch thread, which blocks most signals, and the child inherits that mask, so
     /// SIGTERM would stay pending forever. The fixture has nothing to clean up.
+    ///
+    /// No `waitUntilExit()`: it runs a run loop on the calling thread, and this is called on
+    /// Swift's cooperative pool (two threads here), where two such waits at once once stalled
+    /// the whole suite. A SIGKILLed child is gone within milliseconds; a bounded poll suffices.
     func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
+        for _ in 0..<100 where process.isRunning { usleep(10_000) }
     }
 
     deinit {

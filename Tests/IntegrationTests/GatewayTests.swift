@@ -107,8 +107,10 @@ import Testing
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        // Wait without blocking a thread of the cooperative pool: the gateway and the worker
+        // the script talks to run on that pool too.
+        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
         #expect(process.terminationStatus == 0, "python said: \(text)")
         #expect(text.contains("plain qwen3-4b Summary:"))
         #expect(text.contains("fallback claude-sonnet-4-5 true low_confidence_"))

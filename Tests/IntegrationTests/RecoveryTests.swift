@@ -25,7 +25,7 @@ import Testing
         }
         #expect(held == 5)
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         let killedAt = Date()
 
         // A surviving worker's reaper finds the orphaned list once the heartbeat expires.
