@@ -90,6 +90,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Bench",
+            dependencies: ["RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "ProviderSimulator",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -101,7 +105,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability",
+                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

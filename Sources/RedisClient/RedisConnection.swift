@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One Redis connection served by a thread the connection owns.
 ///
@@ -33,12 +34,17 @@ public final class RedisConnection: @unchecked Sendable {
     private var reconnectDelay: Duration
     private var lastFailure: ContinuousClock.Instant?
 
+    /// Counts this connection's commands and round trips (shared when several connections
+    /// were given the same counter).
+    public let traffic: RedisTraffic
+
     /// A write to a socket the server closed raises SIGPIPE, whose default action kills the
     /// process; the error must come back as a failed write instead.
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
-    public init(configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis")) {
+    public init(configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis"), traffic: RedisTraffic = RedisTraffic()) {
         Self.ignoreSIGPIPE
+        self.traffic = traffic
         self.configuration = configuration
         self.name = name
         self.logger = logger
@@ -135,9 +141,12 @@ public final class RedisConnection: @unchecked Sendable {
         }
         var next = 0
         do {
+            var count = 0
             for request in batch {
                 for command in request.commands { try connection.append(command) }
+                count += request.commands.count
             }
+            traffic.record(commands: count)
             while next < batch.count {
                 var replies: [RedisValue] = []
                 replies.reserveCapacity(batch[next].commands.count)
@@ -213,4 +222,21 @@ public final class RedisConnection: @unchecked Sendable {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
+}
+
+/// Commands written and round trips made (pipelines flushed): what a process costs Redis,
+/// as `cervella bench` and a worker's heartbeat report it.
+public final class RedisTraffic: Sendable {
+    private let commandCount = Atomic<Int>(0)
+    private let roundTripCount = Atomic<Int>(0)
+
+    public init() {}
+
+    func record(commands: Int) {
+        commandCount.add(commands, ordering: .relaxed)
+        roundTripCount.add(1, ordering: .relaxed)
+    }
+
+    public var commands: Int { commandCount.load(ordering: .relaxed) }
+    public var roundTrips: Int { roundTripCount.load(ordering: .relaxed) }
 }

@@ -24,6 +24,8 @@ public final class Worker: Service, Sendable {
     let logger: Logger
     let redisConfiguration: RedisConfiguration
     let commands: RedisConnection
+    /// Every Redis command and round trip of this worker, reported in its heartbeat.
+    public let traffic = RedisTraffic()
     let http: HTTPClient
     let providers: [Int: any ChatProvider]
     let slots: SlotPool
@@ -52,7 +54,7 @@ public final class Worker: Service, Sendable {
         // A blocking pop must never look like a dead server: the read timeout exceeds it.
         configuration.readTimeout = .milliseconds(Int(settings.worker.blockTimeoutSeconds * 1000) + 10_000)
         self.redisConfiguration = configuration
-        self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger)
+        self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger, traffic: traffic)
         // Every slot may hold a provider call; curl would queue calls beyond the connection caps.
         let slotCount = max(1, self.concurrency)
         self.http = try HTTPClient(
@@ -165,7 +167,7 @@ public final class Worker: Service, Sendable {
     private func heartbeatLoop() async {
         let interval = settings.worker.heartbeatIntervalSeconds
         while !Task.isCancelled {
-            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"at\":\(Date().timeIntervalSince1970)}"
+            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"at\":\(Date().timeIntervalSince1970)}"
             do {
                 try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
             } catch {
@@ -210,7 +212,7 @@ public final class Worker: Service, Sendable {
     /// Takes a slot, then blocks on the queue for a short while, so shutdown is seen within
     /// `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
     private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation) async {
-        let connection = RedisConnection(configuration: redisConfiguration, name: "worker-fetch-\(queue.rawValue)", logger: logger)
+        let connection = RedisConnection(configuration: redisConfiguration, name: "worker-fetch-\(queue.rawValue)", logger: logger, traffic: traffic)
         defer { connection.close() }
         let source = keys.queue(queue)
         let processing = keys.processing(queue, worker: id)

@@ -1,0 +1,304 @@
+import CurlHTTP
+import Foundation
+import JobProtocol
+import Logging
+import Producer
+import RedisClient
+import Settings
+
+/// The knobs of `cervella bench`; defaults are the sizes docs/BENCHMARKS.md quotes.
+public struct BenchOptions: Sendable {
+    public var jobs = 50_000
+    public var workers = 2
+    public var window = 1_000
+    public var workerConcurrency = 256
+    public var rate = 1_000.0
+    public var durationSeconds = 10.0
+    public var concurrencyJobs = 5_000
+    public var concurrencyLatencyMs = 1_000
+    public var waitingRequests = 2_000
+    public init() {}
+
+    /// Small sizes: a smoke test that every scenario works, for CI (no timing assertions).
+    public static var smoke: BenchOptions {
+        var options = BenchOptions()
+        options.jobs = 2_000
+        options.window = 200
+        options.workerConcurrency = 64
+        options.rate = 200
+        options.durationSeconds = 2
+        options.concurrencyJobs = 400
+        options.concurrencyLatencyMs = 200
+        options.waitingRequests = 200
+        return options
+    }
+}
+
+public enum BenchScenario: String, CaseIterable, Sendable {
+    case throughput, overhead, concurrency, cache, memory
+}
+
+/// Runs scenarios against the Redis in `settings`, each on a fresh rig, and reports them.
+public struct Bench: Sendable {
+    let binary: String
+    let settings: CervellaSettings
+    let options: BenchOptions
+    let logger: Logger
+
+    public init(binary: String, settings: CervellaSettings, options: BenchOptions, logger: Logger) {
+        self.binary = binary
+        self.settings = settings
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run(_ scenario: BenchScenario) async throws -> ScenarioReport {
+        let rig = try BenchRig(binary: binary, settings: settings, logger: logger, httpConnections: max(512, options.waitingRequests + 64, options.window + 64))
+        do {
+            let report: ScenarioReport
+            switch scenario {
+            case .throughput: report = try await throughput(rig)
+            case .overhead: report = try await overhead(rig)
+            case .concurrency: report = try await concurrency(rig)
+            case .cache: report = try await cache(rig)
+            case .memory: report = try await memory(rig)
+            }
+            await rig.shutdown()
+            return report
+        } catch {
+            await rig.shutdown()
+            throw error
+        }
+    }
+
+    // MARK: - throughput
+
+    /// N jobs through the full path with W worker processes and C jobs in flight.
+    func throughput(_ rig: BenchRig) async throws -> ScenarioReport {
+        var report = ScenarioReport(scenario: "throughput", parameters: [
+            "jobs": "\(options.jobs)", "workers": "\(options.workers)", "window": "\(options.window)", "worker_concurrency": "\(options.workerConcurrency)",
+        ])
+        try await rig.startSimulator(latencyMs: 0)
+        let ceiling = RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
+
+        // Baseline: the same number of calls straight to the simulator, same window.
+        let direct = await Load.closed(label: "direct simulator calls", total: options.jobs, window: options.window) { index, collector in
+            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: "qwen3-4b", text: "Summarize: bench request \(index)"))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+
+        let workers = try await rig.startWorkers(options.workers, concurrency: options.workerConcurrency)
+        let connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
+        let producer = Producer(settings: rig.settings, connection: connection)
+        let dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
+        dispatcher.start()
+        defer { dispatcher.stop(); producer.close(); connection.close() }
+        let route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
+        let makeJob: @Sendable (String) throws -> Job = { text in
+            try producer.makeJob(messages: [ChatMessage(role: "user", content: text)], params: GenerationParameters(maxTokens: 16), cache: false, route: route)
+        }
+        // Warm-up: connections, scripts loaded, code paths paged in.
+        _ = await Load.closed(label: "warm-up", total: min(2_000, options.jobs), window: options.window) { index, collector in
+            guard let job = try? makeJob("warm-up \(index)") else { return collector.fail("cannot build a job") }
+            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
+        }
+        let workersBefore = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
+        let before = try await rig.commandCalls()
+        let producerBefore = (connection.traffic.commands, connection.traffic.roundTrips)
+        let outcome = await Load.closed(label: "cervella jobs", total: options.jobs, window: options.window) { index, collector in
+            guard let job = try? makeJob("Summarize: bench job \(index)") else { return collector.fail("cannot build a job") }
+            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
+        }
+        let after = try await rig.commandCalls()
+        let producerAfter = (connection.traffic.commands, connection.traffic.roundTrips)
+        try Self.check(outcome, what: "jobs")
+        let workersAfter = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
+
+        let jobs = Double(options.jobs)
+        // Each side counts what it sends; the worker's count includes its heartbeat, live
+        // config polls and health loop during the run.
+        let producerCommands = Double(producerAfter.0 - producerBefore.0)
+        let producerRoundTrips = Double(producerAfter.1 - producerBefore.1)
+        let workerCommands = Double(workersAfter.commands - workersBefore.commands)
+        let workerRoundTrips = Double(workersAfter.roundTrips - workersBefore.roundTrips)
+        // What Redis executed, scripts' inner calls included (the bench's own INFO excluded).
+        let executed = Double(after.filter { $0.key != "info" }.values.reduce(0, +) - before.filter { $0.key != "info" }.values.reduce(0, +))
+
+        report.add("jobs/s end to end", outcome.perSecond, "jobs/s", baseline: ("direct simulator calls/s", direct.perSecond), target: "≥ 15000", met: outcome.perSecond >= 15_000)
+        if let unpipelined = ceiling?.unpipelined {
+            report.add("jobs/s vs Redis ceiling", outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, unpipelined", unpipelined))
+        }
+        if let pipelined = ceiling?.pipelined {
+            report.add("jobs/s vs Redis pipelined", outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, -P 32", pipelined))
+        }
+        report.add("latency p50", outcome.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
+        report.add("latency p99", outcome.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
+        report.add("Redis commands sent per job, worker side", workerCommands / jobs, "cmds", target: "≤ 2", met: workerCommands / jobs <= 2.0)
+        report.add("Redis round trips per job, worker side", workerRoundTrips / jobs, "trips", target: "≤ 2", met: workerRoundTrips / jobs <= 2.0)
+        report.add("Redis commands sent per job, producer side", producerCommands / jobs, "cmds", target: "≤ 2", met: producerCommands / jobs <= 2.0)
+        report.add("Redis round trips per job, producer side", producerRoundTrips / jobs, "trips", target: "≤ 2", met: producerRoundTrips / jobs <= 2.0)
+        report.add("commands Redis executed per job", executed / jobs, "cmds")
+        let top = after.filter { $0.key != "info" }.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(8)
+        report.notes.append("commands in the timed run: " + top.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        report.notes.append("executed counts the commands inside scripts too; a round trip carries every command pipelined into it")
+        if ceiling == nil { report.notes.append("redis-benchmark not found: no Redis ceiling (Debian package redis-tools)") }
+        return report
+    }
+
+    // MARK: - overhead
+
+    /// Fixed-rate requests through the gateway and, in the same run, straight to the simulator.
+    func overhead(_ rig: BenchRig) async throws -> ScenarioReport {
+        var report = ScenarioReport(scenario: "overhead", parameters: ["rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s", "workers": "1"])
+        try await rig.startSimulator(latencyMs: 0)
+        _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
+        let (_, gateway) = try await rig.startGateway()
+        let model = rig.settings.tier(1).model
+        let total = Int(options.rate * options.durationSeconds)
+        _ = await Load.open(label: "warm-up", total: min(500, total), ratePerSecond: options.rate) { index, collector in
+            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: warm-up \(index)"))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+        let direct = await Load.open(label: "direct", total: total, ratePerSecond: options.rate) { index, collector in
+            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: direct \(index)"))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+        let pooled = await Load.open(label: "through the gateway", total: total, ratePerSecond: options.rate) { index, collector in
+            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: pooled \(index)"))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+        try Self.check(direct, what: "direct calls")
+        try Self.check(pooled, what: "gateway requests")
+        for (name, p, target) in [("p50", 50.0, 1.0), ("p90", 90.0, nil), ("p99", 99.0, 3.0)] as [(String, Double, Double?)] {
+            let added = pooled.samples.percentile(p) - direct.samples.percentile(p)
+            report.add("gateway + queue latency \(name)", pooled.samples.percentile(p), "ms", baseline: ("direct \(name)", direct.samples.percentile(p)))
+            report.add("added latency \(name)", added, "ms", target: target.map { "≤ \(Int($0)) ms" }, met: target.map { added <= $0 })
+        }
+        report.add("achieved rate through the gateway", pooled.perSecond, "req/s", baseline: ("achieved direct", direct.perSecond))
+        return report
+    }
+
+    // MARK: - concurrency
+
+    /// One worker, a slow provider, many calls in flight: the worker must not be the limit.
+    func concurrency(_ rig: BenchRig) async throws -> ScenarioReport {
+        let window = options.window
+        var report = ScenarioReport(scenario: "concurrency", parameters: [
+            "jobs": "\(options.concurrencyJobs)", "window": "\(window)", "provider_latency": "\(options.concurrencyLatencyMs) ms", "workers": "1",
+        ])
+        try await rig.startSimulator(latencyMs: options.concurrencyLatencyMs)
+        let worker = try await rig.startWorkers(1, concurrency: window)[0]
+        let connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
+        let producer = Producer(settings: rig.settings, connection: connection)
+        let dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
+        dispatcher.start()
+        defer { dispatcher.stop(); producer.close(); connection.close() }
+        let route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
+        let outcome = await Load.closed(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { index, collector in
+            guard let job = try? producer.makeJob(messages: [ChatMessage(role: "user", content: "Summarize: slow job \(index)")], params: GenerationParameters(maxTokens: 16), cache: false, route: route) else {
+                return collector.fail("cannot build a job")
+            }
+            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
+        }
+        try Self.check(outcome, what: "jobs")
+        let ideal = Double(window) / (Double(options.concurrencyLatencyMs) / 1000)
+        let target = ideal * 0.95
+        report.add("jobs/s", outcome.perSecond, "jobs/s", baseline: ("ideal window/latency", ideal), target: "≥ \(Int(target))", met: outcome.perSecond >= target)
+        report.add("latency p50", outcome.samples.p50, "ms", baseline: ("provider latency", Double(options.concurrencyLatencyMs)))
+        report.add("latency p99", outcome.samples.p99, "ms", baseline: ("provider latency", Double(options.concurrencyLatencyMs)))
+        if let memory = worker.memory() {
+            report.add("worker peak RSS", memory.peak, "MB", target: "≤ 100 MB", met: memory.peak <= 100)
+        }
+        return report
+    }
+
+    // MARK: - cache
+
+    /// Exact-match hits through the gateway, against a direct simulator call at the same rate.
+    func cache(_ rig: BenchRig) async throws -> ScenarioReport {
+        var report = ScenarioReport(scenario: "cache", parameters: ["rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s"])
+        try await rig.startSimulator(latencyMs: 0)
+        _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
+        let (_, gateway) = try await rig.startGateway()
+        let model = rig.settings.tier(1).model
+        let body = Self.completionBody(model: model, text: "Summarize: the cached question")
+        let prime = await rig.post(gateway + "/v1/chat/completions", body: body)
+        guard prime.status == 200 else { throw BenchError("priming the cache through the gateway failed with HTTP \(prime.status)") }
+        let total = Int(options.rate * options.durationSeconds)
+        let direct = await Load.open(label: "direct", total: total, ratePerSecond: options.rate) { _, collector in
+            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: body)
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+        let before = try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "cache_hits").string.flatMap { Int($0) } ?? 0
+        let hits = await Load.open(label: "cache hits", total: total, ratePerSecond: options.rate) { _, collector in
+            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: body)
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+        try Self.check(direct, what: "direct calls")
+        try Self.check(hits, what: "cached requests")
+        report.add("cache hit latency p50", hits.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
+        report.add("cache hit latency p99", hits.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
+        let workerJobs = try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "requests:tier1").string.flatMap { Int($0) } ?? 0
+        report.notes.append("jobs that reached a worker during the whole run: \(workerJobs) (the priming one; hits never touch a queue); cache_hits counter before the timed run: \(before)")
+        return report
+    }
+
+    // MARK: - memory
+
+    /// An idle worker's RSS, and a gateway's while it holds many waiting requests.
+    func memory(_ rig: BenchRig) async throws -> ScenarioReport {
+        var report = ScenarioReport(scenario: "memory", parameters: ["waiting_requests": "\(options.waitingRequests)"])
+        try await rig.startSimulator(latencyMs: 0)
+        let idle = try await rig.startWorkers(1, concurrency: options.workerConcurrency)[0]
+        try await Task.sleep(for: .seconds(2))
+        if let memory = idle.memory() { report.add("idle worker RSS", memory.rss, "MB", target: "≤ 30 MB", met: memory.rss <= 30) }
+        await idle.stop()
+
+        let (gatewayProcess, gateway) = try await rig.startGateway()
+        let baseline = gatewayProcess.memory()?.rss ?? 0
+        let model = rig.settings.tier(1).model
+        // No worker runs yet: every request waits in the gateway while its job sits queued.
+        let requests = Task {
+            await Load.closed(label: "waiting requests", total: options.waitingRequests, window: options.waitingRequests) { index, collector in
+                let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: waiting \(index)"), timeout: .seconds(120))
+                status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+            }
+        }
+        let queue = RedisArgument(rig.keys.queue(.tier1))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await rig.redis.send("LLEN", queue).integer ?? 0 < options.waitingRequests {
+            guard ContinuousClock.now < deadline else { throw BenchError("the gateway did not queue \(options.waitingRequests) jobs within 60 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let holding = gatewayProcess.memory()
+        _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
+        let outcome = await requests.value
+        try Self.check(outcome, what: "waiting requests")
+        if let holding {
+            report.add("gateway RSS holding \(options.waitingRequests) waits", holding.rss, "MB", baseline: ("idle gateway", baseline), target: "≤ 100 MB", met: holding.rss <= 100)
+        }
+        return report
+    }
+
+    // MARK: - helpers
+
+    static func completionBody(model: String, text: String) -> Data {
+        let body: [String: Any] = ["model": model, "messages": [["role": "user", "content": text]], "max_tokens": 16]
+        return (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+    }
+
+    static func hour() -> String {
+        let formatter = DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMddHH"
+        return formatter.string(from: Date())
+    }
+
+    /// A load whose requests failed measured nothing: say so, with the first reason.
+    static func check(_ outcome: LoadOutcome, what: String) throws {
+        guard outcome.failures == 0 else {
+            throw BenchError("\(outcome.failures) of \(outcome.failures + outcome.samples.count) \(what) failed; first: \(outcome.firstFailure ?? "?")")
+        }
+    }
+}

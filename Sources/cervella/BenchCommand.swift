@@ -1,0 +1,102 @@
+import ArgumentParser
+import Bench
+import Foundation
+import Logging
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory.",
+        discussion: """
+        Each scenario starts its own simulator (an instant or slow provider), worker and gateway
+        processes from this binary, runs them against the configured Redis under a private key
+        prefix, prints a table with every figure beside a baseline measured in the same run, and
+        deletes its keys. Measure a release build: swift build -c release. See docs/BENCHMARKS.md.
+        """
+    )
+
+    @OptionGroup var options: SettingsOptions
+
+    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, or all.")
+    var scenarios: [String] = ["all"]
+
+    @Option(help: "Redis URL (default: the configuration's redis.url or REDIS_URL).")
+    var redisURL: String?
+
+    @Option(help: "throughput: jobs in the timed run.") var jobs: Int?
+    @Option(help: "throughput: worker processes.") var workers: Int?
+    @Option(help: "throughput, concurrency: jobs in flight at once (the producer's window).") var window: Int?
+    @Option(help: "Each worker's --concurrency (throughput, overhead, cache).") var workerConcurrency: Int?
+    @Option(help: "overhead, cache: requests per second.") var rate: Double?
+    @Option(help: "overhead, cache: seconds of load per series.") var duration: Double?
+    @Option(help: "concurrency: jobs, and the provider's latency in ms.") var concurrencyJobs: Int?
+    @Option(help: "concurrency: the simulated provider's latency in ms.") var latencyMs: Int?
+    @Option(help: "memory: requests held waiting by the gateway.") var waiting: Int?
+
+    @Flag(help: "Small sizes: checks that every scenario works (CI), measures nothing worth quoting.")
+    var smoke = false
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    func run() async throws {
+        JSONLogHandler.bootstrap(level: options.logLevel == "info" ? "warning" : options.logLevel)
+        let logger = Logger(label: "cervella.bench")
+        var settings = try options.loadSettings()
+        if let redisURL { settings.redis.url = redisURL }
+
+        let selected: [BenchScenario]
+        if scenarios == ["all"] {
+            selected = BenchScenario.allCases
+        } else {
+            selected = try scenarios.map { name in
+                guard let scenario = BenchScenario(rawValue: name) else {
+                    throw ValidationError("unknown scenario '\(name)'; use \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+                }
+                return scenario
+            }
+        }
+        var sizes = smoke ? BenchOptions.smoke : BenchOptions()
+        if let jobs { sizes.jobs = jobs }
+        if let workers { sizes.workers = workers }
+        if let window { sizes.window = window }
+        if let workerConcurrency { sizes.workerConcurrency = workerConcurrency }
+        if let rate { sizes.rate = rate }
+        if let duration { sizes.durationSeconds = duration }
+        if let concurrencyJobs { sizes.concurrencyJobs = concurrencyJobs }
+        if let latencyMs { sizes.concurrencyLatencyMs = latencyMs }
+        if let waiting { sizes.waitingRequests = waiting }
+        guard sizes.jobs > 0, sizes.workers > 0, sizes.window > 0, sizes.workerConcurrency > 0, sizes.rate > 0, sizes.durationSeconds > 0 else {
+            throw ValidationError("sizes, rates and durations must be positive")
+        }
+
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let bench = Bench(binary: binary, settings: settings, options: sizes, logger: logger)
+        var reports: [ScenarioReport] = []
+        #if DEBUG
+        let build = "debug"
+        print("note: this is a debug build; quote figures from a release build (swift build -c release)")
+        #else
+        let build = "release"
+        #endif
+        for scenario in selected {
+            FileHandle.standardError.write(Data("running \(scenario.rawValue)…\n".utf8))
+            let report = try await bench.run(scenario)
+            print(report.table())
+            print("")
+            reports.append(report)
+        }
+        if let json {
+            let run = BenchRun(
+                startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName,
+                cores: ProcessInfo.processInfo.activeProcessorCount, build: build, redis: settings.redis.url.replacingOccurrences(of: #"//[^@/]*@"#, with: "//***@", options: .regularExpression), scenarios: reports
+            )
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(run).write(to: URL(fileURLWithPath: json))
+        }
+        if reports.contains(where: { $0.rows.contains { $0.met == false } }) && !smoke {
+            print("some targets were missed (MISSED above)")
+        }
+    }
+}
