@@ -19,6 +19,7 @@ final class BenchRig: @unchecked Sendable {
     let logger: Logger
     private var children: [ChildProcess] = []
     private(set) var simulatorURL = ""
+    private(set) var simulator: ChildProcess?
 
     init(binary: String, settings base: CervellaSettings, logger: Logger, httpConnections: Int = 512) throws {
         self.binary = binary
@@ -56,6 +57,7 @@ final class BenchRig: @unchecked Sendable {
     /// Starts `cervella sim` answering after `latencyMs`, and waits for its `/health`.
     @discardableResult
     func startSimulator(latencyMs: Int = 0) async throws -> ChildProcess {
+        defer { simulator = children.last }
         let port = try freeLoopbackPort()
         let child = try spawn("sim", ["sim", "--port", String(port), "--latency-ms", String(latencyMs)])
         simulatorURL = "http://127.0.0.1:\(port)"
@@ -64,10 +66,17 @@ final class BenchRig: @unchecked Sendable {
     }
 
     /// Starts `count` worker processes and waits until each one's heartbeat is in Redis.
-    func startWorkers(_ count: Int, queues: String = "tier1", concurrency: Int) async throws -> [ChildProcess] {
+    /// `config` is TOML for the workers (for example `[tier1] kind = "instant"`).
+    func startWorkers(_ count: Int, queues: String = "tier1", concurrency: Int, config: String? = nil) async throws -> [ChildProcess] {
+        var extra: [String] = []
+        if let config {
+            let path = "\(logDirectory)/worker-\(children.count).toml"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            extra = ["--config", path]
+        }
         var started: [ChildProcess] = []
         for index in 0..<count {
-            started.append(try spawn("worker-\(children.count)-\(index)", ["worker", "--queues", queues, "--concurrency", String(concurrency)]))
+            started.append(try spawn("worker-\(children.count)-\(index)", ["worker", "--queues", queues, "--concurrency", String(concurrency)] + extra))
         }
         let deadline = ContinuousClock.now + .seconds(30)
         for child in started {
@@ -122,6 +131,15 @@ final class BenchRig: @unchecked Sendable {
             }
         }
         return (commands, roundTrips)
+    }
+
+    /// The redis-server's pid when it runs on this machine (INFO server), to read its CPU time.
+    func redisServerPID() async -> Int32? {
+        guard let info = try? await redis.send("INFO", "server").string,
+              let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+              let pid = Int32(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)),
+              FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") else { return nil }
+        return pid
     }
 
     /// `INFO commandstats` as calls per command (lower-case names).

@@ -37,6 +37,9 @@ final class ChildProcess: @unchecked Sendable {
         return (rss, peak)
     }
 
+    /// CPU seconds used so far (user + system).
+    func cpuSeconds() -> Double? { processCPUSeconds(pid) }
+
     /// SIGTERM, then SIGKILL after `grace`; polls instead of blocking a thread on the child.
     func stop(grace: Duration = .seconds(10)) async {
         guard process.isRunning else { return }
@@ -74,4 +77,14 @@ func freeLoopbackPort() throws -> Int {
 public struct BenchError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// CPU seconds (user + system) a process on this machine has used, from /proc/<pid>/stat.
+func processCPUSeconds(_ pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

@@ -73,21 +73,64 @@ public struct Bench: Sendable {
 
     // MARK: - throughput
 
-    /// N jobs through the full path with W worker processes and C jobs in flight.
+    /// What one series of pool jobs measured.
+    struct PoolSeries {
+        var outcome: LoadOutcome
+        var workerCommands: Double
+        var workerRoundTrips: Double
+        var producerCommands: Double
+        var producerRoundTrips: Double
+        var executed: Double
+        var topCommands: String
+        var cpuPerJob: String
+    }
+
+    /// N jobs through the full path with W worker processes and C jobs in flight: once with
+    /// the instant provider (the pool's own cost, like a no-op task), once with the simulator
+    /// over HTTP; the simulator alone, called directly with the same window, is the baseline.
     func throughput(_ rig: BenchRig) async throws -> ScenarioReport {
         var report = ScenarioReport(scenario: "throughput", parameters: [
             "jobs": "\(options.jobs)", "workers": "\(options.workers)", "window": "\(options.window)", "worker_concurrency": "\(options.workerConcurrency)",
         ])
         try await rig.startSimulator(latencyMs: 0)
         let ceiling = RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
-
-        // Baseline: the same number of calls straight to the simulator, same window.
         let direct = await Load.closed(label: "direct simulator calls", total: options.jobs, window: options.window) { index, collector in
             let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: "qwen3-4b", text: "Summarize: bench request \(index)"))
             status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
+        try Self.check(direct, what: "direct simulator calls")
 
-        let workers = try await rig.startWorkers(options.workers, concurrency: options.workerConcurrency)
+        let simulated = try await poolSeries(rig, label: "jobs via the simulator", config: nil)
+        let instant = try await poolSeries(rig, label: "jobs via the instant provider", config: "[tier1]\nkind = \"instant\"\n")
+
+        report.add("jobs/s, instant provider", instant.outcome.perSecond, "jobs/s", target: "≥ 15000", met: instant.outcome.perSecond >= 15_000)
+        report.add("jobs/s, simulator over HTTP", simulated.outcome.perSecond, "jobs/s", baseline: ("direct simulator calls/s", direct.perSecond))
+        if let unpipelined = ceiling?.unpipelined {
+            report.add("instant jobs/s vs Redis", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, unpipelined", unpipelined))
+        }
+        if let pipelined = ceiling?.pipelined {
+            report.add("instant jobs/s vs Redis pipelined", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, -P 32", pipelined))
+        }
+        report.add("latency p50, instant", instant.outcome.samples.p50, "ms")
+        report.add("latency p99, instant", instant.outcome.samples.p99, "ms")
+        report.add("latency p50, simulator", simulated.outcome.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
+        report.add("latency p99, simulator", simulated.outcome.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
+        report.add("Redis commands sent per job, worker side", instant.workerCommands, "cmds", target: "≤ 2", met: instant.workerCommands <= 2.0)
+        report.add("Redis round trips per job, worker side", instant.workerRoundTrips, "trips", target: "≤ 2", met: instant.workerRoundTrips <= 2.0)
+        report.add("Redis commands sent per job, producer side", instant.producerCommands, "cmds", target: "≤ 2", met: instant.producerCommands <= 2.0)
+        report.add("Redis round trips per job, producer side", instant.producerRoundTrips, "trips", target: "≤ 2", met: instant.producerRoundTrips <= 2.0)
+        report.add("commands Redis executed per job", instant.executed, "cmds")
+        report.notes.append("instant series, commands Redis executed: " + instant.topCommands)
+        report.notes.append("CPU per job, instant: " + instant.cpuPerJob)
+        report.notes.append("CPU per job, simulator: " + simulated.cpuPerJob)
+        report.notes.append("executed counts the commands inside scripts too; a round trip carries every command pipelined into it")
+        if ceiling == nil { report.notes.append("redis-benchmark not found: no Redis ceiling (Debian package redis-tools)") }
+        return report
+    }
+
+    /// Starts W workers, warms up, runs the timed jobs, counts traffic and CPU, stops them.
+    func poolSeries(_ rig: BenchRig, label: String, config: String?) async throws -> PoolSeries {
+        let workers = try await rig.startWorkers(options.workers, concurrency: options.workerConcurrency, config: config)
         let connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
         let producer = Producer(settings: rig.settings, connection: connection)
         let dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
@@ -103,46 +146,45 @@ public struct Bench: Sendable {
             await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
         }
         let workersBefore = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
+        let redisPID = await rig.redisServerPID()
+        let cpu: @Sendable () -> [(String, Double?)] = {
+            [("workers", workers.map { $0.cpuSeconds() ?? 0 }.reduce(0, +)), ("simulator", rig.simulator?.cpuSeconds()),
+             ("redis-server", redisPID.flatMap(processCPUSeconds)), ("producer (this process)", processCPUSeconds(getpid()))]
+        }
+        let cpuBefore = cpu()
         let before = try await rig.commandCalls()
         let producerBefore = (connection.traffic.commands, connection.traffic.roundTrips)
-        let outcome = await Load.closed(label: "cervella jobs", total: options.jobs, window: options.window) { index, collector in
+        let outcome = await Load.closed(label: label, total: options.jobs, window: options.window) { index, collector in
             guard let job = try? makeJob("Summarize: bench job \(index)") else { return collector.fail("cannot build a job") }
             await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
         }
         let after = try await rig.commandCalls()
         let producerAfter = (connection.traffic.commands, connection.traffic.roundTrips)
-        try Self.check(outcome, what: "jobs")
+        let cpuAfter = cpu()
+        try Self.check(outcome, what: label)
         let workersAfter = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
+        for worker in workers { await worker.stop() }
 
         let jobs = Double(options.jobs)
-        // Each side counts what it sends; the worker's count includes its heartbeat, live
-        // config polls and health loop during the run.
-        let producerCommands = Double(producerAfter.0 - producerBefore.0)
-        let producerRoundTrips = Double(producerAfter.1 - producerBefore.1)
-        let workerCommands = Double(workersAfter.commands - workersBefore.commands)
-        let workerRoundTrips = Double(workersAfter.roundTrips - workersBefore.roundTrips)
-        // What Redis executed, scripts' inner calls included (the bench's own INFO excluded).
-        let executed = Double(after.filter { $0.key != "info" }.values.reduce(0, +) - before.filter { $0.key != "info" }.values.reduce(0, +))
-
-        report.add("jobs/s end to end", outcome.perSecond, "jobs/s", baseline: ("direct simulator calls/s", direct.perSecond), target: "≥ 15000", met: outcome.perSecond >= 15_000)
-        if let unpipelined = ceiling?.unpipelined {
-            report.add("jobs/s vs Redis ceiling", outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, unpipelined", unpipelined))
+        let counted = after.filter { $0.key != "info" }
+        let executed = Double(counted.values.reduce(0, +) - before.filter { $0.key != "info" }.values.reduce(0, +))
+        let top = counted.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(8)
+        let cpuPerJob = zip(cpuBefore, cpuAfter).compactMap { before, after -> String? in
+            guard let start = before.1, let end = after.1 else { return nil }
+            return "\(before.0) \(Int(((end - start) / jobs * 1e6).rounded())) µs"
         }
-        if let pipelined = ceiling?.pipelined {
-            report.add("jobs/s vs Redis pipelined", outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, -P 32", pipelined))
-        }
-        report.add("latency p50", outcome.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
-        report.add("latency p99", outcome.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
-        report.add("Redis commands sent per job, worker side", workerCommands / jobs, "cmds", target: "≤ 2", met: workerCommands / jobs <= 2.0)
-        report.add("Redis round trips per job, worker side", workerRoundTrips / jobs, "trips", target: "≤ 2", met: workerRoundTrips / jobs <= 2.0)
-        report.add("Redis commands sent per job, producer side", producerCommands / jobs, "cmds", target: "≤ 2", met: producerCommands / jobs <= 2.0)
-        report.add("Redis round trips per job, producer side", producerRoundTrips / jobs, "trips", target: "≤ 2", met: producerRoundTrips / jobs <= 2.0)
-        report.add("commands Redis executed per job", executed / jobs, "cmds")
-        let top = after.filter { $0.key != "info" }.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }.prefix(8)
-        report.notes.append("commands in the timed run: " + top.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
-        report.notes.append("executed counts the commands inside scripts too; a round trip carries every command pipelined into it")
-        if ceiling == nil { report.notes.append("redis-benchmark not found: no Redis ceiling (Debian package redis-tools)") }
-        return report
+        // Each side counts what it sends; the workers' counts include their heartbeats, live
+        // config polls, health loops and stats flushes during the run.
+        return PoolSeries(
+            outcome: outcome,
+            workerCommands: Double(workersAfter.commands - workersBefore.commands) / jobs,
+            workerRoundTrips: Double(workersAfter.roundTrips - workersBefore.roundTrips) / jobs,
+            producerCommands: Double(producerAfter.0 - producerBefore.0) / jobs,
+            producerRoundTrips: Double(producerAfter.1 - producerBefore.1) / jobs,
+            executed: executed / jobs,
+            topCommands: top.map { "\($0.0) \($0.1)" }.joined(separator: ", "),
+            cpuPerJob: cpuPerJob.joined(separator: ", ")
+        )
     }
 
     // MARK: - overhead
@@ -289,10 +331,7 @@ public struct Bench: Sendable {
     }
 
     static func hour() -> String {
-        let formatter = DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMddHH"
-        return formatter.string(from: Date())
+        UTCTime(Date()).hourStamp
     }
 
     /// A load whose requests failed measured nothing: say so, with the first reason.

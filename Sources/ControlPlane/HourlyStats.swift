@@ -1,6 +1,7 @@
 import Foundation
 import JobProtocol
 import RedisClient
+import Synchronization
 
 /// One thing that happened to a job, as counted in `cervella:stats:<YYYYMMDDHH>`.
 public enum StatsEvent: Sendable, Equatable {
@@ -28,11 +29,7 @@ public enum HourlyStats {
     public static let retentionSeconds = 8 * 24 * 3600
 
     public static func hourKey(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMddHH"
-        return formatter.string(from: date)
+        UTCTime(date).hourStamp
     }
 
     /// `low_confidence_0.55` → `low_confidence`: the reason class, a bounded set of field names.
@@ -41,14 +38,27 @@ public enum HourlyStats {
         return String(reason.prefix(48))
     }
 
-    public static func commands(for events: [StatsEvent], keys: KeySpace, at date: Date = Date()) -> [RedisCommand] {
-        guard !events.isEmpty else { return [] }
-        let key = RedisArgument(keys.stats(hour: hourKey(date)))
-        var commands: [RedisCommand] = []
-        func increment(_ field: String, _ by: Int = 1) { commands.append(RedisCommand("HINCRBY", key, RedisArgument(field), RedisArgument(by))) }
+    /// What the events add to the hour's hash: integer and decimal increments per field.
+    public struct Increments: Sendable, Equatable {
+        public var integers: [String: Int] = [:]
+        public var decimals: [String: Double] = [:]
+
+        public init() {}
+
+        public var isEmpty: Bool { integers.isEmpty && decimals.isEmpty }
+
+        public mutating func merge(_ other: Increments) {
+            integers.merge(other.integers, uniquingKeysWith: +)
+            decimals.merge(other.decimals, uniquingKeysWith: +)
+        }
+    }
+
+    public static func increments(for events: [StatsEvent]) -> Increments {
+        var result = Increments()
+        func increment(_ field: String, _ by: Int = 1) { result.integers[field, default: 0] += by }
         func add(_ field: String, _ value: Double) {
             guard value != 0, value.isFinite else { return }
-            commands.append(RedisCommand("HINCRBYFLOAT", key, RedisArgument(field), RedisArgument(String(format: "%.9f", value))))
+            result.decimals[field, default: 0] += value
         }
         for event in events {
             switch event {
@@ -89,7 +99,61 @@ public enum HourlyStats {
                 increment("recovered", count)
             }
         }
+        return result
+    }
+
+    /// HINCRBY / HINCRBYFLOAT per field, then the hash's EXPIRE; empty when nothing changed.
+    public static func commands(for increments: Increments, keys: KeySpace, hour: String) -> [RedisCommand] {
+        guard !increments.isEmpty else { return [] }
+        let key = RedisArgument(keys.stats(hour: hour))
+        var commands: [RedisCommand] = []
+        for (field, by) in increments.integers.sorted(by: { $0.key < $1.key }) where by != 0 {
+            commands.append(RedisCommand("HINCRBY", key, RedisArgument(field), RedisArgument(by)))
+        }
+        for (field, value) in increments.decimals.sorted(by: { $0.key < $1.key }) where value != 0 && value.isFinite {
+            commands.append(RedisCommand("HINCRBYFLOAT", key, RedisArgument(field), RedisArgument(String(format: "%.9f", value))))
+        }
         commands.append(RedisCommand("EXPIRE", key, RedisArgument(retentionSeconds)))
         return commands
+    }
+
+    public static func commands(for events: [StatsEvent], keys: KeySpace, at date: Date = Date()) -> [RedisCommand] {
+        guard !events.isEmpty else { return [] }
+        return commands(for: increments(for: events), keys: keys, hour: hourKey(date))
+    }
+}
+
+/// A worker's statistics, counted in memory and added to the hourly hashes in one round trip
+/// every `worker.stats_flush_seconds`: per job, the commit then carries only the job's own
+/// writes. Counts that could not be written are kept for the next flush.
+public final class StatsAccumulator: Sendable {
+    private let pending = Mutex<[String: HourlyStats.Increments]>([:])
+
+    public init() {}
+
+    public func add(_ events: [StatsEvent], at date: Date = Date()) {
+        guard !events.isEmpty else { return }
+        let increments = HourlyStats.increments(for: events)
+        let hour = HourlyStats.hourKey(date)
+        pending.withLock { $0[hour, default: HourlyStats.Increments()].merge(increments) }
+    }
+
+    /// Writes what was counted since the last flush in one MULTI/EXEC; on failure the counts
+    /// go back to be written next time.
+    public func flush(to connection: RedisConnection, keys: KeySpace) async throws {
+        let taken = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        let commands = taken.sorted { $0.key < $1.key }.flatMap { HourlyStats.commands(for: $0.value, keys: keys, hour: $0.key) }
+        guard !commands.isEmpty else { return }
+        do {
+            _ = try await connection.transaction(commands)
+        } catch {
+            pending.withLock { pending in
+                for (hour, increments) in taken { pending[hour, default: HourlyStats.Increments()].merge(increments) }
+            }
+            throw error
+        }
     }
 }

@@ -94,6 +94,14 @@ final class Transfer {
         headerList = nil
     }
 
+    /// Without surrounding spaces, tabs and line ends (header lines are ASCII-framed).
+    private static func trimmed(_ text: Substring) -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = text.lastIndex(where: { !isSpace($0) })!
+        return String(text[first...last])
+    }
+
     private func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
         let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
@@ -102,8 +110,8 @@ final class Transfer {
             return
         }
         guard let colon = line.firstIndex(of: ":") else { return }  // the blank end line
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = Self.trimmed(line[..<colon])
+        let value = Self.trimmed(line[line.index(after: colon)...])
         responseHeaders.append(HTTPHeader(name: name, value: value))
     }
 

@@ -12,7 +12,7 @@ extension GatewayServer {
         guard chat.stream != true else {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
         }
-        guard !chat.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !chat.message.isBlank else {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "message is empty"))
         }
         let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]

@@ -91,7 +91,7 @@ extension GatewayServer {
         logger.critical("EMERGENCY ROLLBACK: all requests routing to Claude")
         return GatewayResponse.json([
             "status": "rolled_back", "message": "All self-hosted tiers disabled, routing 100% to Claude",
-            "timestamp": ISO8601DateFormatter().string(from: Date()),
+            "timestamp": UTCTime(Date()).iso8601,
         ])
     }
 

@@ -15,7 +15,8 @@ public enum JobDecoding {
         guard String(validating: payload, as: UTF8.self) != nil else {
             return .failure(Failure(reason: "payload is not valid UTF-8", jobID: nil, replyTo: nil))
         }
-        let salvage = salvageIdentity(data, keys: keys)
+        // Only a payload that fails to decode needs its id and reply key read the slow way.
+        var salvage: (id: String?, replyTo: String?) { salvageIdentity(data, keys: keys) }
         let job: Job
         do {
             job = try JSONDecoder().decode(Job.self, from: data)
@@ -26,7 +27,7 @@ public enum JobDecoding {
         }
         var fixed = job
         if fixed.v != Job.version {
-            return .failure(Failure(reason: "unsupported job version v=\(job.v); this worker reads v=\(Job.version)", jobID: job.id, replyTo: salvage.replyTo))
+            return .failure(Failure(reason: "unsupported job version v=\(job.v); this worker reads v=\(Job.version)", jobID: job.id, replyTo: fixed.replyTo.isEmpty ? keys.reply(job.id) : (keys.isReplyKey(fixed.replyTo) ? fixed.replyTo : nil)))
         }
         if fixed.id.isEmpty || fixed.id.utf8.count > 200 {
             return .failure(Failure(reason: "field 'id' must be 1 to 200 bytes", jobID: nil, replyTo: nil))

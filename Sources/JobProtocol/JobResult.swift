@@ -148,6 +148,6 @@ extension JobResult {
 extension ResultMetadata {
     /// ISO 8601 in UTC, seconds precision: `2026-01-10T14:23:45Z`.
     public static func timestamp(_ date: Date = Date()) -> String {
-        ISO8601DateFormatter().string(from: date)
+        UTCTime(date).iso8601
     }
 }

@@ -9,6 +9,7 @@ public enum ProviderFactory {
         switch settings.kind {
         case .openai: return OpenAIProvider(settings: settings, http: http, health: health)
         case .anthropic: return AnthropicProvider(settings: settings, http: http, health: health)
+        case .instant: return InstantProvider(model: settings.model)
         }
     }
 }

@@ -39,7 +39,7 @@ public struct RuleClassifier: Classifier {
         if complexKeywords.contains(where: { lastUser.contains($0) }) {
             return TierDecision(tier: 3, reason: "complex_keywords_detected")
         }
-        let trimmed = lastUser.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = lastUser.trimmedWhitespace
         let range = NSRange(trimmed.startIndex..., in: trimmed)
         if simplePatterns.contains(where: { $0.regex.firstMatch(in: trimmed, options: [.anchored], range: range) != nil }) {
             return TierDecision(tier: 1, reason: "simple_task_pattern_matched")

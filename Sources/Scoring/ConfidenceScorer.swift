@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Settings
 
 /// Scores how far an answer can be trusted, from 0 to 1 (report 3.3).
@@ -81,13 +82,14 @@ public struct ConfidenceScorer: Sendable {
 
     /// The report's heuristic (3.3, method 2), with the same weights.
     public static func heuristic(_ answer: String, expectedFormat: String?) -> Double {
-        let text = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = answer.trimmedWhitespace
         if text.isEmpty { return 0 }
         // Models often write the typographic apostrophe (don’t); the phrase lists use ASCII.
         let lower = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
         var score = 1.0
         if text.count < 50 { score *= 0.7 }
-        if evasivePhrases.contains(where: { containsPhrase(lower, $0) }) { score *= 0.6 }
+        let scalars = Array(lower.unicodeScalars)
+        if evasiveScalars.contains(where: { containsPhrase(scalars, $0) }) { score *= 0.6 }
         switch expectedFormat?.lowercased() {
         case "markdown"?:
             if !text.hasPrefix("#") { score *= 0.8 }
@@ -96,18 +98,32 @@ public struct ConfidenceScorer: Sendable {
         default:
             break
         }
-        if hallucinationMarkers.contains(where: { lower.contains($0) }) { score *= 0.4 }
+        if hallucinationScalars.contains(where: { find(scalars, $0, wholeWord: false) }) { score *= 0.4 }
         return max(0, min(1, score))
     }
 
+    private static let evasiveScalars = evasivePhrases.map { Array($0.unicodeScalars) }
+    private static let hallucinationScalars = hallucinationMarkers.map { Array($0.unicodeScalars) }
+
     /// Whole-word match, so that "forse" does not fire on "forsennato" nor "maybe" inside a word.
-    private static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
-        var searchRange = text.startIndex..<text.endIndex
-        while let found = text.range(of: phrase, range: searchRange) {
-            let beforeOK = found.lowerBound == text.startIndex || !text[text.index(before: found.lowerBound)].isLetter
-            let afterOK = found.upperBound == text.endIndex || !text[found.upperBound].isLetter
-            if beforeOK && afterOK { return true }
-            searchRange = found.upperBound..<text.endIndex
+    private static func containsPhrase(_ text: [Unicode.Scalar], _ phrase: [Unicode.Scalar]) -> Bool {
+        find(text, phrase, wholeWord: true)
+    }
+
+    /// A plain scan over scalars: Foundation's `range(of:)` costs more than the rest of a job.
+    private static func find(_ text: [Unicode.Scalar], _ phrase: [Unicode.Scalar], wholeWord: Bool) -> Bool {
+        guard !phrase.isEmpty, phrase.count <= text.count else { return false }
+        let first = phrase[0]
+        var start = 0
+        while start + phrase.count <= text.count {
+            if text[start] == first && text[start..<start + phrase.count].elementsEqual(phrase) {
+                if !wholeWord { return true }
+                let end = start + phrase.count
+                let beforeOK = start == 0 || !text[start - 1].properties.isAlphabetic
+                let afterOK = end == text.count || !text[end].properties.isAlphabetic
+                if beforeOK && afterOK { return true }
+            }
+            start += 1
         }
         return false
     }

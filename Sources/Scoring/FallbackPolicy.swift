@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 
 /// Decides whether a tier-1/2 answer goes back to the user or to Claude (report 3.4).
 ///
@@ -22,7 +23,7 @@ public struct FallbackPolicy: Sendable {
     public func decide(answer: String?, confidence: Double?, latencyMs: Int, errorReason: String?) -> Decision {
         if let errorReason { return .fallback(reason: errorReason) }
         if latencyMs > latencyLimitMs { return .fallback(reason: "latency_timeout") }
-        guard let answer, !answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard let answer, !answer.isBlank else {
             return .fallback(reason: "empty_response")
         }
         if let confidence, confidence < confidenceThreshold {

@@ -53,7 +53,7 @@ extension CervellaSettings {
             try table.read("timeout_ms", into: &fallback.timeoutMs)
         }
         if let table = try reader.table("worker") {
-            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds", "metrics_port"])
+            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds", "stats_flush_seconds", "metrics_port"])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
             try table.read("block_timeout_seconds", into: &worker.blockTimeoutSeconds)
@@ -61,6 +61,7 @@ extension CervellaSettings {
             try table.read("heartbeat_ttl_seconds", into: &worker.heartbeatTTLSeconds)
             try table.read("drain_timeout_seconds", into: &worker.drainTimeoutSeconds)
             try table.read("reaper_interval_seconds", into: &worker.reaperIntervalSeconds)
+            try table.read("stats_flush_seconds", into: &worker.statsFlushSeconds)
             try table.read("metrics_port", into: &worker.metricsPort)
         }
         if let table = try reader.table("producer") {

@@ -27,6 +27,9 @@ extension CervellaSettings {
         guard worker.reaperIntervalSeconds > 0 else {
             throw SettingsError(key: "worker.reaper_interval_seconds", "must be positive")
         }
+        guard worker.statsFlushSeconds > 0 else {
+            throw SettingsError(key: "worker.stats_flush_seconds", "must be positive")
+        }
         guard worker.drainTimeoutSeconds >= 0 else {
             throw SettingsError(key: "worker.drain_timeout_seconds", "must not be negative")
         }
@@ -59,8 +62,9 @@ extension CervellaSettings {
             let tier = self.tier(number)
             let key = "tier\(number)"
             guard !tier.model.isEmpty else { throw SettingsError(key: "\(key).model", "must not be empty") }
-            guard !tier.endpoints.isEmpty else { throw SettingsError(key: "\(key).endpoints", "list at least one base URL") }
-            for endpoint in tier.endpoints {
+            let needsEndpoints = tier.kind != .instant
+            guard !needsEndpoints || !tier.endpoints.isEmpty else { throw SettingsError(key: "\(key).endpoints", "list at least one base URL") }
+            for endpoint in tier.endpoints where needsEndpoints {
                 guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                     throw SettingsError(key: "\(key).endpoints", "'\(endpoint)' is not an http(s) URL such as http://gpu-host:8000")
                 }

@@ -39,6 +39,10 @@ public struct CervellaSettings: Sendable, Equatable {
         public var drainTimeoutSeconds = 20.0
         /// How often a worker tries to take the reaper lease and recover dead workers' jobs.
         public var reaperIntervalSeconds = 2.0
+        /// How often a worker adds its counted statistics to the hourly hash (Sidekiq flushes
+        /// its processed/failed counts the same way). A killed worker loses at most this much
+        /// of its counts, never a job or a result.
+        public var statsFlushSeconds = 1.0
         /// Port of the worker's `GET /metrics` listener on loopback; 0 turns it off.
         public var metricsPort = 0
         public init() {}

@@ -5,6 +5,9 @@ public struct TierSettings: Sendable, Equatable {
         case openai
         /// Anthropic's Messages API, `/v1/messages`.
         case anthropic
+        /// No network: answers every request at once with a fixed text. For measuring the pool's
+        /// own cost (`cervella bench`, like a no-op task in other job queues); never for users.
+        case instant
     }
 
     public enum ConfidenceMethod: String, Sendable, Equatable, CaseIterable {

@@ -4,8 +4,9 @@ import JobProtocol
 import RedisClient
 import Settings
 
-/// The one atomic write that ends a job's stay in a worker: its outcome, its statistics, and
-/// the LREM that takes it off the processing list, so a crash leaves all or none of them.
+/// The one atomic write that ends a job's stay in a worker: its outcome and the LREM that
+/// takes it off the processing list, so a crash leaves both or neither. Its statistics go to
+/// the worker's `StatsAccumulator` once the write succeeded.
 struct JobCommit: Sendable {
     enum Outcome: Sendable {
         /// Answer (or error) to the reply list; the answer to the cache when `cacheKey` is set.
@@ -41,7 +42,6 @@ struct JobCommit: Sendable {
         let replyTTL = RedisArgument(settings.redis.replyTTLSeconds)
         var plan = Plan()
         plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), 1, RedisArgument(bytes: fetched.payload)))
-        let statsCommands = HourlyStats.commands(for: stats, keys: keys, at: now)
         // The guard lives as long as a duplicate could still finish: until past the deadline.
         func guardTTL(_ job: Job?) -> Int {
             let untilDeadline = job?.deadlineAt.map { Int($0 - now.timeIntervalSince1970) } ?? 0
@@ -58,12 +58,9 @@ struct JobCommit: Sendable {
                 plan.first.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
             }
             plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(job.id)))
-            plan.first += statsCommands
-            plan.duplicate = HourlyStats.commands(for: [.duplicate], keys: keys, at: now)
         case .fallback(let job):
             let bytes = Array((try? encoder.encode(job)) ?? Data())
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
-            plan.always += statsCommands
         case .dead(let reason, let replyTo, let jobID, let history):
             var entry: [String: Any] = [
                 "reason": reason, "queue": fetched.queue.rawValue, "worker": worker, "at": now.timeIntervalSince1970,
@@ -78,7 +75,6 @@ struct JobCommit: Sendable {
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
                 if let jobID { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(jobID))) }
             }
-            block += statsCommands
             if let jobID, replyTo != nil {
                 plan.guardKey = keys.done(jobID)
                 plan.guardTTLSeconds = guardTTL(nil)

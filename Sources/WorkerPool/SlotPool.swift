@@ -41,6 +41,21 @@ final class SlotPool: Sendable {
         }
     }
 
+    /// Takes up to `limit` free slots without waiting; returns how many it took.
+    func tryAcquire(upTo limit: Int) -> Int {
+        guard limit > 0 else { return 0 }
+        return state.withLock { state in
+            guard !state.closed else { return 0 }
+            let taken = min(limit, state.free)
+            state.free -= taken
+            return taken
+        }
+    }
+
+    func release(_ count: Int) {
+        for _ in 0..<count { release() }
+    }
+
     func release() {
         let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
             if !state.closed, let index = state.waiters.indices.min(by: { state.waiters[$0].priority < state.waiters[$1].priority }) {

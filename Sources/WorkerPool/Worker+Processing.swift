@@ -157,7 +157,7 @@ extension Worker {
         )
         logger.debug("job answered", metadata: ["cervella.tier": "\(tier)", "cervella.latency_ms": "\(metadata.latencyMs)", "cervella.fallback": "\(metadata.fallback)"])
         // Only accepted answers are cached: not empty ones, not ones kept despite a fallback reason.
-        let cacheable = suppressed == nil && !response.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        let cacheable = suppressed == nil && !response.text.isBlank
         let claudeEquivalent = claude.costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
         return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? cacheKey : nil, stats: handled + [answered])
@@ -177,8 +177,10 @@ extension Worker {
         while true {
             do {
                 if try await execute(plan) {
+                    stats.add(commit.stats)
                     WorkerMetrics.observe(commit, queue: fetched.queue, settings: settings)
                 } else {
+                    stats.add([.duplicate])
                     WorkerMetrics.duplicate()
                     logger.warning("job was already answered by another worker; this answer is dropped", metadata: [
                         "cervella.queue": "\(fetched.queue.rawValue)", "cervella.job.id": "\(plan.guardKey.map { String($0.dropFirst(keys.prefix.count + 6)) } ?? "-")",

@@ -30,6 +30,8 @@ public final class Worker: Service, Sendable {
     let providers: [Int: any ChatProvider]
     let slots: SlotPool
     let retryPolicy = RetryPolicy()
+    /// Counted outcomes, written to the hourly stats every `worker.stats_flush_seconds`.
+    let stats = StatsAccumulator()
     /// The operator's live switches; a disabled tier's jobs go straight to Claude.
     let live: LiveConfigWatcher
     private let stopping = Mutex(false)
@@ -134,6 +136,7 @@ public final class Worker: Service, Sendable {
             group.addTask { await self.live.run() }
             group.addTask { await Reaper(worker: self).run(interval: .milliseconds(Int(self.settings.worker.reaperIntervalSeconds * 1000))) }
             group.addTask { await self.healthLoop(interval: .seconds(5)) }
+            group.addTask { await self.statsLoop() }
             group.addTask {
                 await withDiscardingTaskGroup { fetchers in
                     for (priority, queue) in self.queues.enumerated() {
@@ -160,7 +163,31 @@ public final class Worker: Service, Sendable {
             // Jobs are done: stop the heartbeat and the drain timer.
             group.cancelAll()
         }
+        await flushStats(final: true)
         _ = try? await commands.send("DEL", RedisArgument(keys.worker(id)))
+    }
+
+    private func statsLoop() async {
+        let interval = Duration.milliseconds(Int(settings.worker.statsFlushSeconds * 1000))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await flushStats(final: false)
+        }
+    }
+
+    /// Adds the counted statistics to the hourly hashes; at shutdown, tries a few times.
+    func flushStats(final: Bool) async {
+        for attempt in 1...(final ? 3 : 1) {
+            do {
+                try await stats.flush(to: commands, keys: keys)
+                return
+            } catch {
+                if final && attempt == 3 || !final {
+                    logger.warning("cannot write statistics; they are kept for the next flush", metadata: ["cervella.error": "\(error)"])
+                }
+                if final { try? await Task.sleep(for: .milliseconds(200)) }
+            }
+        }
     }
 
     /// Refreshes `worker:<id>` with a TTL on its own schedule, independent of provider calls.
@@ -209,8 +236,25 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Takes a slot, then blocks on the queue for a short while, so shutdown is seen within
-    /// `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
+    /// Moves up to ARGV[1] jobs from the queue (KEYS[1]) to the processing list (KEYS[2]) in
+    /// one round trip, as BLMOVE would one at a time.
+    static let fetchScript = RedisScript("""
+    local jobs = {}
+    for i = 1, tonumber(ARGV[1]) do
+      local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+      if not job then break end
+      jobs[i] = job
+    end
+    return jobs
+    """)
+
+    /// The most jobs one fetch takes: enough to amortise the round trip, few enough that one
+    /// worker does not take a burst that idle peers could have shared.
+    static let fetchBatchLimit = 64
+
+    /// Takes a slot, then as many more as are free (up to `fetchBatchLimit`), and moves that
+    /// many jobs in one round trip. When the queue turned out empty it blocks for one job for
+    /// a short while, so shutdown is seen within `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
     private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation) async {
         let connection = RedisConnection(configuration: redisConfiguration, name: "worker-fetch-\(queue.rawValue)", logger: logger, traffic: traffic)
         defer { connection.close() }
@@ -219,39 +263,53 @@ public final class Worker: Service, Sendable {
         let block = RedisArgument(String(settings.worker.blockTimeoutSeconds))
         var failures = 0
         var reconcileNeeded = true
-        while !isStopping {
+        var queueLooksEmpty = false
+        fetching: while !isStopping {
             if reconcileNeeded {
                 reconcileNeeded = await !reconcile(queue, connection: connection)
             }
             guard await slots.acquire(priority: priority) else { break }
+            let taken = 1 + (queueLooksEmpty ? 0 : slots.tryAcquire(upTo: Self.fetchBatchLimit - 1))
             do {
-                let reply = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block)
+                var payloads: [[UInt8]]
+                if queueLooksEmpty {
+                    payloads = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block).bytes.map { [$0] } ?? []
+                } else {
+                    let reply = try await connection.evaluate(Self.fetchScript, keys: [RedisArgument(source), RedisArgument(processing)], arguments: [RedisArgument(taken)])
+                    payloads = reply.array?.compactMap(\.bytes) ?? []
+                }
                 failures = 0
-                guard let payload = reply.bytes else {
-                    slots.release()
-                    continue
-                }
-                let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
-                hold(fetched)
-                // A pop that was already blocking when shutdown began can still return a job
-                // (even one the drain just handed back): it goes straight back, never dropped.
-                if isStopping {
-                    slots.release()
-                    await handBack(fetched)
-                    release(fetched)
-                    break
-                }
-                inFlight.withLock { $0 += 1 }
-                if case .terminated = delivery.yield(fetched) {
-                    inFlight.withLock { $0 -= 1 }
-                    slots.release()
-                    await handBack(fetched)
-                    release(fetched)
-                    break
+                // An empty non-blocking fetch switches to the blocking pop; a blocking pop that
+                // found a job switches back to batches.
+                queueLooksEmpty = payloads.isEmpty
+                slots.release(taken - payloads.count)
+                let poppedAt = Date().timeIntervalSince1970
+                let fetched = payloads.map { FetchedJob(queue: queue, payload: $0, poppedAt: poppedAt) }
+                for job in fetched { hold(job) }
+                for (index, job) in fetched.enumerated() {
+                    // A fetch that was already running when shutdown began can still return jobs
+                    // (even ones the drain just handed back): they go straight back, never dropped.
+                    var delivered = false
+                    if !isStopping {
+                        inFlight.withLock { $0 += 1 }
+                        if case .terminated = delivery.yield(job) {
+                            inFlight.withLock { $0 -= 1 }
+                        } else {
+                            delivered = true
+                        }
+                    }
+                    if !delivered {
+                        for rest in fetched[index...] {
+                            slots.release()
+                            await handBack(rest)
+                            release(rest)
+                        }
+                        break fetching
+                    }
                 }
             } catch {
-                slots.release()
-                // The BLMOVE may have run with its reply lost: the job would sit in this live
+                slots.release(taken)
+                // The fetch may have run with its reply lost: the jobs would sit in this live
                 // worker's processing list, where no reaper looks. Check once Redis is back.
                 reconcileNeeded = true
                 failures += 1

@@ -64,7 +64,7 @@ struct AdminCommand: AsyncParsableCommand {
             try await context.run { try await context.store.emergencyRollback(by: Context.actor) }
             printJSON([
                 "status": "rolled_back", "message": "All self-hosted tiers disabled, routing 100% to Claude",
-                "timestamp": ISO8601DateFormatter().string(from: Date()),
+                "timestamp": UTCTime(Date()).iso8601,
             ])
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Logging
 
 /// Writes one JSON object per line to standard error: time, level, label, message, metadata.
@@ -33,9 +34,7 @@ struct JSONLogHandler: LogHandler {
     }
 
     private static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        UTCTime.iso8601Milliseconds(Date())
     }
 
     static func bootstrap(level: String) {

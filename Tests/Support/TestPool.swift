@@ -101,6 +101,7 @@ public final class TestPool: Sendable {
         settings.worker.heartbeatIntervalSeconds = 0.5
         settings.worker.heartbeatTTLSeconds = 5
         settings.worker.reaperIntervalSeconds = 0.5
+        settings.worker.statsFlushSeconds = 0.1
         settings.worker.concurrency = 16
         for tier in 1...3 {
             var tierSettings = settings.tier(tier)

@@ -1,0 +1,19 @@
+import JobProtocol
+
+/// `kind = "instant"`: answers at once, with no network and no model. It measures what the
+/// pool itself costs per job (queue, worker, commit, reply), the way a no-op task does in
+/// Celery or RQ benchmarks; `cervella bench throughput` uses it beside the simulator.
+public struct InstantProvider: ChatProvider {
+    public let model: String
+    public let health = EndpointHealth(endpoints: ["instant"], activeProbing: false)
+
+    static let answer = "An instant answer from the benchmark provider: no model was called for this job."
+
+    public init(model: String) { self.model = model }
+
+    public func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse {
+        // About four characters per token, as the router estimates.
+        let input = request.messages.reduce(0) { $0 + $1.text.utf8.count } / 4 + 1
+        return ProviderResponse(text: Self.answer, tokensInput: input, tokensOutput: 16, finishReason: "stop", model: model)
+    }
+}
