@@ -17,6 +17,9 @@ public struct KeySpace: Sendable, Equatable {
     /// The short lease that lets one worker at a time run the reaper.
     public var reaperLease: String { "\(prefix):reaper:lease" }
     public var processingPattern: String { "\(prefix):processing:*" }
+    /// Set of every processing list a worker has used: where the reaper looks, instead of
+    /// scanning a keyspace that holds a done marker per recent job.
+    public var processingLists: String { "\(prefix):processing-lists" }
     /// Each worker's view of each tier's endpoints (field `tier<N>:<worker>`), refreshed by probes.
     public var health: String { "\(prefix):health" }
     /// Channel on which workers announce each written reply (payload: the job id), so that a

@@ -97,11 +97,11 @@ public struct Producer: Sendable {
         guard let queue = QueueName.forTier(tier) else {
             throw RedisError(.serverError, "route tier \(tier) has no queue")
         }
-        let payload = try JSONEncoder().encode(job)
+        let payload = job.jsonBytes()
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
         let reply = try await connection.evaluate(
             Self.enqueueScript, keys: [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
-            arguments: [RedisArgument(bytes: Array(payload)), RedisArgument(maxQueueLength)]
+            arguments: [RedisArgument(bytes: payload), RedisArgument(maxQueueLength)]
         )
         if reply.integer == 0 { return .full }
         guard let bytes = reply.bytes else { return .queued }

@@ -85,10 +85,10 @@ public struct ConfidenceScorer: Sendable {
         let text = answer.trimmedWhitespace
         if text.isEmpty { return 0 }
         // Models often write the typographic apostrophe (don’t); the phrase lists use ASCII.
-        let lower = text.lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+        let lower = text.lowercased()
         var score = 1.0
         if text.count < 50 { score *= 0.7 }
-        let scalars = Array(lower.unicodeScalars)
+        let scalars = lower.unicodeScalars.map { $0 == "\u{2019}" ? "'" : $0 }
         if evasiveScalars.contains(where: { containsPhrase(scalars, $0) }) { score *= 0.6 }
         switch expectedFormat?.lowercased() {
         case "markdown"?:

@@ -37,11 +37,11 @@ struct JobCommit: Sendable {
     }
 
     func plan(keys: KeySpace, settings: CervellaSettings, fetched: FetchedJob, worker: String, now: Date = Date()) -> Plan {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
         let replyTTL = RedisArgument(settings.redis.replyTTLSeconds)
         var plan = Plan()
-        plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), 1, RedisArgument(bytes: fetched.payload)))
+        // From the tail: jobs finish roughly in the order they were fetched, and the oldest
+        // sit at the tail, so the scan stops early.
+        plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), -1, RedisArgument(bytes: fetched.payload)))
         // The guard lives as long as a duplicate could still finish: until past the deadline.
         func guardTTL(_ job: Job?) -> Int {
             let untilDeadline = job?.deadlineAt.map { Int($0 - now.timeIntervalSince1970) } ?? 0
@@ -49,7 +49,7 @@ struct JobCommit: Sendable {
         }
         switch outcome {
         case .reply(let job, let result, let cacheKey):
-            let bytes = Array((try? encoder.encode(result)) ?? Data())
+            let bytes = result.jsonBytes()
             plan.guardKey = keys.done(job.id)
             plan.guardTTLSeconds = guardTTL(job)
             plan.first.append(RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)))
@@ -59,7 +59,7 @@ struct JobCommit: Sendable {
             }
             plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(job.id)))
         case .fallback(let job):
-            let bytes = Array((try? encoder.encode(job)) ?? Data())
+            let bytes = job.jsonBytes()
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
         case .dead(let reason, let replyTo, let jobID, let history):
             var entry: [String: Any] = [
@@ -71,7 +71,7 @@ struct JobCommit: Sendable {
             var block = [RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes))]
             if let replyTo {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
-                block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: Array((try? encoder.encode(result)) ?? Data()))))
+                block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: result.jsonBytes())))
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
                 if let jobID { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(jobID))) }
             }

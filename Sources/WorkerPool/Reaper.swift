@@ -33,10 +33,21 @@ struct Reaper: Sendable {
     return 0
     """)
 
+    /// Drops a processing list from the registry if it is empty (its worker is dead).
+    static let forget = RedisScript("""
+    if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], KEYS[1]) end
+    return 0
+    """)
+
+    /// Sweeps between two keyspace scans (the safety net for unregistered lists).
+    static let sweepsPerScan = 150
+
     func run(interval: Duration) async {
+        var sweeps = 0
         while !Task.isCancelled {
             do {
-                try await sweepIfLeaseHolder(lease: interval)
+                try await sweepIfLeaseHolder(lease: interval, scanKeyspace: sweeps % Self.sweepsPerScan == 0)
+                sweeps += 1
             } catch {
                 worker.logger.warning("reaper pass failed; will retry", metadata: ["cervella.error": "\(error)"])
             }
@@ -45,24 +56,32 @@ struct Reaper: Sendable {
     }
 
     /// The lease lasts one interval, so some worker sweeps every interval (not every 5 s).
-    func sweepIfLeaseHolder(lease: Duration) async throws {
+    func sweepIfLeaseHolder(lease: Duration, scanKeyspace: Bool = false) async throws {
         let milliseconds = max(200, Int(lease.components.seconds) * 1000 + Int(lease.components.attoseconds / 1_000_000_000_000_000))
         let acquired = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", RedisArgument(milliseconds))
         guard acquired == .status("OK") else { return }
-        _ = try await sweep()
+        _ = try await sweep(scanKeyspace: scanKeyspace)
     }
 
-    /// One pass over every processing list; returns the number of jobs moved.
+    /// One pass over every registered processing list (and, with `scanKeyspace`, over every
+    /// processing list in the keyspace, which finds lists that predate the registry); returns
+    /// the number of jobs moved. A dead worker's list that ends up empty leaves the registry.
     @discardableResult
-    func sweep() async throws -> Int {
-        var cursor = "0"
+    func sweep(scanKeyspace: Bool = false) async throws -> Int {
         var moved = 0
+        let registered = try await worker.commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
+        for key in registered {
+            moved += try await reclaimIfOrphaned(key, registered: true)
+        }
+        guard scanKeyspace else { return moved }
+        let known = Set(registered)
+        var cursor = "0"
         repeat {
-            let reply = try await worker.commands.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.processingPattern), "COUNT", 500)
+            let reply = try await worker.commands.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.processingPattern), "COUNT", 1000)
             guard let parts = reply.array, parts.count == 2 else { break }
             cursor = parts[0].string ?? "0"
-            for key in parts[1].array?.compactMap(\.string) ?? [] {
-                moved += try await reclaimIfOrphaned(key)
+            for key in parts[1].array?.compactMap(\.string) ?? [] where !known.contains(key) {
+                moved += try await reclaimIfOrphaned(key, registered: false)
             }
         } while cursor != "0"
         return moved
@@ -75,13 +94,18 @@ struct Reaper: Sendable {
         return (queue, String(rest[rest.index(after: colon)...]))
     }
 
-    private func reclaimIfOrphaned(_ key: String) async throws -> Int {
+    private func reclaimIfOrphaned(_ key: String, registered: Bool) async throws -> Int {
         guard let (queue, owner) = parse(key), owner != worker.id else { return 0 }
         let alive = try await worker.commands.send("EXISTS", RedisArgument(keys.worker(owner)))
         guard alive.integer == 0 else { return 0 }
         let payloads = try await worker.commands.send("LRANGE", RedisArgument(key), 0, -1).array?.compactMap(\.bytes) ?? []
         for payload in payloads {
             try await reclaim(payload, from: key, queue: queue, owner: owner)
+        }
+        if registered {
+            // Forget the list only once it is empty: a worker restarted with the same id
+            // registers it again before it fetches.
+            _ = try await worker.commands.evaluate(Self.forget, keys: [RedisArgument(key), RedisArgument(keys.processingLists)], arguments: [])
         }
         if !payloads.isEmpty {
             worker.logger.notice("recovered jobs from a dead worker", metadata: [
@@ -96,7 +120,7 @@ struct Reaper: Sendable {
         guard case .success(var job) = JobDecoding.decode(payload, keys: keys) else {
             // Malformed jobs never reach a processing list alive, but a foreign writer might.
             let commit = JobCommit(outcome: .dead(reason: "unreadable job recovered from dead worker \(owner)", replyTo: nil, jobID: nil, history: []), stats: [.dead])
-            _ = try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner))
+            if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) { worker.stats.add(commit.stats) }
             return
         }
         job.recoveries.append(Recovery(worker: owner, at: Date().timeIntervalSince1970, queue: queue.rawValue))
@@ -105,17 +129,15 @@ struct Reaper: Sendable {
             let history = job.recoveries.map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int($0.at)))" }
             let reason = "poison job: \(job.recoveries.count) workers died while holding it; not retried again"
             let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job.replyTo, jobID: job.id, history: history), stats: [.dead])
-            _ = try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner))
+            if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) { worker.stats.add(commit.stats) }
             worker.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job.id)"])
             return
         }
-        let updated = try JSONEncoder().encode(job)
+        let updated = job.jsonBytes()
         let moved = try await worker.commands.evaluate(
             Self.moveBack, keys: [RedisArgument(key), RedisArgument(keys.queue(queue))],
-            arguments: [RedisArgument(bytes: payload), RedisArgument(bytes: Array(updated))]
+            arguments: [RedisArgument(bytes: payload), RedisArgument(bytes: updated)]
         )
-        if moved.integer == 1 {
-            _ = try? await worker.commands.pipeline(HourlyStats.commands(for: [.recovered(count: 1)], keys: keys))
-        }
+        if moved.integer == 1 { worker.stats.add([.recovered(count: 1)]) }
     }
 }

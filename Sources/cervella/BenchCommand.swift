@@ -32,6 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "concurrency: jobs, and the provider's latency in ms.") var concurrencyJobs: Int?
     @Option(help: "concurrency: the simulated provider's latency in ms.") var latencyMs: Int?
     @Option(help: "memory: requests held waiting by the gateway.") var waiting: Int?
+    @Option(help: "throughput: the provider behind the workers: instant, simulator, or both.") var provider: String = "both"
 
     @Flag(help: "Small sizes: checks that every scenario works (CI), measures nothing worth quoting.")
     var smoke = false
@@ -66,6 +67,9 @@ struct BenchCommand: AsyncParsableCommand {
         if let concurrencyJobs { sizes.concurrencyJobs = concurrencyJobs }
         if let latencyMs { sizes.concurrencyLatencyMs = latencyMs }
         if let waiting { sizes.waitingRequests = waiting }
+        guard ["instant", "simulator", "both"].contains(provider) else { throw ValidationError("--provider must be instant, simulator or both") }
+        sizes.instantSeries = provider != "simulator"
+        sizes.simulatorSeries = provider != "instant"
         guard sizes.jobs > 0, sizes.workers > 0, sizes.window > 0, sizes.workerConcurrency > 0, sizes.rate > 0, sizes.durationSeconds > 0 else {
             throw ValidationError("sizes, rates and durations must be positive")
         }

@@ -189,3 +189,64 @@ import JobProtocol
         #expect(job.route == nil)
     }
 }
+
+/// The fast writer must say exactly what the Codable conformances say.
+@Suite struct JSONWriterTests {
+    static func sampleJobs() -> [Job] {
+        var plain = Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_764_243_456.125, deadlineAt: nil, messages: [ChatMessage(role: "user", content: "Hi \"there\"\n\tback\\slash \u{1} é 日本 / 😀")])
+        plain.metadata = ["n": .integer(9_007_199_254_740_993), "x": .number(0.1), "w": .integer(1000), "d": .number(-2.5e-7), "nested": .object(["a": .array([.null, .bool(true), .string("s")])])]
+        var full = plain
+        full.deadlineAt = 1_764_243_516.5
+        full.attempt = 2
+        full.messages.append(ChatMessage(role: "user", content: .parts([.object(["type": .string("text"), "text": .string("part")]), .object(["type": .string("image_url")])])))
+        full.params = GenerationParameters(maxTokens: 64, temperature: 0.7, topP: 0.9, stop: ["\n\n", "END"], expectedFormat: "json")
+        full.tierHint = "simple"
+        full.forceModel = "qwen3-4b"
+        full.enableFallback = false
+        full.cache = false
+        full.route = Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched")
+        full.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.41", confidence: 0.41, latencyMs: 812, costUSD: 0.0003)
+        full.recoveries = [Recovery(worker: "host:12", at: 1_764_243_460, queue: "tier1")]
+        var partialOrigin = full
+        partialOrigin.fallbackFrom = FallbackOrigin(tier: 2, model: "deepseek-r1", reason: "error_http_5xx", confidence: nil, latencyMs: nil)
+        return [plain, full, partialOrigin]
+    }
+
+    @Test func jobBytesDecodeToTheSameJob() throws {
+        for job in Self.sampleJobs() {
+            let decoded = try JSONDecoder().decode(Job.self, from: Data(job.jsonBytes()))
+            #expect(decoded == job)
+            let viaCodable = try JSONDecoder().decode(Job.self, from: JSONEncoder().encode(job))
+            #expect(viaCodable == decoded)
+        }
+    }
+
+    @Test func resultBytesDecodeToTheSameResult() throws {
+        var metadata = ResultMetadata(
+            modelUsed: "qwen3-4b", tier: 1, latencyMs: 120, queueMs: 3, confidence: 0.953, costUSD: 0.000123456,
+            tokensInput: 12, tokensOutput: 40, fallback: false, fallbackReason: nil, originalModel: nil, originalConfidence: nil,
+            tierDecisionReason: "queue_tier1", cacheHit: false, worker: "host:1", timestamp: "2026-11-27T12:00:00Z"
+        )
+        var results = [JobResult.success(id: "a", response: "Answer with \"quotes\"\nand lines", metadata: metadata)]
+        metadata.confidence = nil
+        metadata.fallback = true
+        metadata.fallbackReason = "low_confidence_0.50"
+        metadata.originalModel = "qwen3-4b"
+        metadata.originalConfidence = 0.5
+        metadata.reasoningChars = 420
+        metadata.fallbackSuppressed = "empty_response"
+        results.append(.success(id: "b", response: "", metadata: metadata))
+        results.append(.failure(id: "c", code: "deadline_exceeded", message: "too late \u{7}"))
+        for result in results {
+            let decoded = try JSONDecoder().decode(JobResult.self, from: Data(result.jsonBytes()))
+            #expect(decoded == result)
+            #expect(try JSONDecoder().decode(JobResult.self, from: JSONEncoder().encode(result)) == decoded)
+        }
+    }
+
+    @Test func nonFiniteNumbersBecomeNull() throws {
+        var writer = JSONWriter()
+        writer.array([1.5, .nan, .infinity]) { $0.double($1) }
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "[1.5,null,null]")
+    }
+}
