@@ -19,7 +19,7 @@ public enum JobDecoding {
         var salvage: (id: String?, replyTo: String?) { salvageIdentity(data, keys: keys) }
         let job: Job
         do {
-            job = try JSONDecoder().decode(Job.self, from: data)
+            job = try Job(json: payload) ?? JSONDecoder().decode(Job.self, from: data)
         } catch let error as DecodingError {
             return .failure(Failure(reason: describe(error), jobID: salvage.id, replyTo: salvage.replyTo))
         } catch {

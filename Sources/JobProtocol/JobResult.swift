@@ -130,7 +130,7 @@ extension JobResult {
     /// A cached result re-issued for a new request: same answer, the new job's id, no cost,
     /// `cache_hit: true`, and latency measured for this request.
     public static func fromCache(_ bytes: [UInt8], for job: Job, worker: String, now: Date = Date()) -> JobResult {
-        guard var result = try? JSONDecoder().decode(JobResult.self, from: Data(bytes)), result.ok, var metadata = result.metadata else {
+        guard var result = try? JobResult.decode(bytes), result.ok, var metadata = result.metadata else {
             return .failure(id: job.id, code: "bad_cache_entry", message: "the cache entry is not a valid result; delete the key or wait for its TTL")
         }
         result.id = job.id

@@ -116,7 +116,7 @@ public struct Producer: Sendable {
             return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
         }
         do {
-            return try JSONDecoder().decode(JobResult.self, from: Data(bytes))
+            return try JobResult.decode(bytes)
         } catch {
             return .failure(id: job.id, code: "bad_result", message: "the reply list held a result that is not valid JSON: \(error)")
         }

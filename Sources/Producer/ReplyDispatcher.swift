@@ -100,7 +100,7 @@ public final class ReplyDispatcher: Sendable {
     }
 
     private func deliver(id: String, bytes: [UInt8]) {
-        let result = (try? JSONDecoder().decode(JobResult.self, from: Data(bytes)))
+        let result = (try? JobResult.decode(bytes))
             ?? .failure(id: id, code: "bad_result", message: "the reply list held a result that is not valid JSON")
         let continuation: CheckedContinuation<JobResult?, Never>? = waiters.withLock { waiters in
             guard var waiter = waiters[id] else { return nil }

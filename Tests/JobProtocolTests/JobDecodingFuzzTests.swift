@@ -97,3 +97,54 @@ import Testing
         }
     }
 }
+
+/// The fast reader may decline anything, but what it accepts must be exactly what
+/// JSONDecoder reads from the same bytes.
+@Suite struct FastReaderAgreementTests {
+    @Test func mutatedPayloadsReadTheSameBothWays() {
+        let iterations = ProcessInfo.processInfo.environment["CERVELLA_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 5_000
+        var random = JobDecodingFuzzTests.Generator(state: 0xFA57)
+        var accepted = 0
+        for index in 0..<iterations {
+            let payload = index == 0 ? JobDecodingFuzzTests.valid : JobDecodingFuzzTests.mutate(JobDecodingFuzzTests.valid, using: &random)
+            guard let fast = Job(json: payload) else { continue }
+            accepted += 1
+            let reference = try? JSONDecoder().decode(Job.self, from: Data(payload))
+            #expect(reference == fast, "payload: \(String(decoding: payload, as: UTF8.self))")
+        }
+        #expect(accepted > 0)
+    }
+
+    @Test func writtenJobsAndResultsReadBackFast() throws {
+        for job in JSONWriterTests.sampleJobs() {
+            #expect(Job(json: job.jsonBytes()) == job)
+            let reference = try JSONDecoder().decode(Job.self, from: JSONEncoder().encode(job))
+            #expect(Job(json: Array(try JSONEncoder().encode(job))) == reference)
+        }
+        let metadata = ResultMetadata(
+            modelUsed: "qwen3-4b", tier: 1, latencyMs: 120, queueMs: 3, confidence: nil, costUSD: 0.000123456,
+            tokensInput: 12, tokensOutput: 40, tierDecisionReason: "queue_tier1", worker: "host:1", timestamp: "2026-11-27T12:00:00Z",
+            reasoningChars: 9
+        )
+        for result in [JobResult.success(id: "a", response: "x\u{1F600}\"\\", metadata: metadata), .failure(id: "b", code: "invalid_job", message: "bad")] {
+            #expect(JobResult(json: result.jsonBytes()) == result)
+            #expect(try JobResult.decode(Array(JSONEncoder().encode(result))) == result)
+        }
+    }
+
+    @Test func escapesAndNumbersFollowTheReference() throws {
+        let cases = [
+            #"{"v":1,"id":"e\u00e9\ud83d\ude00\n\/","messages":[{"role":"user","content":"a\tb"}],"created_at":5}"#,
+            #"{"v":1,"id":"x","messages":[{"role":"user","content":"hi"}],"created_at":1.5,"metadata":{"big":123456789012345678901234,"neg":-0.25}}"#,
+            #"{"v":1,"id":"x","messages":[{"role":"user","content":"hi"}],"created_at":1,"attempt":1.0}"#,
+            #"{"v":1,"id":"x","messages":[{"role":"user","content":"hi"}],"created_at":1,"id":"y"}"#,
+        ]
+        for text in cases {
+            let bytes = Array(text.utf8)
+            if let fast = Job(json: bytes) {
+                #expect(fast == (try? JSONDecoder().decode(Job.self, from: Data(bytes))), "\(text)")
+            }
+        }
+        #expect(Job(json: Array(cases[0].utf8))?.id == "eé😀\n/")
+    }
+}
