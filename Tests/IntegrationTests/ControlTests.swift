@@ -105,6 +105,7 @@ import Testing
         let expected = claude.costUSD(inputTokens: f.tokensInput, outputTokens: f.tokensOutput) + tier1.gpuHourUSD / tier1.requestsPerGPUHour
         #expect(abs(f.costUSD - expected) < 1e-9)
 
+        try await pool.settleStats()
         let report = try await StatsReport.load(connection: pool.redis, keys: pool.keys)
         let json = report.json(settings: pool.settings)
         let total = try #require(json["cost_24h_usd"] as? Double)
@@ -114,6 +115,27 @@ import Testing
         let rates = try #require(json["fallback_rate"] as? [String: Any])
         #expect(rates["tier_1"] as? Double == 0.5)
         #expect((json["fallback_reasons"] as? [String: Int]) == ["low_confidence": 1])
+        await pool.stop()
+    }
+
+    @Test func countedStatsSurviveAFailedFlushAndAddUp() async throws {
+        let pool = try await TestPool(workers: 0)
+        let stats = StatsAccumulator()
+        let at = Date()
+        stats.add([.handled(tier: 1), .answered(tier: 1, latencyMs: 120, confidence: 0.9, costUSD: 0.001, claudeEquivalentUSD: 0.01)], at: at)
+        let closed = RedisConnection(configuration: try RedisConfiguration(url: pool.settings.redis.url), name: "closed")
+        closed.close()
+        await #expect(throws: (any Error).self) { try await stats.flush(to: closed, keys: pool.keys) }
+        stats.add([.handled(tier: 1), .cacheHit(savedUSD: 0.01)], at: at)
+        try await stats.flush(to: pool.redis, keys: pool.keys)
+        let hour = RedisArgument(pool.keys.stats(hour: HourlyStats.hourKey(at)))
+        #expect(try await pool.redis.send("HGET", hour, "requests:tier1").string == "2")
+        #expect(try await pool.redis.send("HGET", hour, "answered:tier1").string == "1")
+        #expect(try await pool.redis.send("HGET", hour, "cache_hits").string == "1")
+        #expect(try await pool.redis.send("TTL", hour).integer ?? 0 > 0)
+        // Nothing left to write: a second flush changes nothing.
+        try await stats.flush(to: pool.redis, keys: pool.keys)
+        #expect(try await pool.redis.send("HGET", hour, "requests:tier1").string == "2")
         await pool.stop()
     }
 }

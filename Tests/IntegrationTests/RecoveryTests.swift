@@ -36,6 +36,7 @@ import Testing
         }
         let recovery = Date().timeIntervalSince(killedAt) - 5 // minus the simulated 5 s call
         #expect(recovery < 20, "jobs ran again \(recovery) s after the kill")
+        try await pool.settleStats()
         let stats = try await pool.redis.send("HGETALL", RedisArgument(pool.keys.stats(hour: HourKey.now()))).array?.compactMap(\.string) ?? []
         #expect(stats.contains("recovered"))
         await pool.stop()

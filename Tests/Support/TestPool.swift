@@ -186,6 +186,12 @@ public final class TestPool: Sendable {
         return try producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
     }
 
+    /// Waits until the workers have added their counts to the hourly stats: they flush every
+    /// `worker.stats_flush_seconds` (0.1 s here), not inside each job's commit.
+    public func settleStats() async throws {
+        try await Task.sleep(for: .milliseconds(Int(settings.worker.statsFlushSeconds * 1000) * 3))
+    }
+
     /// Stops the workers (graceful drain), the simulator, and deletes this test's keys.
     public func stop() async {
         for (worker, task) in workers.withLock({ $0 }) {
