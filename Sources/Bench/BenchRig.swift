@@ -90,12 +90,13 @@ final class BenchRig: @unchecked Sendable {
         return started
     }
 
-    /// Starts `cervella gateway` on a free port (no keys: loopback only) and waits for `/readyz`.
+    /// Starts `cervella gateway` on a free port (no keys: loopback only) and waits for
+    /// `/healthz` (`/readyz` also wants a Claude worker, which a scenario may not start).
     func startGateway() async throws -> (ChildProcess, String) {
         let port = try freeLoopbackPort()
         let child = try spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", String(port)])
         let url = "http://127.0.0.1:\(port)"
-        try await waitForHTTP(url + "/readyz", child: child)
+        try await waitForHTTP(url + "/healthz", child: child)
         return (child, url)
     }
 

@@ -106,22 +106,25 @@ extension GatewayServer {
             _ = try await commands.send("PING")
             checks["redis"] = "ok"
             var served = Set<String>()
-            var cursor = "0"
-            var workerKeys: [String] = []
-            repeat {
-                let reply = try await commands.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.worker("*")), "COUNT", 500)
-                cursor = reply.array?.first?.string ?? "0"
-                workerKeys += reply.array?.last?.array?.compactMap(\.string) ?? []
-            } while cursor != "0"
-            if !workerKeys.isEmpty {
-                let values = try await commands.send(RedisCommand("MGET", arguments: workerKeys.map { RedisArgument($0) })).array ?? []
+            // Workers are found through the registry of processing lists (one per worker and
+            // queue), not by scanning a keyspace that holds a done marker per recent job.
+            let lists = try await commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
+            let listPrefix = keys.prefix + ":processing:"
+            let workerIDs = Set(lists.compactMap { list -> String? in
+                guard list.hasPrefix(listPrefix), let colon = list.dropFirst(listPrefix.count).firstIndex(of: ":") else { return nil }
+                return String(list[list.index(after: colon)...])
+            }).sorted()
+            var alive = 0
+            if !workerIDs.isEmpty {
+                let values = try await commands.send(RedisCommand("MGET", arguments: workerIDs.map { RedisArgument(keys.worker($0)) })).array ?? []
                 for value in values {
                     guard let bytes = value.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                           let queues = object["queues"] as? String else { continue }
+                    alive += 1
                     served.formUnion(queues.split(separator: ",").map(String.init))
                 }
             }
-            checks["workers"] = workerKeys.count
+            checks["workers"] = alive
             let flags = live.current
             var tiers: [String: String] = [:]
             for tier in 1...3 where flags.isEnabled(tier) {
