@@ -205,9 +205,14 @@ public struct Bench: Sendable {
 
     /// Fixed-rate requests through the gateway and, in the same run, straight to the simulator.
     func overhead(_ rig: BenchRig) async throws -> ScenarioReport {
-        var report = ScenarioReport(scenario: "overhead", parameters: ["rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s", "workers": "1"])
+        // With `--provider instant` the worker skips its provider call: what is left is the
+        // gateway and the queue alone (a diagnostic; the target is measured with the simulator).
+        let instant = !options.simulatorSeries
+        var report = ScenarioReport(scenario: "overhead", parameters: [
+            "rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s", "workers": "1", "provider": instant ? "instant" : "simulator",
+        ])
         try await rig.startSimulator(latencyMs: 0)
-        _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
+        _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency, config: instant ? "[tier1]\nkind = \"instant\"\n" : nil)
         let (_, gateway) = try await rig.startGateway()
         let model = rig.settings.tier(1).model
         let total = Int(options.rate * options.durationSeconds)

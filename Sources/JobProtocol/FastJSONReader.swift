@@ -351,6 +351,16 @@ extension Job {
 }
 
 extension JobResult {
+    /// The id of a result as `jsonBytes()` writes it (`{"v":1,"id":"…"`), without decoding the
+    /// rest; nil for any other layout or an id with escapes.
+    public static func peekID(_ bytes: [UInt8]) -> String? {
+        let head = Array(#"{"v":1,"id":""#.utf8)
+        guard bytes.count > head.count, bytes.starts(with: head) else { return nil }
+        guard let end = bytes[head.count...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+              bytes[end] == UInt8(ascii: "\"") else { return nil }
+        return String(validating: bytes[head.count..<end], as: UTF8.self)
+    }
+
     /// Reads a result: the fast reader when it can, JSONDecoder (and its errors) otherwise.
     public static func decode(_ bytes: [UInt8]) throws -> JobResult {
         if let result = JobResult(json: bytes) { return result }

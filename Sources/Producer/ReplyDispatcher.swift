@@ -6,12 +6,13 @@ import Synchronization
 
 /// Delivers results to thousands of waiting HTTP requests over two Redis connections.
 ///
-/// The reply list stays the durable mailbox. Workers PUBLISH the job id on the reply channel
-/// in the same atomic step that fills it; one subscription hears every id, and for a job a
-/// request here waits on, the dispatcher LPOPs its reply list on the shared command
-/// connection (auto-pipelined, so a burst of replies costs few round trips). A message can be
-/// missed only while the subscription is down, so every (re)subscription and every expiring
-/// wait re-checks the lists themselves.
+/// The reply list stays the durable mailbox. Workers PUBLISH the result itself on the reply
+/// channel in the same atomic step that fills the list; one subscription hears every result,
+/// and a request here waiting for it is answered at once, while the list is deleted in the
+/// background (auto-pipelined on the shared command connection, off the request's path). A
+/// message that carries only a job id (a worker of an earlier version) makes the dispatcher
+/// LPOP the list instead. A message can be missed only while the subscription is down, so
+/// every (re)subscription and every expiring wait re-checks the lists themselves.
 public final class ReplyDispatcher: Sendable {
     private struct Waiter {
         var replyKey: String
@@ -40,6 +41,15 @@ public final class ReplyDispatcher: Sendable {
             configuration: commands.configuration, channel: keys.replyEvents, name: "gateway-replies@\(keys.prefix)", logger: logger,
             onSubscribed: { [self] in Task { await self.sweep(expiredOnly: false) } },
             onMessage: { [self] payload in
+                if payload.first == UInt8(ascii: "{") {
+                    // Results for other gateways' requests are skipped without being decoded.
+                    if let id = JobResult.peekID(payload), self.waiters.withLock({ $0[id] == nil }) { return }
+                    guard let result = try? JobResult.decode(payload),
+                          let key = self.waiters.withLock({ $0[result.id]?.replyKey }) else { return }
+                    self.deliver(id: result.id, result: result)
+                    Task { _ = try? await self.commands.send("DEL", RedisArgument(key)) }
+                    return
+                }
                 let id = String(decoding: payload, as: UTF8.self)
                 guard let key = self.waiters.withLock({ $0[id]?.replyKey }) else { return }
                 Task { await self.fetch(id: id, replyKey: key) }
@@ -102,6 +112,10 @@ public final class ReplyDispatcher: Sendable {
     private func deliver(id: String, bytes: [UInt8]) {
         let result = (try? JobResult.decode(bytes))
             ?? .failure(id: id, code: "bad_result", message: "the reply list held a result that is not valid JSON")
+        deliver(id: id, result: result)
+    }
+
+    private func deliver(id: String, result: JobResult) {
         let continuation: CheckedContinuation<JobResult?, Never>? = waiters.withLock { waiters in
             guard var waiter = waiters[id] else { return nil }
             if let continuation = waiter.continuation {

@@ -57,7 +57,8 @@ struct JobCommit: Sendable {
             if let cacheKey, result.ok {
                 plan.first.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
             }
-            plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(job.id)))
+            // The result itself, so a subscribed gateway answers without reading the list back.
+            plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes)))
         case .fallback(let job):
             let bytes = job.jsonBytes()
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
@@ -71,9 +72,10 @@ struct JobCommit: Sendable {
             var block = [RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes))]
             if let replyTo {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
-                block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: result.jsonBytes())))
+                let bytes = result.jsonBytes()
+                block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: bytes)))
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
-                if let jobID { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(jobID))) }
+                if jobID != nil { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes))) }
             }
             if let jobID, replyTo != nil {
                 plan.guardKey = keys.done(jobID)

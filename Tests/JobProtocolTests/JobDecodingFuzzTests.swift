@@ -132,6 +132,14 @@ import Testing
         }
     }
 
+    @Test func resultIDsArePeekedOnlyFromTheWritersLayout() {
+        let result = JobResult.failure(id: "1a2b-xyz", code: "c", message: "m")
+        #expect(JobResult.peekID(result.jsonBytes()) == "1a2b-xyz")
+        #expect(JobResult.peekID(JobResult.failure(id: "q\"uote", code: "c", message: "m").jsonBytes()) == nil)
+        #expect(JobResult.peekID(Array(#"{"id":"x","v":1}"#.utf8)) == nil)
+        #expect(JobResult.peekID(Array(#"{"v":1,"id":"unterminated"#.utf8)) == nil)
+    }
+
     @Test func escapesAndNumbersFollowTheReference() throws {
         let cases = [
             #"{"v":1,"id":"e\u00e9\ud83d\ude00\n\/","messages":[{"role":"user","content":"a\tb"}],"created_at":5}"#,
