@@ -45,6 +45,11 @@ final class Transfer {
             try easy.set(CURLOPT_PIPEWAIT, request.url.lowercased().hasPrefix("https:") ? 1 : 0)
             // Long generations can idle a connection for minutes; keep NATs from dropping it.
             try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
+            // A worker holds one handle per call in flight (a thousand at a time); chat bodies
+            // are small, so smaller receive and upload buffers than curl's 16 and 64 KiB
+            // defaults keep that memory down at the cost of a few more callbacks on big answers.
+            try easy.set(CURLOPT_BUFFERSIZE, 4096)
+            try easy.set(CURLOPT_UPLOAD_BUFFERSIZE, 16384)
             // libcurl's defaults, stated so that nobody "fixes" them away.
             try easy.set(CURLOPT_SSL_VERIFYPEER, 1)
             try easy.set(CURLOPT_SSL_VERIFYHOST, 2)
