@@ -37,6 +37,19 @@ final class ChildProcess: @unchecked Sendable {
         return (rss, peak)
     }
 
+    /// From /proc/<pid>/smaps_rollup, in megabytes: the proportional share of every page
+    /// (shared code split between the processes that map it) and the process's own
+    /// anonymous memory (heap, stacks).
+    func sharing() -> (pss: Double, anonymous: Double)? {
+        guard let rollup = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Double? {
+            guard let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }.map { $0 / 1024 }
+        }
+        guard let pss = field("Pss"), let anonymous = field("Anonymous") else { return nil }
+        return (pss, anonymous)
+    }
+
     /// CPU seconds used so far (user + system).
     func cpuSeconds() -> Double? { processCPUSeconds(pid) }
 

@@ -320,6 +320,11 @@ public struct Bench: Sendable {
         let idle = try await rig.startWorkers(1, concurrency: options.workerConcurrency)[0]
         try await Task.sleep(for: .seconds(2))
         if let memory = idle.memory() { report.add("idle worker RSS", memory.rss, "MB", target: "≤ 30 MB", met: memory.rss <= 30) }
+        if let sharing = idle.sharing() {
+            report.add("idle worker anonymous memory (heap, stacks)", sharing.anonymous, "MB")
+            report.add("idle worker PSS", sharing.pss, "MB")
+            report.notes.append("RSS counts the code pages of the Swift runtime, Foundation, ICU and libcurl's TLS libraries, which every worker process on a host shares; anonymous memory is the worker's own")
+        }
         await idle.stop()
 
         let (gatewayProcess, gateway) = try await rig.startGateway()
