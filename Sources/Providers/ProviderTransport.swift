@@ -76,7 +76,7 @@ struct ProviderTransport: Sendable {
             lastError = mapped
             return nil
         }
-        guard let error = Self.error(for: response, host: host) else {
+        guard let error = Self.error(for: response, host: host, request: request.body) else {
             health.record(.success, for: endpoint, admission: admission)
             return response
         }
@@ -135,11 +135,19 @@ struct ProviderTransport: Sendable {
         }
     }
 
-    /// Non-2xx statuses as provider errors, with the message from either error body shape.
-    static func error(for response: HTTPResponse, host: String) -> ProviderError? {
+    /// Non-2xx statuses as provider errors, with the server's own message from any of the
+    /// error body shapes (see `ErrorBody`).
+    ///
+    /// A request over the engine's context (llama.cpp's `exceed_context_size_error`, OpenAI's
+    /// and vLLM's `context_length_exceeded`) is `context_length`, not a generic 4xx: the
+    /// fallback reason then says why the small model could not answer. `request` is the body
+    /// that was sent, so that an engine message echoing part of it does not carry prompt text
+    /// into a log.
+    static func error(for response: HTTPResponse, host: String, request: Data? = nil) -> ProviderError? {
         let status = response.status
         guard !(200..<300).contains(status) else { return nil }
-        let detail = errorMessage(response.body).map { ": \($0)" } ?? ""
+        let body = ErrorBody(response.body, request: request)
+        let detail = body.message.map { ": \($0)" } ?? ""
         if status == 429 {
             let retryAfter = response.header("retry-after").flatMap(retryAfterDelay)
             return ProviderError(.rateLimited, "\(host) is rate limiting\(detail)", status: status, retryAfter: retryAfter)
@@ -147,6 +155,9 @@ struct ProviderTransport: Sendable {
         if status >= 500 { return ProviderError(.http5xx, "\(host) answered \(status)\(detail)", status: status) }
         if status < 400 {
             return ProviderError(.badResponse, "\(host) answered \(status) (redirects are not followed; check the endpoint URL)", status: status)
+        }
+        if body.isContextLengthExceeded {
+            return ProviderError(.contextLength, "\(host) answered \(status), the request exceeds its context\(detail)", status: status)
         }
         return ProviderError(.http4xx, "\(host) answered \(status)\(detail)", status: status)
     }
@@ -170,14 +181,5 @@ struct ProviderTransport: Sendable {
         guard seconds.isFinite else { return nil }
         seconds = min(max(seconds, 0), 3600)
         return .milliseconds(Int(seconds * 1000))
-    }
-
-    /// Reads `error.message` (OpenAI, Anthropic, llama.cpp) or a top-level `message` (vLLM).
-    static func errorMessage(_ body: Data) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
-        if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return String(message.prefix(300)) }
-        if let error = object["error"] as? String { return String(error.prefix(300)) }
-        if let message = object["message"] as? String { return String(message.prefix(300)) }
-        return nil
     }
 }

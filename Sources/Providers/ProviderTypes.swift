@@ -58,6 +58,8 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         public static let http4xx = Code(name: "http_4xx")
         public static let http5xx = Code(name: "http_5xx")
         public static let badResponse = Code(name: "bad_response")
+        /// The request does not fit the model's context window (a 4xx that says so).
+        public static let contextLength = Code(name: "context_length")
         public var description: String { name }
     }
 
