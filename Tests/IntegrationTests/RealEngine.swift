@@ -23,16 +23,27 @@ final class RealEngine: Sendable {
 
     let port: Int
     let http: HTTPClient
-    private let process: Mutex<Process>
+    let pid: pid_t
+    /// Set once the child has exited and been reaped.
+    private let exited = Mutex(false)
     private let logFile: URL
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
-    var pid: Int32 { process.withLock { $0.processIdentifier } }
-    var isRunning: Bool { process.withLock { $0.isRunning } }
 
-    private init(port: Int, process: Process, logFile: URL, http: HTTPClient) {
+    /// Reaps the child without blocking (WNOHANG), so polling it never holds a pool thread.
+    var isRunning: Bool {
+        exited.withLock { exited in
+            guard !exited else { return false }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result < 0 && errno == ECHILD) { exited = true }
+            return !exited
+        }
+    }
+
+    private init(port: Int, pid: pid_t, logFile: URL, http: HTTPClient) {
         self.port = port
-        self.process = Mutex(process)
+        self.pid = pid
         self.logFile = logFile
         self.http = http
     }
@@ -46,19 +57,10 @@ final class RealEngine: Sendable {
         for _ in 0..<3 {
             let port = try freePort()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-llm-\(UUID().uuidString).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: script)
-            process.arguments = ["run", "--port", "\(port)", "--ctx", "\(context)", "--exit-with-parent"]
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            try? handle.close()
-            let engine = RealEngine(port: port, process: process, logFile: log, http: http)
+            let pid = try spawn(script, ["run", "--port", "\(port)", "--ctx", "\(context)", "--exit-with-parent"], output: log.path)
+            let engine = RealEngine(port: port, pid: pid, logFile: log, http: http)
             let deadline = ContinuousClock.now + .seconds(90)
-            while ContinuousClock.now < deadline && process.isRunning {
+            while ContinuousClock.now < deadline && engine.isRunning {
                 if let response = try? await http.execute(HTTPRequest(url: engine.baseURL + "/health", timeout: .seconds(2))), response.status == 200 {
                     return engine
                 }
@@ -117,6 +119,28 @@ final class RealEngine: Sendable {
               let slots = try? JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]
         else { return false }
         return slots.contains { $0["is_processing"] as? Bool == true }
+    }
+
+    /// Starts `path` with `arguments`, stdin from /dev/null and stdout and stderr to `output`.
+    ///
+    /// posix_spawn rather than Foundation's `Process`: `Process.run()` on Linux (Swift 6.3)
+    /// reads past a buffer while listing /proc/self/fd and now and then crashes the whole test
+    /// process (swift-corelibs-foundation PR 5472); every spawn is a throw of that die.
+    private static func spawn(_ path: String, _ arguments: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The test process's other descriptors (Redis and HTTP sockets) are closed by
+        // `scripts/llm-server run` before it becomes the engine.
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard result == 0 else { throw TestSetupError("cannot start \(path): posix_spawn error \(result)") }
+        return pid
     }
 
     /// A loopback port that was free a moment ago: bound by the kernel, then released.
