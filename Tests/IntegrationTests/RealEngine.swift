@@ -57,7 +57,8 @@ final class RealEngine: Sendable {
         for _ in 0..<3 {
             let port = try freePort()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-llm-\(UUID().uuidString).log")
-            let pid = try spawn(script, ["run", "--port", "\(port)", "--ctx", "\(context)", "--exit-with-parent"], output: log.path)
+            // One thread: the rest of the suite runs beside it on two cores.
+            let pid = try spawn(script, ["run", "--port", "\(port)", "--ctx", "\(context)", "--threads", "1", "--exit-with-parent"], output: log.path)
             let engine = RealEngine(port: port, pid: pid, logFile: log, http: http)
             let deadline = ContinuousClock.now + .seconds(90)
             while ContinuousClock.now < deadline && engine.isRunning {
