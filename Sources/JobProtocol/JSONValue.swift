@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for the free-form parts of the contracts (`metadata`, multimodal message parts).
 public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     case null
@@ -38,5 +40,35 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
+    }
+
+    /// A number as a double, whether it was written as an integer or not.
+    public var doubleValue: Double? {
+        switch self {
+        case .integer(let value): return Double(value)
+        case .number(let value): return value
+        default: return nil
+        }
+    }
+
+    public var intValue: Int? {
+        if case .integer(let value) = self { return Int(exactly: value) }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+
+    /// Parses with the fast reader, or, for what it declines (duplicate keys, very deep
+    /// nesting), with JSONDecoder; nil when the bytes are not JSON.
+    public static func read(_ bytes: [UInt8]) -> JSONValue? {
+        parse(bytes) ?? (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
     }
 }

@@ -121,6 +121,18 @@ public struct JSONWriter {
         }
     }
 
+    /// `{"role":…,"content":…}`, content as a string or a list of parts.
+    public mutating func message(_ message: ChatMessage) {
+        object { w in
+            w.key("role"); w.string(message.role)
+            w.key("content")
+            switch message.content {
+            case .text(let text): w.string(text)
+            case .parts(let parts): w.array(parts) { $0.value($1) }
+            }
+        }
+    }
+
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
@@ -137,16 +149,7 @@ extension Job {
             w.key("created_at"); w.double(createdAt)
             w.key("deadline_at"); w.double(deadlineAt)
             w.key("attempt"); w.int(attempt)
-            w.key("messages"); w.array(messages) { w, message in
-                w.object { w in
-                    w.key("role"); w.string(message.role)
-                    w.key("content")
-                    switch message.content {
-                    case .text(let text): w.string(text)
-                    case .parts(let parts): w.array(parts) { $0.value($1) }
-                    }
-                }
-            }
+            w.key("messages"); w.array(messages) { $0.message($1) }
             w.key("params"); w.object { w in
                 if let maxTokens = params.maxTokens { w.key("max_tokens"); w.int(maxTokens) }
                 if let temperature = params.temperature { w.key("temperature"); w.double(temperature) }

@@ -20,19 +20,20 @@ public struct OpenAIProvider: ChatProvider {
         self.transport = ProviderTransport(http: http, endpoints: settings.endpoints, health: self.health)
     }
 
-    struct Body: Encodable {
-        var model: String
-        var messages: [ChatMessage]
-        var maxTokens: Int
-        var temperature: Double?
-        var topP: Double?
-        var stop: [String]?
-        var logprobs: Bool?
-        var stream = false
-
-        enum CodingKeys: String, CodingKey {
-            case model, messages, maxTokens = "max_tokens", temperature, topP = "top_p", stop, logprobs, stream
+    /// The request body, written directly (no JSONEncoder on the per-job path).
+    static func body(model: String, request: ProviderRequest) -> [UInt8] {
+        var w = JSONWriter()
+        w.object { w in
+            w.key("model"); w.string(model)
+            w.key("messages"); w.array(request.messages) { $0.message($1) }
+            w.key("max_tokens"); w.int(request.maxTokens)
+            if let temperature = request.temperature { w.key("temperature"); w.double(temperature) }
+            if let topP = request.topP { w.key("top_p"); w.double(topP) }
+            if let stop = request.stop { w.key("stop"); w.array(stop) { $0.string($1) } }
+            if request.wantLogprobs { w.key("logprobs"); w.bool(true) }
+            w.key("stream"); w.bool(false)
         }
+        return w.bytes
     }
 
     /// A chat completion as vLLM, llama.cpp, Ollama and OpenAI send it.
@@ -41,106 +42,75 @@ public struct OpenAIProvider: ChatProvider {
     /// `prompt_tokens_details`, `system_fingerprint`, vLLM's `stop_reason`) are ignored, and an
     /// optional field that is missing, null or of an unexpected type counts as absent rather
     /// than losing the whole answer.
-    struct Reply: Decodable {
-        struct Choice: Decodable {
-            struct Message: Decodable {
-                var content: String?
-                var reasoningContent: String?
-                var reasoning: String?
-                enum CodingKeys: String, CodingKey { case content, reasoningContent = "reasoning_content", reasoning }
-                /// One piece of a `content` given as a list of parts (`[{"type":"text","text":…}]`).
-                struct Part: Decodable { var text: String? }
-
-                init(from decoder: any Decoder) throws {
-                    let c = try decoder.container(keyedBy: CodingKeys.self)
-                    content = (try? c.decodeIfPresent(String.self, forKey: .content))
-                        ?? (try? c.decodeIfPresent([Part].self, forKey: .content))?.compactMap(\.text).joined()
-                    reasoningContent = try? c.decodeIfPresent(String.self, forKey: .reasoningContent)
-                    reasoning = try? c.decodeIfPresent(String.self, forKey: .reasoning)
-                }
-            }
-            struct Logprobs: Decodable {
-                struct Token: Decodable {
-                    var logprob: Double?
-                    enum CodingKeys: String, CodingKey { case logprob }
-                    init(from decoder: any Decoder) throws {
-                        logprob = try? decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Double.self, forKey: .logprob)
-                    }
-                }
-                var content: [Token]?
-                enum CodingKeys: String, CodingKey { case content }
-                init(from decoder: any Decoder) throws {
-                    content = try? decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([Token].self, forKey: .content)
-                }
-            }
-            var message: Message?
-            var logprobs: Logprobs?
+    struct Reply {
+        struct Choice {
+            /// `content` as a string, or the texts of a list of parts joined.
+            var content: String?
+            var reasoningContent: String?
+            var reasoning: String?
+            var logprobs: [Double]?
             var finishReason: String?
-            enum CodingKeys: String, CodingKey { case message, logprobs, finishReason = "finish_reason" }
-            init(from decoder: any Decoder) throws {
-                let c = try decoder.container(keyedBy: CodingKeys.self)
-                message = try c.decodeIfPresent(Message.self, forKey: .message)
-                logprobs = try? c.decodeIfPresent(Logprobs.self, forKey: .logprobs)
-                finishReason = try? c.decodeIfPresent(String.self, forKey: .finishReason)
-            }
         }
-        struct Usage: Decodable {
-            var promptTokens: Int?
-            var completionTokens: Int?
-            enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
-            init(from decoder: any Decoder) throws {
-                let c = try decoder.container(keyedBy: CodingKeys.self)
-                promptTokens = try? c.decodeIfPresent(Int.self, forKey: .promptTokens)
-                completionTokens = try? c.decodeIfPresent(Int.self, forKey: .completionTokens)
-            }
-        }
-        var choices: [Choice]?
-        var usage: Usage?
+        var choices: [Choice]
+        var promptTokens: Int?
+        var completionTokens: Int?
         var model: String?
-        enum CodingKeys: String, CodingKey { case choices, usage, model }
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            choices = try c.decodeIfPresent([Choice].self, forKey: .choices)
-            usage = try? c.decodeIfPresent(Usage.self, forKey: .usage)
-            model = try? c.decodeIfPresent(String.self, forKey: .model)
+
+        /// nil when the body is not JSON, has no `choices` list, or a choice is not an object.
+        init?(_ body: [UInt8]) {
+            guard let root = JSONValue.read(body), let list = root["choices"]?.arrayValue else { return nil }
+            var choices: [Choice] = []
+            for element in list {
+                guard case .object = element else { return nil }
+                let message = element["message"]
+                if let message, message != .null { guard case .object = message else { return nil } }
+                var content = message?["content"]?.stringValue
+                if content == nil, let parts = message?["content"]?.arrayValue {
+                    content = parts.compactMap { $0["text"]?.stringValue }.joined()
+                }
+                choices.append(Choice(
+                    content: content, reasoningContent: message?["reasoning_content"]?.stringValue,
+                    reasoning: message?["reasoning"]?.stringValue,
+                    logprobs: element["logprobs"]?["content"]?.arrayValue?.compactMap { $0["logprob"]?.doubleValue },
+                    finishReason: element["finish_reason"]?.stringValue
+                ))
+            }
+            self.choices = choices
+            promptTokens = root["usage"]?["prompt_tokens"]?.intValue
+            completionTokens = root["usage"]?["completion_tokens"]?.intValue
+            model = root["model"]?.stringValue
         }
     }
 
     public func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse {
-        let body = Body(
-            model: model, messages: request.messages, maxTokens: request.maxTokens, temperature: request.temperature,
-            topP: request.topP, stop: request.stop, logprobs: request.wantLogprobs ? true : nil
-        )
-        let data: Data
-        do { data = try JSONEncoder().encode(body) } catch { throw ProviderError(.badResponse, "cannot encode the request: \(error)") }
+        let data = Data(Self.body(model: model, request: request))
         var headers: [HTTPHeader] = []
         if let apiKey { headers.append(HTTPHeader(name: "authorization", value: "Bearer \(apiKey)")) }
         let (response, endpoint) = try await transport.post(path: "/v1/chat/completions", headers: headers, body: data, timeout: request.timeout)
 
-        let reply: Reply
-        do { reply = try JSONDecoder().decode(Reply.self, from: response.body) } catch {
+        guard let reply = Reply(Array(response.body)) else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a chat completion", status: response.status)
         }
-        guard let choice = reply.choices?.first else {
+        guard let choice = reply.choices.first else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no choices", status: response.status)
         }
-        let raw = choice.message?.content ?? ""
+        let raw = choice.content ?? ""
         let (answer, inlineReasoning) = ThinkBlock.split(raw)
         // llama.cpp (with a reasoning template such as Qwen3's) and vLLM (with a reasoning
         // parser) split the <think> block off into reasoning_content (vLLM ≥ 0.9: reasoning);
         // without them it stays inline. Either way it leaves the answer and is only counted.
-        let split = [choice.message?.reasoningContent ?? choice.message?.reasoning, inlineReasoning]
+        let split = [choice.reasoningContent ?? choice.reasoning, inlineReasoning]
             .compactMap { $0 }.filter { !$0.isEmpty }
         let reasoning = split.isEmpty ? nil : split.joined(separator: "\n")
         // One entry per emitted piece, not per token: llama.cpp merges a token that ends in
         // a partial UTF-8 character with the next one (fewer entries than completion_tokens),
         // and strips the answer's leading space, so entries are neither counted against the
         // usage nor joined against the text.
-        let logprobs = choice.logprobs?.content?.compactMap(\.logprob).filter(\.isFinite)
+        let logprobs = choice.logprobs?.filter(\.isFinite)
         return ProviderResponse(
             text: answer, reasoning: reasoning,
-            tokensInput: reply.usage?.promptTokens ?? TokenEstimate.count(request.messages.map(\.text).joined()),
-            tokensOutput: reply.usage?.completionTokens ?? TokenEstimate.count(raw),
+            tokensInput: reply.promptTokens ?? TokenEstimate.count(request.messages.map(\.text).joined()),
+            tokensOutput: reply.completionTokens ?? TokenEstimate.count(raw),
             tokenLogprobs: (logprobs?.isEmpty ?? true) ? nil : logprobs,
             finishReason: choice.finishReason, model: reply.model ?? model
         )
