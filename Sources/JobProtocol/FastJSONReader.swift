@@ -8,9 +8,11 @@ import Foundation
 /// caller then uses `JSONDecoder`, which stays the reference for what is accepted and for the
 /// error messages. Tests require both paths to agree.
 extension JSONValue {
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+    /// - Parameter skipping: object keys whose values are checked for balance but not built
+    ///   (a provider's per-token `bytes` and `top_logprobs`, which nobody reads).
+    public static func parse(_ bytes: [UInt8], skipping: Set<String> = []) -> JSONValue? {
         bytes.withUnsafeBufferPointer { buffer in
-            var parser = Parser(bytes: buffer)
+            var parser = Parser(bytes: buffer, skipping: skipping)
             guard let value = parser.value(depth: 0) else { return nil }
             parser.skipSpace()
             return parser.index == buffer.count ? value : nil
@@ -19,9 +21,45 @@ extension JSONValue {
 
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
+        let skipping: Set<String>
         var index = 0
 
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>, skipping: Set<String>) {
+            self.bytes = bytes
+            self.skipping = skipping
+        }
+
+        /// Steps over one value without building it: strings with their escapes, nested
+        /// brackets counted; nil when the value is cut off or unbalanced.
+        mutating func skipValue() -> Bool {
+            skipSpace()
+            var depth = 0
+            repeat {
+                guard index < bytes.count else { return false }
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                        index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                    }
+                    guard index < bytes.count else { return false }
+                    index += 1
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                    index += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    guard depth > 0 else { return false }
+                    depth -= 1
+                    index += 1
+                case UInt8(ascii: ","), UInt8(ascii: ":"), 0x20, 0x0A, 0x0D, 0x09:
+                    guard depth > 0 else { return true }
+                    index += 1
+                default:
+                    index += 1
+                }
+            } while depth > 0
+            return true
+        }
 
         mutating func skipSpace() {
             while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
@@ -64,6 +102,15 @@ extension JSONValue {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
                 index += 1
+                if !skipping.isEmpty, skipping.contains(key) {
+                    guard skipValue() else { return nil }
+                    skipSpace()
+                    guard index < bytes.count else { return nil }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    guard bytes[index] == UInt8(ascii: "}") else { return nil }
+                    index += 1
+                    return .object(fields)
+                }
                 guard let field = value(depth: depth + 1) else { return nil }
                 // A repeated key is ambiguous; let the reference decoder decide.
                 guard fields.updateValue(field, forKey: key) == nil else { return nil }

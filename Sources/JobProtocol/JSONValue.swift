@@ -68,7 +68,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
 
     /// Parses with the fast reader, or, for what it declines (duplicate keys, very deep
     /// nesting), with JSONDecoder; nil when the bytes are not JSON.
-    public static func read(_ bytes: [UInt8]) -> JSONValue? {
-        parse(bytes) ?? (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
+    public static func read(_ bytes: [UInt8], skipping: Set<String> = []) -> JSONValue? {
+        parse(bytes, skipping: skipping) ?? (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
     }
 }

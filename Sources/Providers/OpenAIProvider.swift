@@ -56,9 +56,12 @@ public struct OpenAIProvider: ChatProvider {
         var completionTokens: Int?
         var model: String?
 
+        /// Per-token fields that are never read: not built when parsing.
+        static let unread: Set<String> = ["bytes", "top_logprobs", "tool_calls", "timings"]
+
         /// nil when the body is not JSON, has no `choices` list, or a choice is not an object.
         init?(_ body: [UInt8]) {
-            guard let root = JSONValue.read(body), let list = root["choices"]?.arrayValue else { return nil }
+            guard let root = JSONValue.read(body, skipping: Self.unread), let list = root["choices"]?.arrayValue else { return nil }
             var choices: [Choice] = []
             for element in list {
                 guard case .object = element else { return nil }

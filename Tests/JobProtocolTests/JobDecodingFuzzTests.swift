@@ -156,3 +156,17 @@ import Testing
         #expect(Job(json: Array(cases[0].utf8))?.id == "eé😀\n/")
     }
 }
+
+@Suite struct SkippingParseTests {
+    @Test func skippedKeysAreLeftOutAndTheRestIsIntact() {
+        let text = #"{"a":1,"bytes":[1,[2,{"x":"}\"]"}]],"b":{"bytes":"s","c":[true,null]},"top_logprobs":{}}"#
+        let parsed = JSONValue.parse(Array(text.utf8), skipping: ["bytes", "top_logprobs"])
+        #expect(parsed == .object(["a": .integer(1), "b": .object(["c": .array([.bool(true), .null])])]))
+    }
+
+    @Test func unbalancedSkippedValuesAreRejected() {
+        for text in [#"{"bytes":[1,2}"#, #"{"bytes":"open}"#, #"{"bytes":]}"#, #"{"bytes":"#] {
+            #expect(JSONValue.parse(Array(text.utf8), skipping: ["bytes"]) == nil, "\(text)")
+        }
+    }
+}
