@@ -47,7 +47,7 @@ public final class ReplyDispatcher: Sendable {
                     guard let result = try? JobResult.decode(payload),
                           let key = self.waiters.withLock({ $0[result.id]?.replyKey }) else { return }
                     self.deliver(id: result.id, result: result)
-                    Task { _ = try? await self.commands.send("DEL", RedisArgument(key)) }
+                    self.discard(key)
                     return
                 }
                 let id = String(decoding: payload, as: UTF8.self)
@@ -101,6 +101,30 @@ public final class ReplyDispatcher: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             await sweep(expiredOnly: true)
+        }
+    }
+
+    /// Reply lists whose result was delivered from the channel, deleted in batches: one
+    /// UNLINK and one task per burst, not per reply.
+    private let discarded = Mutex<(keys: [String], flushing: Bool)>(([], false))
+
+    private func discard(_ key: String) {
+        let startFlush = discarded.withLock { state -> Bool in
+            state.keys.append(key)
+            defer { state.flushing = true }
+            return !state.flushing
+        }
+        guard startFlush else { return }
+        Task {
+            while true {
+                let batch = discarded.withLock { state -> [String] in
+                    defer { state.keys.removeAll(keepingCapacity: true) }
+                    if state.keys.isEmpty { state.flushing = false }
+                    return state.keys
+                }
+                if batch.isEmpty { return }
+                _ = try? await commands.send(RedisCommand("UNLINK", arguments: batch.map { RedisArgument($0) }))
+            }
         }
     }
 
