@@ -97,9 +97,8 @@ public struct Bench: Sendable {
         ])
         try await rig.startSimulator(latencyMs: 0)
         let ceiling = RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
-        let direct = await Load.closed(label: "direct simulator calls", total: min(options.jobs, 20_000), window: options.window) { index, collector in
-            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: "qwen3-4b", text: "Summarize: bench request \(index)"))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct simulator calls", total: min(options.jobs, 20_000), window: options.window) {
+            "Summarize: bench request \($0)"
         }
         try Self.check(direct, what: "direct simulator calls")
 
@@ -145,20 +144,11 @@ public struct Bench: Sendable {
     /// Starts W workers, warms up, runs the timed jobs, counts traffic and CPU, stops them.
     func poolSeries(_ rig: BenchRig, label: String, config: String?) async throws -> PoolSeries {
         let workers = try await rig.startWorkers(options.workers, concurrency: options.workerConcurrency, config: config)
-        let connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
-        let producer = Producer(settings: rig.settings, connection: connection)
-        let dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
-        dispatcher.start()
-        defer { dispatcher.stop(); producer.close(); connection.close() }
-        let route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
-        let makeJob: @Sendable (String) throws -> Job = { text in
-            try producer.makeJob(messages: [ChatMessage(role: "user", content: text)], params: GenerationParameters(maxTokens: 16), cache: false, route: route)
-        }
+        let bench = try BenchProducer(rig: rig, logger: logger)
+        defer { bench.close() }
+        let connection = bench.connection
         // Warm-up: connections, scripts loaded, code paths paged in.
-        _ = await Load.closed(label: "warm-up", total: min(2_000, options.jobs), window: options.window) { index, collector in
-            guard let job = try? makeJob("warm-up \(index)") else { return collector.fail("cannot build a job") }
-            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
-        }
+        _ = await bench.run(label: "warm-up", total: min(2_000, options.jobs), window: options.window) { "warm-up \($0)" }
         let workersBefore = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
         let redisPID = await rig.redisServerPID()
         let cpu: @Sendable () -> [(String, Double?)] = {
@@ -168,10 +158,7 @@ public struct Bench: Sendable {
         let cpuBefore = cpu()
         let before = try await rig.commandCalls()
         let producerBefore = (connection.traffic.commands, connection.traffic.roundTrips)
-        let outcome = await Load.closed(label: label, total: options.jobs, window: options.window) { index, collector in
-            guard let job = try? makeJob("Summarize: bench job \(index)") else { return collector.fail("cannot build a job") }
-            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
-        }
+        let outcome = await bench.run(label: label, total: options.jobs, window: options.window) { "Summarize: bench job \($0)" }
         let after = try await rig.commandCalls()
         let producerAfter = (connection.traffic.commands, connection.traffic.roundTrips)
         let cpuAfter = cpu()
@@ -214,20 +201,11 @@ public struct Bench: Sendable {
         try await rig.startSimulator(latencyMs: 0)
         _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency, config: instant ? "[tier1]\nkind = \"instant\"\n" : nil)
         let (_, gateway) = try await rig.startGateway()
-        let model = rig.settings.tier(1).model
         let total = Int(options.rate * options.durationSeconds)
-        _ = await Load.open(label: "warm-up", total: min(500, total), ratePerSecond: options.rate) { index, collector in
-            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: warm-up \(index)"))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
-        let direct = await Load.open(label: "direct", total: total, ratePerSecond: options.rate) { index, collector in
-            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: direct \(index)"))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
-        let pooled = await Load.open(label: "through the gateway", total: total, ratePerSecond: options.rate) { index, collector in
-            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: pooled \(index)"))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
+        let pooledURL = gateway + "/v1/chat/completions", directURL = rig.simulatorURL + "/v1/chat/completions"
+        _ = await rig.chatCalls(pooledURL, label: "warm-up", total: min(500, total), rate: options.rate) { "Summarize: warm-up \($0)" }
+        let direct = await rig.chatCalls(directURL, label: "direct", total: total, rate: options.rate) { "Summarize: direct \($0)" }
+        let pooled = await rig.chatCalls(pooledURL, label: "through the gateway", total: total, rate: options.rate) { "Summarize: pooled \($0)" }
         try Self.check(direct, what: "direct calls")
         try Self.check(pooled, what: "gateway requests")
         for (name, p, target) in [("p50", 50.0, 1.0), ("p90", 90.0, nil), ("p99", 99.0, 3.0)] as [(String, Double, Double?)] {
@@ -249,24 +227,14 @@ public struct Bench: Sendable {
         ])
         try await rig.startSimulator(latencyMs: options.concurrencyLatencyMs)
         // Baseline: the same calls straight to the slow simulator, same window.
-        let direct = await Load.closed(label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { index, collector in
-            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: Self.completionBody(model: "qwen3-4b", text: "Summarize: slow direct \(index)"))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) {
+            "Summarize: slow direct \($0)"
         }
         try Self.check(direct, what: "direct calls")
         let worker = try await rig.startWorkers(1, concurrency: window)[0]
-        let connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
-        let producer = Producer(settings: rig.settings, connection: connection)
-        let dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
-        dispatcher.start()
-        defer { dispatcher.stop(); producer.close(); connection.close() }
-        let route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
-        let outcome = await Load.closed(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { index, collector in
-            guard let job = try? producer.makeJob(messages: [ChatMessage(role: "user", content: "Summarize: slow job \(index)")], params: GenerationParameters(maxTokens: 16), cache: false, route: route) else {
-                return collector.fail("cannot build a job")
-            }
-            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
-        }
+        let bench = try BenchProducer(rig: rig, logger: logger)
+        defer { bench.close() }
+        let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { "Summarize: slow job \($0)" }
         try Self.check(outcome, what: "jobs")
         let ideal = Double(window) / (Double(options.concurrencyLatencyMs) / 1000)
         let target = ideal * 0.95
@@ -288,20 +256,13 @@ public struct Bench: Sendable {
         try await rig.startSimulator(latencyMs: 0)
         _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
         let (_, gateway) = try await rig.startGateway()
-        let model = rig.settings.tier(1).model
-        let body = Self.completionBody(model: model, text: "Summarize: the cached question")
-        let prime = await rig.post(gateway + "/v1/chat/completions", body: body)
+        let question = "Summarize: the cached question"
+        let prime = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: rig.settings.tier(1).model, text: question))
         guard prime.status == 200 else { throw BenchError("priming the cache through the gateway failed with HTTP \(prime.status)") }
         let total = Int(options.rate * options.durationSeconds)
-        let direct = await Load.open(label: "direct", total: total, ratePerSecond: options.rate) { _, collector in
-            let (status, ms) = await rig.post(rig.simulatorURL + "/v1/chat/completions", body: body)
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
+        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct", total: total, rate: options.rate) { _ in question }
         let before = try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "cache_hits").string.flatMap { Int($0) } ?? 0
-        let hits = await Load.open(label: "cache hits", total: total, ratePerSecond: options.rate) { _, collector in
-            let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: body)
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
+        let hits = await rig.chatCalls(gateway + "/v1/chat/completions", label: "cache hits", total: total, rate: options.rate) { _ in question }
         try Self.check(direct, what: "direct calls")
         try Self.check(hits, what: "cached requests")
         report.add("cache hit latency p50", hits.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
@@ -369,6 +330,57 @@ public struct Bench: Sendable {
     static func check(_ outcome: LoadOutcome, what: String) throws {
         guard outcome.failures == 0 else {
             throw BenchError("\(outcome.failures) of \(outcome.failures + outcome.samples.count) \(what) failed; first: \(outcome.firstFailure ?? "?")")
+        }
+    }
+}
+
+/// The bench's own producer: a Swift `Producer` plus the reply dispatcher a gateway uses,
+/// sending tier-1 jobs without cache lookups.
+struct BenchProducer {
+    let connection: RedisConnection
+    let producer: Producer
+    let dispatcher: ReplyDispatcher
+    let route: Route
+
+    init(rig: BenchRig, logger: Logger) throws {
+        connection = RedisConnection(configuration: try RedisConfiguration(url: rig.settings.redis.url), name: "bench-producer", logger: logger)
+        producer = Producer(settings: rig.settings, connection: connection)
+        dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
+        dispatcher.start()
+        route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
+    }
+
+    /// `total` jobs with `window` in flight; `text` gives each job's message.
+    func run(label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
+        await Load.closed(label: label, total: total, window: window) { [producer, dispatcher, route] index, collector in
+            guard let job = try? producer.makeJob(
+                messages: [ChatMessage(role: "user", content: text(index))], params: GenerationParameters(maxTokens: 16), cache: false, route: route
+            ) else { return collector.fail("cannot build a job") }
+            await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
+        }
+    }
+
+    func close() {
+        dispatcher.stop()
+        producer.close()
+        connection.close()
+    }
+}
+
+extension BenchRig {
+    /// Calls straight to an HTTP chat endpoint (the simulator, or a gateway), closed loop.
+    func chatCalls(_ url: String, label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
+        await Load.closed(label: label, total: total, window: window) { index, collector in
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(1).model, text: text(index)))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
+        }
+    }
+
+    /// The same at a fixed rate (open loop).
+    func chatCalls(_ url: String, label: String, total: Int, rate: Double, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
+        await Load.open(label: label, total: total, ratePerSecond: rate) { index, collector in
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(1).model, text: text(index)))
+            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
     }
 }
