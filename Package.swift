@@ -142,7 +142,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator",
+                "ProviderSimulator", "Bench",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -58,7 +58,7 @@ final class BenchRig: @unchecked Sendable {
     @discardableResult
     func startSimulator(latencyMs: Int = 0) async throws -> ChildProcess {
         defer { simulator = children.last }
-        let port = try freeLoopbackPort()
+        let port = try LoopbackPort.free()
         let child = try spawn("sim", ["sim", "--port", String(port), "--latency-ms", String(latencyMs)])
         simulatorURL = "http://127.0.0.1:\(port)"
         try await waitForHTTP(simulatorURL + "/health", child: child)
@@ -93,7 +93,7 @@ final class BenchRig: @unchecked Sendable {
     /// Starts `cervella gateway` on a free port (no keys: loopback only) and waits for
     /// `/healthz` (`/readyz` also wants a Claude worker, which a scenario may not start).
     func startGateway() async throws -> (ChildProcess, String) {
-        let port = try freeLoopbackPort()
+        let port = try LoopbackPort.free()
         let child = try spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", String(port)])
         let url = "http://127.0.0.1:\(port)"
         try await waitForHTTP(url + "/healthz", child: child)

@@ -1,3 +1,4 @@
+import Bench
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
@@ -6,20 +7,6 @@ import Testing
 /// A real Prometheus server scrapes a gateway and a worker (separate processes, so their
 /// counters hold only this test's requests) and answers PromQL with the numbers sent.
 @Suite(.timeLimit(.minutes(2))) struct MetricsTests {
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw TestSetupError("cannot bind a free port") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func prometheusScrapesTheGatewayAndAWorker() async throws {
         guard let prometheus = ProcessInfo.processInfo.environment["CERVELLA_TEST_PROMETHEUS"], !prometheus.isEmpty else {
             throw TestSetupError("CERVELLA_TEST_PROMETHEUS is not set: run scripts/test, which installs Debian's prometheus")
@@ -28,7 +15,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-metrics-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (workerPort, gatewayPort, prometheusPort) = (try Self.freePort(), try Self.freePort(), try Self.freePort())
+        let (workerPort, gatewayPort, prometheusPort) = (try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free())
         let keys = ["CERVELLA_API_KEYS": "metrics-key"]
         let worker = try pool.launch(["worker", "--metrics-port", String(workerPort)], environment: keys)
         let gateway = try pool.launch(["gateway", "--port", String(gatewayPort)], environment: keys)

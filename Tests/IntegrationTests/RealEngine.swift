@@ -1,3 +1,4 @@
+import Bench
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
@@ -55,7 +56,7 @@ final class RealEngine: Sendable {
         let http = try HTTPClient()
         var lastLog = ""
         for _ in 0..<3 {
-            let port = try freePort()
+            let port = try LoopbackPort.free()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-llm-\(UUID().uuidString).log")
             // One thread: the rest of the suite runs beside it on two cores.
             let pid = try spawn(script, ["run", "--port", "\(port)", "--ctx", "\(context)", "--threads", "1", "--exit-with-parent"], output: log.path)
@@ -144,21 +145,6 @@ final class RealEngine: Sendable {
         return pid
     }
 
-    /// A loopback port that was free a moment ago: bound by the kernel, then released.
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestSetupError("socket() failed: errno \(errno)") }
-        defer { _ = Glibc.close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        guard bound == 0 else { throw TestSetupError("bind on 127.0.0.1 failed: errno \(errno)") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 /// One chat completion as the engine sent it, for comparing with what Cervella made of it.
