@@ -226,14 +226,19 @@ public struct Bench: Sendable {
             "jobs": "\(options.concurrencyJobs)", "window": "\(window)", "provider_latency": "\(options.concurrencyLatencyMs) ms", "workers": "1",
         ])
         try await rig.startSimulator(latencyMs: options.concurrencyLatencyMs)
-        // Baseline: the same calls straight to the slow simulator, same window.
-        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) {
+        // Baseline: the same calls straight to the slow simulator, same window. Each series
+        // first runs one window of calls untimed, so that opening a thousand connections is
+        // not counted as throughput (steady state, as in the throughput scenario).
+        let directURL = rig.simulatorURL + "/v1/chat/completions"
+        _ = await rig.chatCalls(directURL, label: "direct warm-up", total: window, window: window) { "Summarize: warm-up \($0)" }
+        let direct = await rig.chatCalls(directURL, label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) {
             "Summarize: slow direct \($0)"
         }
         try Self.check(direct, what: "direct calls")
         let worker = try await rig.startWorkers(1, concurrency: window)[0]
         let bench = try BenchProducer(rig: rig, logger: logger)
         defer { bench.close() }
+        _ = await bench.run(label: "warm-up", total: window, window: window) { "Summarize: warm-up \($0)" }
         let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { "Summarize: slow job \($0)" }
         try Self.check(outcome, what: "jobs")
         let ideal = Double(window) / (Double(options.concurrencyLatencyMs) / 1000)
