@@ -31,6 +31,7 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(name: "CSpawn"),
 
         // Libraries.
         .target(
@@ -91,7 +92,7 @@ let package = Package(
         ),
         .target(
             name: "Bench",
-            dependencies: ["RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSpawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ProviderSimulator",
@@ -116,7 +117,7 @@ let package = Package(
         .target(
             name: "CervellaTestSupport",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway",
+                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway", "Bench",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support"

@@ -1,25 +1,19 @@
 import Foundation
 
 /// A `cervella` subcommand started by the bench, with its output in a log file.
-final class ChildProcess: @unchecked Sendable {
+final class ChildProcess: Sendable {
     let name: String
-    let process: Process
+    let process: SpawnedProcess
     let logPath: String
 
     init(binary: String, name: String, arguments: [String], environment: [String: String], logDirectory: String, workingDirectory: String) throws {
         self.name = name
         self.logPath = "\(logDirectory)/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try SpawnedProcess(
+            executable: binary, arguments: arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            directory: workingDirectory, output: logPath
+        )
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -59,8 +53,8 @@ final class ChildProcess: @unchecked Sendable {
         process.terminate()
         let deadline = ContinuousClock.now + grace
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        process.signal(SIGKILL)
+        await process.waitForExit(pollInterval: .milliseconds(10))
     }
 
     /// The last lines of its log, for an error message.

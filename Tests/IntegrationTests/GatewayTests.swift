@@ -96,22 +96,8 @@ import Testing
         except openai.AuthenticationError:
             print("auth refused")
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.python())
-        process.arguments = ["-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["GATEWAY"] = gateway.baseURL
-        environment["KEY"] = Self.userKey
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Wait without blocking a thread of the cooperative pool: the gateway and the worker
-        // the script talks to run on that pool too.
-        for _ in 0..<600 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "python said: \(text)")
+        let (status, text) = try await TestEnvironment.runPython(script, environment: ["GATEWAY": gateway.baseURL, "KEY": Self.userKey], seconds: 30)
+        #expect(status == 0, "python said: \(text)")
         #expect(text.contains("plain qwen3-4b Summary:"))
         #expect(text.contains("fallback claude-sonnet-4-5 true low_confidence_"))
         #expect(text.contains("auth refused"))

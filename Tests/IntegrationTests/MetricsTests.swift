@@ -25,17 +25,16 @@ import Testing
           - job_name: cervella
             static_configs: [{ targets: ["127.0.0.1:\(workerPort)", "127.0.0.1:\(gatewayPort)"] }]
         """.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: prometheus)
-        server.arguments = [
-            "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
-            "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
-        ]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try SpawnedProcess(
+            executable: prometheus,
+            arguments: [
+                "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
+            ],
+            environment: ProcessInfo.processInfo.environment
+        )
         defer {
-            for process in [worker, gateway, server] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for process in [worker, gateway, server] { process.signal(SIGKILL) }
         }
 
         let http = try HTTPClient()

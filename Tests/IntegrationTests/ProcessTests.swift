@@ -1,3 +1,4 @@
+import Bench
 import CervellaTestSupport
 import Foundation
 import JobProtocol
@@ -7,14 +8,8 @@ import Testing
 /// Tests that drive the real `cervella` executable and the Python example, as users do.
 @Suite(.timeLimit(.minutes(2))) struct ProcessTests {
     /// Starts `cervella worker` with the pool's settings given through the environment.
-    func startWorker(_ pool: TestPool, extraConfig: String = "") throws -> Process {
+    func startWorker(_ pool: TestPool, extraConfig: String = "") throws -> SpawnedProcess {
         try pool.launch(["worker"], config: "[worker]\nblock_timeout_seconds = 0.5\n\(extraConfig)\n")
-    }
-
-    func waitForExit(_ process: Process, seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return !process.isRunning
     }
 
     func processingCount(_ pool: TestPool) async throws -> Int {
@@ -34,7 +29,7 @@ import Testing
         while try await processingCount(pool) < 6, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try await processingCount(pool) == 6)
         kill(worker.processIdentifier, SIGTERM)
-        #expect(await waitForExit(worker, seconds: 15))
+        #expect(await worker.waitForExit(seconds: 15))
         #expect(worker.terminationStatus == 0)
         for job in jobs {
             let result = try await pool.producer.waitForResult(job)
@@ -52,7 +47,7 @@ import Testing
         let deadline = Date().addingTimeInterval(10)
         while try await processingCount(pool) < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         kill(worker.processIdentifier, SIGTERM)
-        #expect(await waitForExit(worker, seconds: 10))
+        #expect(await worker.waitForExit(seconds: 10))
         #expect(worker.terminationStatus == 0)
         // Nothing lost: every job is back in its queue, none stuck in a processing list.
         #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 4)
@@ -64,7 +59,7 @@ import Testing
             #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
         }
         kill(second.processIdentifier, SIGTERM)
-        #expect(await waitForExit(second, seconds: 15))
+        #expect(await second.waitForExit(seconds: 15))
         await pool.stop()
     }
 
@@ -76,20 +71,10 @@ import Testing
         let end = try #require(document.range(of: "\n```", range: start.upperBound..<document.endIndex))
         let script = String(document[start.upperBound..<end.lowerBound])
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.python())
-        process.arguments = ["-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["REDIS_URL"] = pool.settings.redis.url
-        environment["CERVELLA_KEY_PREFIX"] = pool.keys.prefix
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        #expect(await waitForExit(process, seconds: 40))
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "python said: \(text)")
+        let (status, text) = try await TestEnvironment.runPython(
+            script, environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
+        )
+        #expect(status == 0, "python said: \(text)")
         #expect(text.contains("model=qwen3-4b tier=1"))
         #expect(text.contains("Summary"))
         await pool.stop()

@@ -24,27 +24,17 @@ final class RealEngine: Sendable {
 
     let port: Int
     let http: HTTPClient
-    let pid: pid_t
-    /// Set once the child has exited and been reaped.
-    private let exited = Mutex(false)
+    private let process: SpawnedProcess
     private let logFile: URL
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Reaps the child without blocking (WNOHANG), so polling it never holds a pool thread.
-    var isRunning: Bool {
-        exited.withLock { exited in
-            guard !exited else { return false }
-            var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid || (result < 0 && errno == ECHILD) { exited = true }
-            return !exited
-        }
-    }
+    /// Reaps the child without blocking, so polling it never holds a pool thread.
+    var isRunning: Bool { process.isRunning }
 
-    private init(port: Int, pid: pid_t, logFile: URL, http: HTTPClient) {
+    private init(port: Int, process: SpawnedProcess, logFile: URL, http: HTTPClient) {
         self.port = port
-        self.pid = pid
+        self.process = process
         self.logFile = logFile
         self.http = http
     }
@@ -59,8 +49,12 @@ final class RealEngine: Sendable {
             let port = try LoopbackPort.free()
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-llm-\(UUID().uuidString).log")
             // One thread: the rest of the suite runs beside it on two cores.
-            let pid = try spawn(script, ["run", "--port", "\(port)", "--ctx", "\(context)", "--threads", "1", "--exit-with-parent"], output: log.path)
-            let engine = RealEngine(port: port, pid: pid, logFile: log, http: http)
+            // posix_spawn (SpawnedProcess), not Foundation's Process: see there.
+            let process = try SpawnedProcess(
+                executable: script, arguments: ["run", "--port", "\(port)", "--ctx", "\(context)", "--threads", "1", "--exit-with-parent"],
+                environment: ProcessInfo.processInfo.environment, output: log.path
+            )
+            let engine = RealEngine(port: port, process: process, logFile: log, http: http)
             let deadline = ContinuousClock.now + .seconds(90)
             while ContinuousClock.now < deadline && engine.isRunning {
                 if let response = try? await http.execute(HTTPRequest(url: engine.baseURL + "/health", timeout: .seconds(2))), response.status == 200 {
@@ -83,17 +77,15 @@ final class RealEngine: Sendable {
 
     /// SIGKILL: the engine dies at once, with any request it was serving.
     func kill() {
-        _ = Glibc.kill(pid, SIGKILL)
+        process.signal(SIGKILL)
     }
 
     /// SIGTERM, then SIGKILL after 10 s; polls rather than blocking the cooperative pool.
     func stop() async {
-        if isRunning { _ = Glibc.kill(pid, SIGTERM) }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if isRunning {
-            _ = Glibc.kill(pid, SIGKILL)
-            while isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        process.terminate()
+        if await !process.waitForExit(seconds: 10) {
+            process.signal(SIGKILL)
+            await process.waitForExit()
         }
         try? FileManager.default.removeItem(at: logFile)
     }
@@ -122,29 +114,6 @@ final class RealEngine: Sendable {
         else { return false }
         return slots.contains { $0["is_processing"] as? Bool == true }
     }
-
-    /// Starts `path` with `arguments`, stdin from /dev/null and stdout and stderr to `output`.
-    ///
-    /// posix_spawn rather than Foundation's `Process`: `Process.run()` on Linux (Swift 6.3)
-    /// reads past a buffer while listing /proc/self/fd and now and then crashes the whole test
-    /// process (swift-corelibs-foundation PR 5472); every spawn is a throw of that die.
-    private static func spawn(_ path: String, _ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The test process's other descriptors (Redis and HTTP sockets) are closed by
-        // `scripts/llm-server run` before it becomes the engine.
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard result == 0 else { throw TestSetupError("cannot start \(path): posix_spawn error \(result)") }
-        return pid
-    }
-
 }
 
 /// One chat completion as the engine sent it, for comparing with what Cervella made of it.

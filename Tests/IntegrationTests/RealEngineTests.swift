@@ -1,3 +1,4 @@
+import Bench
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
@@ -30,12 +31,6 @@ struct RealEngineTests {
         return total
     }
 
-    func waitForExit(_ process: Process, seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return !process.isRunning
-    }
-
     /// The same request the worker sends for a job, straight to the engine.
     func directRequest(_ text: String, maxTokens: Int) -> [String: Any] {
         ["model": "qwen3-4b", "messages": [["role": "user", "content": text]], "max_tokens": maxTokens, "temperature": 0, "logprobs": true, "stream": false]
@@ -57,7 +52,7 @@ struct RealEngineTests {
         let job = try pool.job(text, params: GenerationParameters(maxTokens: 24, temperature: 0))
         let result = try await pool.producer.submit(job)
         kill(worker.processIdentifier, SIGTERM)
-        #expect(await waitForExit(worker, seconds: 15))
+        #expect(await worker.waitForExit(seconds: 15))
 
         #expect(result.ok, "\(String(describing: result.error))")
         let metadata = try #require(result.metadata)

@@ -1,3 +1,4 @@
+import Bench
 import Foundation
 import Gateway
 import JobProtocol
@@ -35,6 +36,24 @@ public enum TestEnvironment {
             throw TestSetupError("CERVELLA_TEST_PYTHON is not set: run scripts/test, which creates a venv with the redis package")
         }
         return path
+    }
+
+    /// Runs `script` with the suite's Python (posix_spawn, output to a file) and waits for it
+    /// without blocking a thread of the cooperative pool; its exit status (nil when it was still
+    /// running after `seconds` and was killed) and everything it printed.
+    public static func runPython(_ script: String, environment extra: [String: String], seconds: Double) async throws -> (status: Int32?, output: String) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-python-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let process = try SpawnedProcess(
+            executable: try python(), arguments: ["-c", script],
+            environment: ProcessInfo.processInfo.environment.merging(extra) { $1 }, output: log
+        )
+        if await !process.waitForExit(seconds: seconds) {
+            process.signal(SIGKILL)
+            await process.waitForExit()
+            return (nil, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        return (process.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 
     public static var logger: Logger {
@@ -132,7 +151,9 @@ public final class TestPool: Sendable {
 
     /// Runs the `cervella` executable against this pool (its Redis, key prefix and simulator),
     /// in a fresh directory holding `config` as worker.toml when given.
-    public func launch(_ arguments: [String], config: String? = nil, environment extra: [String: String] = [:]) throws -> Process {
+    /// Its output goes to `output.log` in that directory. Started with posix_spawn: Foundation's
+    /// `Process.run` can crash the test process on Linux (see `SpawnedProcess`).
+    public func launch(_ arguments: [String], config: String? = nil, environment extra: [String: String] = [:]) throws -> SpawnedProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var arguments = arguments
@@ -141,10 +162,6 @@ public final class TestPool: Sendable {
             try config.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", file.path]
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.cervellaBinary())
-        process.arguments = arguments + ["--log-level", ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"]
-        process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["REDIS_URL"] = settings.redis.url
         environment["CERVELLA_KEY_PREFIX"] = keys.prefix
@@ -153,9 +170,11 @@ public final class TestPool: Sendable {
         environment["CLAUDE_ENDPOINT"] = simulator.baseURL + "/v1"
         environment["CLAUDE_API_KEY"] = "sk-ant-test"
         environment.merge(extra) { $1 }
-        process.environment = environment
-        try process.run()
-        return process
+        return try SpawnedProcess(
+            executable: try TestEnvironment.cervellaBinary(),
+            arguments: arguments + ["--log-level", ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"],
+            environment: environment, directory: directory.path, output: directory.appendingPathComponent("output.log").path
+        )
     }
 
     /// Starts an in-process gateway on a free port; returns its base URL and a stop function.
