@@ -32,6 +32,7 @@ let package = Package(
         ),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         .target(name: "CSpawn"),
+        .target(name: "Spawn", dependencies: ["CSpawn"]),
 
         // Libraries.
         .target(
@@ -92,7 +93,7 @@ let package = Package(
         ),
         .target(
             name: "Bench",
-            dependencies: ["CSpawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Spawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ProviderSimulator",
@@ -117,13 +118,13 @@ let package = Package(
         .target(
             name: "CervellaTestSupport",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway", "Bench",
+                "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway", "Spawn",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support"
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Fixtures"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "Spawn"], exclude: ["Fixtures"]),
         .testTarget(name: "JobProtocolTests", dependencies: ["JobProtocol"]),
         .testTarget(name: "ProvidersTests", dependencies: ["Providers", "ProviderSimulator", "CurlHTTP", "Settings", "CervellaTestSupport"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
@@ -143,7 +144,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Bench",
+                "ProviderSimulator", "Spawn",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

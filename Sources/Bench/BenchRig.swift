@@ -4,6 +4,7 @@ import JobProtocol
 import Logging
 import RedisClient
 import Settings
+import Spawn
 import WorkerPool
 
 /// What one scenario runs on: the user's Redis under a private key prefix, and simulator,

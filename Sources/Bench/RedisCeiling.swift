@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Spawn
 
 /// Redis's own speed on this machine, from `redis-benchmark`: the ceiling for any queue on it.
 struct RedisCeiling {
@@ -7,7 +8,7 @@ struct RedisCeiling {
     var pipelined: Double?
 
     /// Runs LPUSH unpipelined and with 32 commands per round trip; nil without redis-benchmark.
-    static func measure(url: String, key: String) -> RedisCeiling? {
+    static func measure(url: String, key: String) async -> RedisCeiling? {
         guard let configuration = try? RedisConfiguration(url: url),
               let tool = ["/usr/bin/redis-benchmark", "/usr/local/bin/redis-benchmark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else { return nil }
@@ -18,19 +19,17 @@ struct RedisCeiling {
         FileHandle.standardError.write(Data("  redis-benchmark: LPUSH, unpipelined and -P 32\n".utf8))
         // A key under the run's prefix (deleted afterwards), not redis-benchmark's own `mylist`.
         let command = ["LPUSH", key, "x"]
-        return RedisCeiling(unpipelined: run(tool, base + command), pipelined: run(tool, base + ["-P", "32"] + command))
+        return RedisCeiling(unpipelined: await run(tool, base + command), pipelined: await run(tool, base + ["-P", "32"] + command))
     }
 
-    private static func run(_ tool: String, _ arguments: [String]) -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+    private static func run(_ tool: String, _ arguments: [String]) async -> Double? {
+        let output = NSTemporaryDirectory() + "cervella-ceiling-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        guard let process = try? SpawnedProcess(executable: tool, arguments: arguments, environment: ProcessInfo.processInfo.environment, output: output) else {
+            return nil
+        }
+        await process.waitForExit()
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data()
         // CSV: a header line ("test","rps",...), then one line per test: "LPUSH ...","81234.57",...
         for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) where !line.hasPrefix("\"test") {
             let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }

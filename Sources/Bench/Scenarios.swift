@@ -96,7 +96,7 @@ public struct Bench: Sendable {
             "jobs": "\(options.jobs)", "workers": "\(options.workers)", "window": "\(options.window)", "worker_concurrency": "\(options.workerConcurrency)",
         ])
         try await rig.startSimulator(latencyMs: 0)
-        let ceiling = RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
+        let ceiling = await RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
         let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct simulator calls", total: min(options.jobs, 20_000), window: options.window) {
             "Summarize: bench request \($0)"
         }

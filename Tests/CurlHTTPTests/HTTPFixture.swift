@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 
 /// A Python standard-library HTTP server (Fixtures/http_fixture.py) for one test.
 ///
@@ -10,9 +11,9 @@ final class HTTPFixture {
     let port: Int
     /// A port bound by the fixture but not listening: connecting to it is refused.
     let closedPort: Int
-    private let process: Process
+    private let process: SpawnedProcess
 
-    private init(process: Process, port: Int, closedPort: Int) {
+    private init(process: SpawnedProcess, port: Int, closedPort: Int) {
         self.process = process
         self.port = port
         self.closedPort = closedPort
@@ -36,30 +37,30 @@ final class HTTPFixture {
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent()
             .appendingPathComponent("Fixtures/http_fixture.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-fixture-\(UUID().uuidString).out").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        // posix_spawn, not Foundation's Process (which can crash the test process on Linux).
+        let process = try SpawnedProcess(
+            executable: "/usr/bin/env", arguments: ["python3", script.path],
+            environment: ProcessInfo.processInfo.environment, output: output
+        )
 
         // The fixture prints "<port> <closed-port>\n" once it is listening.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                process.waitUntilExit()
-                throw FixtureError(message: "http_fixture.py exited before printing its port")
+        var line = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !line.contains("\n") {
+            guard process.isRunning else { throw FixtureError(message: "http_fixture.py exited before printing its port") }
+            guard Date() < deadline else {
+                process.signal(SIGKILL)
+                throw FixtureError(message: "http_fixture.py printed no port within 30 s")
             }
-            line.append(chunk)
+            usleep(5_000)
+            line = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         }
-        let fields = String(decoding: line, as: UTF8.self)
-            .split(whereSeparator: \.isWhitespace)
-            .compactMap { Int($0) }
+        let fields = line.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         guard fields.count == 2 else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw FixtureError(message: "unexpected fixture output: \(String(decoding: line, as: UTF8.self))")
+            process.signal(SIGKILL)
+            throw FixtureError(message: "unexpected fixture output: \(line)")
         }
         return HTTPFixture(process: process, port: fields[0], closedPort: fields[1])
     }
@@ -71,17 +72,11 @@ final class HTTPFixture {
 
     /// Kills the server and waits for it, so no process outlives its test.
     ///
-    /// SIGKILL rather than `terminate()` (SIGTERM): Foundation spawns the child from a
-    /// libdispatch thread, which blocks most signals, and the child inherits that mask, so
-    /// SIGTERM would stay pending forever. The fixture has nothing to clean up.
-    ///
-    /// No `waitUntilExit()`: it runs a run loop on the calling thread, and this is called on
-    /// Swift's cooperative pool (two threads here), where two such waits at once once stalled
-    /// the whole suite. A SIGKILLed child is gone within milliseconds; a bounded poll suffices.
+    /// SIGKILL: the fixture has nothing to clean up. No blocking wait: this is called on
+    /// Swift's cooperative pool (two threads here); a SIGKILLed child is gone within
+    /// milliseconds, so a bounded poll suffices.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-        }
+        process.signal(SIGKILL)
         for _ in 0..<100 where process.isRunning { usleep(10_000) }
     }
 

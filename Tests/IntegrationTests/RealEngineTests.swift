@@ -1,4 +1,4 @@
-import Bench
+import Spawn
 import CervellaTestSupport
 import CurlHTTP
 import Foundation

@@ -1,4 +1,4 @@
-import Bench
+import Spawn
 import Foundation
 import Gateway
 import JobProtocol
