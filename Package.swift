@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "WorkerPool",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane", "Spawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -48,14 +48,21 @@ public enum HourlyStats {
         public var isEmpty: Bool { integers.isEmpty && decimals.isEmpty }
 
         public mutating func merge(_ other: Increments) {
-            integers.merge(other.integers, uniquingKeysWith: +)
+            integers.merge(other.integers) { a, b in
+                let (sum, overflow) = a.addingReportingOverflow(b)
+                return overflow ? .max : sum
+            }
             decimals.merge(other.decimals, uniquingKeysWith: +)
         }
     }
 
     public static func increments(for events: [StatsEvent]) -> Increments {
         var result = Increments()
-        func increment(_ field: String, _ by: Int = 1) { result.integers[field, default: 0] += by }
+        func increment(_ field: String, _ by: Int = 1) {
+            // Saturating: a latency measured from a hostile `created_at` must not trap here.
+            let (sum, overflow) = result.integers[field, default: 0].addingReportingOverflow(by)
+            result.integers[field] = overflow ? .max : sum
+        }
         func add(_ field: String, _ value: Double) {
             guard value != 0, value.isFinite else { return }
             result.decimals[field, default: 0] += value

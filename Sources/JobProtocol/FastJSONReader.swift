@@ -19,10 +19,62 @@ extension JSONValue {
         }
     }
 
+    /// The string values of `wanted` keys of a top-level object, read without parsing the
+    /// rest: other values are stepped over without recursion, so a payload nested a hundred
+    /// thousand levels deep, or cut off after its first fields, still gives up its `id`.
+    ///
+    /// Each wanted key maps to its occurrences in order (nil for a value that is not a string).
+    /// Reading stops at the first syntax error; what was read before it is kept.
+    public static func topLevelStrings(_ bytes: [UInt8], wanted: Set<String>) -> [String: [String?]] {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(bytes: buffer, skipping: [])
+            var found: [String: [String?]] = [:]
+            parser.skipSpace()
+            guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else { return found }
+            parser.index += 1
+            while true {
+                parser.skipSpace()
+                guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\""), let key = parser.string() else { return found }
+                parser.skipSpace()
+                guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else { return found }
+                parser.index += 1
+                parser.skipSpace()
+                if wanted.contains(key) {
+                    if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") {
+                        guard let value = parser.string() else { return found }
+                        found[key, default: []].append(value)
+                    } else {
+                        found[key, default: []].append(nil)
+                        guard parser.skipValue() else { return found }
+                    }
+                } else {
+                    guard parser.skipValue() else { return found }
+                }
+                parser.skipSpace()
+                guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ",") else { return found }
+                parser.index += 1
+            }
+        }
+    }
+
+    /// Where `bytes` hold a number too large for a double (`1e999`), which JSON decoders
+    /// refuse as a whole ("not valid JSON"): its field path (`params.temperature`) and literal.
+    public static func outOfRangeNumber(_ bytes: [UInt8]) -> (path: String, literal: String)? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(bytes: buffer, skipping: [])
+            parser.path = []
+            _ = parser.value(depth: 0)
+            return parser.outOfRange
+        }
+    }
+
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         let skipping: Set<String>
         var index = 0
+        /// Followed only when diagnosing (`outOfRangeNumber`), so the hot path pays nothing.
+        var path: [String]?
+        var outOfRange: (path: String, literal: String)?
 
         init(bytes: UnsafeBufferPointer<UInt8>, skipping: Set<String>) {
             self.bytes = bytes
@@ -111,7 +163,9 @@ extension JSONValue {
                     index += 1
                     return .object(fields)
                 }
+                path?.append(key)
                 guard let field = value(depth: depth + 1) else { return nil }
+                path?.removeLast()
                 // A repeated key is ambiguous; let the reference decoder decide.
                 guard fields.updateValue(field, forKey: key) == nil else { return nil }
                 skipSpace()
@@ -132,7 +186,9 @@ extension JSONValue {
                 return .array(elements)
             }
             while true {
+                path?.append("[\(elements.count)]")
                 guard let element = value(depth: depth + 1) else { return nil }
+                path?.removeLast()
                 elements.append(element)
                 skipSpace()
                 guard index < bytes.count else { return nil }
@@ -245,7 +301,10 @@ extension JSONValue {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if isInteger, let integer = Int64(text) { return .integer(integer) }
-            guard let double = Double(text), double.isFinite else { return nil }
+            guard let double = Double(text), double.isFinite else {
+                if let path { outOfRange = (path.joined(separator: ".").replacingOccurrences(of: ".[", with: "["), text) }
+                return nil
+            }
             return .number(double)
         }
     }

@@ -109,6 +109,16 @@ public struct Job: Codable, Sendable, Equatable {
     }
 }
 
+extension Job {
+    /// The work queue a quarantined job came from: where it was when its worker died, else
+    /// where its route or fallback origin put it.
+    public var originQueue: QueueName {
+        if let last = recoveries.last?.queue, let queue = QueueName(rawValue: last), queue != .quarantine { return queue }
+        if fallbackFrom != nil { return .fallback }
+        return route.flatMap { QueueName.forTier($0.tier) } ?? .tier3
+    }
+}
+
 /// Where the producer sent the job, and why.
 public struct Route: Codable, Sendable, Equatable, Hashable {
     public var tier: Int

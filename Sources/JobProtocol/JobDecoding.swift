@@ -11,47 +11,92 @@ public enum JobDecoding {
     }
 
     public static func decode(_ payload: [UInt8], keys: KeySpace) -> Result<Job, Failure> {
-        let data = Data(payload)
+        // One reading of the identity serves every path, fast or reference, success or failure,
+        // so they cannot disagree about which job a payload is.
+        let identity = Identity(payload, keys: keys)
+        func failure(_ reason: String) -> Result<Job, Failure> {
+            .failure(Failure(reason: reason, jobID: identity.id, replyTo: identity.replyTo))
+        }
+        guard payload.count <= JobLimits.maxPayloadBytes else {
+            return failure("payload is \(payload.count) bytes; a job may have at most \(JobLimits.maxPayloadBytes)")
+        }
         guard String(validating: payload, as: UTF8.self) != nil else {
             return .failure(Failure(reason: "payload is not valid UTF-8", jobID: nil, replyTo: nil))
         }
-        // Only a payload that fails to decode needs its id and reply key read the slow way.
-        var salvage: (id: String?, replyTo: String?) { salvageIdentity(data, keys: keys) }
-        let job: Job
+        if let problem = identity.problem { return failure(problem) }
+        var job: Job
         do {
-            job = try Job(json: payload) ?? JSONDecoder().decode(Job.self, from: data)
+            job = try Job(json: payload) ?? JSONDecoder().decode(Job.self, from: Data(payload))
         } catch let error as DecodingError {
-            return .failure(Failure(reason: describe(error), jobID: salvage.id, replyTo: salvage.replyTo))
+            if let number = JSONValue.outOfRangeNumber(payload) {
+                return failure("field '\(number.path)' holds \(number.literal), a number out of range for JSON")
+            }
+            if let field = nonIntegerField(payload) {
+                return failure("field '\(field)' must be a whole number within 64 bits")
+            }
+            return failure(describe(error))
         } catch {
-            return .failure(Failure(reason: "payload is not JSON: \(error)", jobID: salvage.id, replyTo: salvage.replyTo))
+            return failure("payload is not JSON: \(error)")
         }
-        var fixed = job
-        if fixed.v != Job.version {
-            return .failure(Failure(reason: "unsupported job version v=\(job.v); this worker reads v=\(Job.version)", jobID: job.id, replyTo: fixed.replyTo.isEmpty ? keys.reply(job.id) : (keys.isReplyKey(fixed.replyTo) ? fixed.replyTo : nil)))
+        if job.v != Job.version {
+            return failure("unsupported job version v=\(job.v); this worker reads v=\(Job.version)")
         }
-        if fixed.id.isEmpty || fixed.id.utf8.count > 200 {
-            return .failure(Failure(reason: "field 'id' must be 1 to 200 bytes", jobID: nil, replyTo: nil))
+        if job.replyTo.isEmpty { job.replyTo = keys.reply(job.id) }
+        guard keys.isReplyKey(job.replyTo) else {
+            return failure("field 'reply_to' must be a key under '\(keys.prefix):reply:'")
         }
-        if fixed.replyTo.isEmpty { fixed.replyTo = keys.reply(fixed.id) }
-        guard keys.isReplyKey(fixed.replyTo) else {
-            return .failure(Failure(reason: "field 'reply_to' must be a key under '\(keys.prefix):reply:'", jobID: job.id, replyTo: nil))
+        if job.messages.isEmpty {
+            return failure("field 'messages' is empty; a job needs at least one message")
         }
-        if fixed.messages.isEmpty {
-            return .failure(Failure(reason: "field 'messages' is empty; a job needs at least one message", jobID: job.id, replyTo: fixed.replyTo))
-        }
-        return .success(fixed)
+        if let problem = JobLimits.violation(in: job) { return failure(problem) }
+        return .success(job)
     }
 
-    /// Reads `id` and `reply_to` from a payload that failed to decode as a whole.
-    private static func salvageIdentity(_ data: Data, keys: KeySpace) -> (id: String?, replyTo: String?) {
-        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
-            return (nil, nil)
+    /// A payload's `id` and reply key, read from its top level alone (see
+    /// `JSONValue.topLevelStrings`), whatever the rest holds.
+    struct Identity {
+        var id: String?
+        var replyTo: String?
+        /// Set when the identity itself is unusable (missing, repeated, too long).
+        var problem: String?
+
+        init(_ payload: [UInt8], keys: KeySpace) {
+            let found = JSONValue.topLevelStrings(payload, wanted: ["id", "reply_to"])
+            let ids = found["id"] ?? []
+            let replies = found["reply_to"] ?? []
+            if ids.count > 1 || replies.count > 1 {
+                problem = "field '\(ids.count > 1 ? "id" : "reply_to")' appears more than once; a job names one"
+                return
+            }
+            guard let first = ids.first else {
+                problem = nil // decoding reports the missing field in its own words
+                return
+            }
+            guard let id = first, !id.isEmpty, id.utf8.count <= 200 else {
+                problem = "field 'id' must be a string of 1 to 200 bytes"
+                return
+            }
+            self.id = id
+            switch replies.first {
+            case nil, .some(nil): replyTo = keys.reply(id)
+            case .some(let key?): replyTo = key.isEmpty ? keys.reply(id) : (keys.isReplyKey(key) ? key : nil)
+            }
         }
-        let id = object["id"] as? String
-        var replyTo = (object["reply_to"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        if replyTo == nil, let id { replyTo = keys.reply(id) }
-        if let candidate = replyTo, !keys.isReplyKey(candidate) { replyTo = nil }
-        return (id, replyTo)
+    }
+
+    /// JSONDecoder refuses `"attempt": 1e300` or `2^63` as a whole document ("not valid JSON");
+    /// this names the integer field that holds such a number.
+    private static func nonIntegerField(_ payload: [UInt8]) -> String? {
+        guard case .object(let root)? = JSONValue.parse(payload) else { return nil }
+        func isBadInteger(_ value: JSONValue?) -> Bool {
+            if case .number? = value { return true }
+            return false
+        }
+        for key in ["v", "attempt"] where isBadInteger(root[key]) { return key }
+        for (parent, key) in [("params", "max_tokens"), ("route", "tier"), ("fallback_from", "tier"), ("fallback_from", "latency_ms")] {
+            if case .object(let fields)? = root[parent], isBadInteger(fields[key]) { return "\(parent).\(key)" }
+        }
+        return nil
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -138,7 +138,7 @@ extension JobResult {
         metadata.costUSD = 0
         metadata.queueMs = 0
         metadata.worker = worker
-        metadata.latencyMs = max(0, Int(((now.timeIntervalSince1970 - job.createdAt) * 1000).rounded()))
+        metadata.latencyMs = Int.milliseconds(fromSeconds: now.timeIntervalSince1970 - job.createdAt)
         metadata.timestamp = ResultMetadata.timestamp(now)
         result.metadata = metadata
         return result

@@ -38,16 +38,23 @@ public struct KeySpace: Sendable, Equatable {
     }
 }
 
-/// The four work queues.
+/// The four work queues, and the quarantine.
 public enum QueueName: String, Sendable, CaseIterable, Codable {
     case tier1, tier2, tier3, fallback
+    /// Jobs taken back from a worker that died holding them, held aside until a probation
+    /// process runs each one alone (docs/RELIABILITY.md). Never a queue of a worker's own:
+    /// a quarantined job is served as the queue it was recovered from (`Job.originQueue`).
+    case quarantine
+
+    /// The queues a worker may be told to serve.
+    public static let workQueues: [QueueName] = [.tier1, .tier2, .tier3, .fallback]
 
     /// The tier whose provider serves this queue; the fallback queue is served by Claude (tier 3).
     public var servingTier: Int {
         switch self {
         case .tier1: return 1
         case .tier2: return 2
-        case .tier3, .fallback: return 3
+        case .tier3, .fallback, .quarantine: return 3
         }
     }
 

@@ -113,7 +113,7 @@ public struct Producer: Sendable {
         let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
         let reply = try await waiters.pop(job.replyTo, seconds: remaining)
         guard let pair = reply.array, pair.count == 2, let bytes = pair[1].bytes else {
-            return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
+            return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(saturating: remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
         }
         do {
             return try JobResult.decode(bytes)

@@ -1,3 +1,4 @@
+import JobProtocol
 import RedisClient
 import Synchronization
 
@@ -14,7 +15,7 @@ final class ReplyWaiters: Sendable {
 
     init(configuration: RedisConfiguration, maxWaitSeconds: Double, maxIdle: Int = 16) {
         var configuration = configuration
-        configuration.readTimeout = .milliseconds(Int((maxWaitSeconds + 5) * 1000))
+        configuration.readTimeout = .seconds(saturating: maxWaitSeconds + 5)
         self.configuration = configuration
         self.maxWaitSeconds = maxWaitSeconds
         self.maxIdle = maxIdle
@@ -27,7 +28,7 @@ final class ReplyWaiters: Sendable {
         let timeout = RedisArgument(String(format: "%.3f", max(0.001, seconds)))
         guard seconds <= maxWaitSeconds else {
             var long = configuration
-            long.readTimeout = .milliseconds(Int((seconds + 5) * 1000))
+            long.readTimeout = .seconds(saturating: seconds + 5)
             let connection = RedisConnection(configuration: long, name: "reply-wait-long")
             defer { connection.close() }
             return try await connection.send("BLPOP", RedisArgument(key), timeout)

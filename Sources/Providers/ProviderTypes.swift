@@ -85,6 +85,29 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String {
         "\(code)\(status.map { " (HTTP \($0))" } ?? ""): \(message)"
     }
+
+    /// What a client may be told: the kind of failure and the HTTP status, never the
+    /// provider's address or its error text (which can echo the request).
+    public var clientMessage: String {
+        let http = status.map { " (HTTP \($0))" } ?? ""
+        switch code {
+        case .timeout: return "the model did not answer in time"
+        case .connection: return "the model's server could not be reached"
+        case .rateLimited: return "the model's provider is rate limiting requests\(http); retry later"
+        case .contextLength: return "the request does not fit the model's context window\(http)"
+        case .http4xx: return "the model's provider refused the request\(http)"
+        case .http5xx: return "the model's provider failed\(http)"
+        case .badResponse: return "the model's provider returned an answer that could not be read\(http)"
+        default: return "the call to the model failed (\(code))\(http)"
+        }
+    }
+
+    /// The full error for the worker's log, cut to 500 characters (provider bodies are already
+    /// reduced to one line with quoted request text replaced, see `ErrorBody`).
+    public var logDescription: String {
+        let full = description
+        return full.count <= 500 ? full : String(full.prefix(500)) + "…"
+    }
 }
 
 /// One tier's model behind one wire format.

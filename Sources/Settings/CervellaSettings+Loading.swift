@@ -53,7 +53,7 @@ extension CervellaSettings {
             try table.read("timeout_ms", into: &fallback.timeoutMs)
         }
         if let table = try reader.table("worker") {
-            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds", "stats_flush_seconds", "metrics_port"])
+            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds", "stats_flush_seconds", "metrics_port", "probation_processes", "dead_letter_max_length", "dead_letter_payload_bytes"])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
             try table.read("block_timeout_seconds", into: &worker.blockTimeoutSeconds)
@@ -63,6 +63,9 @@ extension CervellaSettings {
             try table.read("reaper_interval_seconds", into: &worker.reaperIntervalSeconds)
             try table.read("stats_flush_seconds", into: &worker.statsFlushSeconds)
             try table.read("metrics_port", into: &worker.metricsPort)
+            try table.read("probation_processes", into: &worker.probationProcesses)
+            try table.read("dead_letter_max_length", into: &worker.deadLetterMaxLength)
+            try table.read("dead_letter_payload_bytes", into: &worker.deadLetterPayloadBytes)
         }
         if let table = try reader.table("producer") {
             try table.allowOnly(["default_tier", "job_timeout_seconds"])

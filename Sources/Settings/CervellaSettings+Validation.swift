@@ -33,7 +33,26 @@ extension CervellaSettings {
         guard worker.drainTimeoutSeconds >= 0 else {
             throw SettingsError(key: "worker.drain_timeout_seconds", "must not be negative")
         }
-        for name in worker.queues where QueueName(rawValue: name) == nil {
+        for (value, key) in [
+            (worker.blockTimeoutSeconds, "worker.block_timeout_seconds"), (worker.heartbeatIntervalSeconds, "worker.heartbeat_interval_seconds"),
+            (worker.drainTimeoutSeconds, "worker.drain_timeout_seconds"), (worker.reaperIntervalSeconds, "worker.reaper_interval_seconds"),
+            (worker.statsFlushSeconds, "worker.stats_flush_seconds"),
+        ] where !(value <= 86_400) {
+            throw SettingsError(key: key, "must be at most 86400 seconds, got \(value)")
+        }
+        guard worker.heartbeatTTLSeconds <= 86_400 else {
+            throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must be at most 86400 seconds, got \(worker.heartbeatTTLSeconds)")
+        }
+        guard (1...64).contains(worker.probationProcesses) else {
+            throw SettingsError(key: "worker.probation_processes", "must be 1 to 64, got \(worker.probationProcesses)")
+        }
+        guard (1...10_000_000).contains(worker.deadLetterMaxLength) else {
+            throw SettingsError(key: "worker.dead_letter_max_length", "must be 1 to 10000000, got \(worker.deadLetterMaxLength)")
+        }
+        guard (256...16_777_216).contains(worker.deadLetterPayloadBytes) else {
+            throw SettingsError(key: "worker.dead_letter_payload_bytes", "must be 256 to 16777216, got \(worker.deadLetterPayloadBytes)")
+        }
+        for name in worker.queues where !QueueName.workQueues.contains(where: { $0.rawValue == name }) {
             throw SettingsError(key: "worker.queues", "unknown queue '\(name)'; use tier1, tier2, tier3 or fallback")
         }
         guard (1...3).contains(producer.defaultTier) else {

@@ -45,6 +45,13 @@ public struct CervellaSettings: Sendable, Equatable {
         public var statsFlushSeconds = 1.0
         /// Port of the worker's `GET /metrics` listener on loopback; 0 turns it off.
         public var metricsPort = 0
+        /// Probation processes a worker runs at once for quarantined jobs (jobs recovered from a
+        /// worker that died holding them); each runs one job at a time, alone.
+        public var probationProcesses = 2
+        /// Entries kept in the dead letter list; older ones are trimmed.
+        public var deadLetterMaxLength = 10_000
+        /// Bytes of a dead job's payload stored with its entry; longer payloads are cut and say so.
+        public var deadLetterPayloadBytes = 65_536
         public init() {}
     }
 

@@ -9,7 +9,8 @@ public final class SpawnedProcess: Sendable {
     private let status = Mutex<Int32?>(nil)
 
     /// - Parameters:
-    ///   - output: file that receives stdout and stderr (appended); nil discards them.
+    ///   - output: file that receives stdout and stderr (appended); nil discards them; "-"
+    ///     keeps the parent's.
     ///   - directory: the child's working directory; nil keeps the parent's.
     public init(executable: String, arguments: [String], environment: [String: String], directory: String? = nil, output: String? = nil) throws {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]

@@ -44,8 +44,9 @@ struct JobCommit: Sendable {
         plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), -1, RedisArgument(bytes: fetched.payload)))
         // The guard lives as long as a duplicate could still finish: until past the deadline.
         func guardTTL(_ job: Job?) -> Int {
-            let untilDeadline = job?.deadlineAt.map { Int($0 - now.timeIntervalSince1970) } ?? 0
-            return max(settings.redis.replyTTLSeconds, untilDeadline + 60)
+            // Deadlines are bounded (JobLimits), so this sum cannot overflow.
+            let untilDeadline = job?.deadlineAt.map { Int(saturating: $0 - now.timeIntervalSince1970) } ?? 0
+            return max(settings.redis.replyTTLSeconds, min(untilDeadline, 4_000_000_000) + 60)
         }
         switch outcome {
         case .reply(let job, let result, let cacheKey):
@@ -63,13 +64,22 @@ struct JobCommit: Sendable {
             let bytes = job.jsonBytes()
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
         case .dead(let reason, let replyTo, let jobID, let history):
+            let limit = settings.worker.deadLetterPayloadBytes
             var entry: [String: Any] = [
                 "reason": reason, "queue": fetched.queue.rawValue, "worker": worker, "at": now.timeIntervalSince1970,
-                "id": jobID ?? NSNull(), "payload": String(decoding: fetched.payload, as: UTF8.self),
+                "id": jobID ?? NSNull(), "payload": String(decoding: fetched.payload.prefix(limit), as: UTF8.self),
             ]
+            if fetched.payload.count > limit {
+                // Cut, and said so: a 50 MB payload must not fill a Redis that anyone can push to.
+                entry["payload_truncated"] = true
+                entry["payload_bytes"] = fetched.payload.count
+            }
             if !history.isEmpty { entry["history"] = history }
             let bytes = Array((try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data())
-            var block = [RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes))]
+            var block = [
+                RedisCommand("LPUSH", RedisArgument(keys.dead), RedisArgument(bytes: bytes)),
+                RedisCommand("LTRIM", RedisArgument(keys.dead), 0, RedisArgument(settings.worker.deadLetterMaxLength - 1)),
+            ]
             if let replyTo {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
                 let bytes = result.jsonBytes()

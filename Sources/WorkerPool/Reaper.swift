@@ -9,13 +9,13 @@ import Settings
 ///
 /// Every worker runs this loop, but only the holder of a short lease (`SET NX PX`) scans, so
 /// two reapers never move the same list. A processing list whose worker has no heartbeat key
-/// (it expired: the worker is gone) has each job moved back to the head of its queue with its
-/// recovery recorded, or, on the third recovery, to the dead letter list with an error result:
-/// one job that kills its workers cannot crash-loop the pool.
+/// (it expired: the worker is gone) has each job moved to the quarantine with its recovery
+/// recorded, where a probation process runs it alone (`ProbationSupervisor`): a job that
+/// crashes the process running it takes one worker, never the pool.
 ///
 /// With a 15 s heartbeat TTL and a 2 s scan (the lease lasts one scan interval), a killed
-/// worker's jobs run again within about 17 s. A live worker is never reclaimed, however long its provider call: its heartbeat runs
-/// on its own schedule.
+/// worker's jobs are quarantined within about 17 s. A live worker is never reclaimed, however
+/// long its provider call: its heartbeat runs on its own schedule.
 struct Reaper: Sendable {
     let worker: Worker
     /// Recoveries after which a job is declared poison.
@@ -57,7 +57,7 @@ struct Reaper: Sendable {
 
     /// The lease lasts one interval, so some worker sweeps every interval (not every 5 s).
     func sweepIfLeaseHolder(lease: Duration, scanKeyspace: Bool = false) async throws {
-        let milliseconds = max(200, Int(lease.components.seconds) * 1000 + Int(lease.components.attoseconds / 1_000_000_000_000_000))
+        let milliseconds = max(200, lease.wholeMilliseconds)
         let acquired = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", RedisArgument(milliseconds))
         guard acquired == .status("OK") else { return }
         _ = try await sweep(scanKeyspace: scanKeyspace)
@@ -115,29 +115,57 @@ struct Reaper: Sendable {
         return payloads.count
     }
 
+    /// A dead worker's job goes to the quarantine with its recovery recorded: it may be what
+    /// killed the worker, so no worker takes it again; a probation process runs it alone. One
+    /// that was already running alone (a quarantine list), or that has been recovered
+    /// `maxRecoveries` times, is retired as poison.
     private func reclaim(_ payload: [UInt8], from key: String, queue: QueueName, owner: String) async throws {
-        let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
         guard case .success(var job) = JobDecoding.decode(payload, keys: keys) else {
             // Malformed jobs never reach a processing list alive, but a foreign writer might.
-            let commit = JobCommit(outcome: .dead(reason: "unreadable job recovered from dead worker \(owner)", replyTo: nil, jobID: nil, history: []), stats: [.dead])
-            if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) { worker.stats.add(commit.stats) }
+            try await retire(payload, from: key, queue: queue, owner: owner, reason: "unreadable job recovered from dead worker \(owner)")
+            return
+        }
+        if queue == .quarantine {
+            try await retire(payload, from: key, queue: queue, owner: owner, reason: "poison job: its worker died while running it alone; not retried again")
             return
         }
         job.recoveries.append(Recovery(worker: owner, at: Date().timeIntervalSince1970, queue: queue.rawValue))
-        job.attempt += 1
+        job.attempt = min(job.attempt + 1, JobLimits.attempts.upperBound)
         if job.recoveries.count >= Self.maxRecoveries {
-            let history = job.recoveries.map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int($0.at)))" }
-            let reason = "poison job: \(job.recoveries.count) workers died while holding it; not retried again"
-            let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job.replyTo, jobID: job.id, history: history), stats: [.dead])
-            if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) { worker.stats.add(commit.stats) }
-            worker.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job.id)"])
+            try await retire(payload, from: key, queue: queue, owner: owner, reason: "poison job: \(job.recoveries.count) workers died while holding it; not retried again", job: job)
             return
         }
-        let updated = job.jsonBytes()
+        if try await moveBack(payload, from: key, to: .quarantine, updated: job.jsonBytes()) {
+            worker.stats.add([.recovered(count: 1)])
+            worker.logger.notice("job of a dead worker held in quarantine until a probation process runs it alone", metadata: [
+                "cervella.job.id": "\(job.id)", "cervella.dead_worker": "\(owner)",
+            ])
+        }
+    }
+
+    /// Moves `payload` out of `key` (if it is still there) and pushes `updated` to the head of
+    /// `queue`, the end workers pop from; true when it moved.
+    @discardableResult
+    func moveBack(_ payload: [UInt8], from key: String, to queue: QueueName, updated: [UInt8]) async throws -> Bool {
         let moved = try await worker.commands.evaluate(
             Self.moveBack, keys: [RedisArgument(key), RedisArgument(keys.queue(queue))],
             arguments: [RedisArgument(bytes: payload), RedisArgument(bytes: updated)]
         )
-        if moved.integer == 1 { worker.stats.add([.recovered(count: 1)]) }
+        return moved.integer == 1
+    }
+
+    /// Sends a held job to the dead letter list with its history, and an error result to its
+    /// producer when its reply key can be read: `poison_job` once a worker died of it.
+    func retire(_ payload: [UInt8], from key: String, queue: QueueName, owner: String, reason: String, job: Job? = nil) async throws {
+        let fetched = FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970)
+        var job = job
+        if job == nil, case .success(let decoded) = JobDecoding.decode(payload, keys: keys) { job = decoded }
+        var history = (job?.recoveries ?? []).map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int(saturating: $0.at)))" }
+        history.append("\(owner) \(queue == .quarantine ? "died running it alone" : "died holding it") (queue \(queue.rawValue))")
+        let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history), stats: [.dead])
+        if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) {
+            worker.stats.add(commit.stats)
+        }
+        worker.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job?.id ?? "-")", "cervella.reason": "\(reason)"])
     }
 }

@@ -39,13 +39,18 @@ extension Worker {
     /// What to do with a decoded job; nil when the job was cancelled by the drain deadline and
     /// must go back to its queue.
     private func decide(_ job: Job, fetched: FetchedJob, logger: Logger) async -> JobCommit? {
+        if crashOnFaultJobs, job.metadata["cervella_fault"] == .string("crash") {
+            fatalError("fault injection: job \(job.id) asked this process to crash (CERVELLA_FAULT_INJECTION=crash)")
+        }
         let now = Date().timeIntervalSince1970
-        let tier = fetched.queue.servingTier
-        let smallTier = tier < 3 && fetched.queue != .fallback
+        // A quarantined job runs as the queue it was recovered from.
+        let queue = fetched.queue == .quarantine ? job.originQueue : fetched.queue
+        let tier = queue.servingTier
+        let smallTier = tier < 3 && queue != .fallback
         // Counted once, where the job was routed; a fallback hop is not a new request.
-        let handled: [StatsEvent] = fetched.queue == .fallback ? [] : [.handled(tier: tier)]
+        let handled: [StatsEvent] = queue == .fallback ? [] : [.handled(tier: tier)]
         if let deadline = job.deadlineAt, now > deadline {
-            let result = JobResult.failure(id: job.id, code: "deadline_exceeded", message: "the job's deadline passed \(Int((now - deadline) * 1000)) ms before a worker took it; no provider was called")
+            let result = JobResult.failure(id: job.id, code: "deadline_exceeded", message: "the job's deadline passed \(Int.milliseconds(fromSeconds: now - deadline)) ms before a worker took it; no provider was called")
             return .reply(job, result, stats: handled + [.failed(tier: tier, code: "deadline_exceeded")])
         }
         let tierSettings = settings.tier(tier)
@@ -72,7 +77,7 @@ extension Worker {
             return .reply(job, result, stats: handled + [.failed(tier: tier, code: "provider_unavailable")])
         }
         let timeoutMs = smallTier ? settings.fallback.timeoutMs : tierSettings.timeoutMs
-        let remainingMs = job.deadlineAt.map { Int(($0 - now) * 1000) } ?? timeoutMs
+        let remainingMs = job.deadlineAt.map { Int.milliseconds(fromSeconds: $0 - now) } ?? timeoutMs
         var request = ProviderRequest(
             messages: job.messages, maxTokens: job.params.maxTokens ?? tierSettings.defaultMaxTokens,
             temperature: job.params.temperature, topP: job.params.topP, stop: job.params.stop,
@@ -126,7 +131,7 @@ extension Worker {
             let policy = FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs)
             if case .fallback(let reason) = policy.decide(answer: response?.text, confidence: confidence, latencyMs: latencyMs, errorReason: providerError?.fallbackReason) {
                 if flags.fallbackEnabled && job.enableFallback {
-                    logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.error": "\(providerError.map { "\($0)" } ?? "-")"])
+                    logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.provider_error": "\(providerError.map(\.logDescription) ?? "-")"])
                     var next = job
                     next.fallbackFrom = FallbackOrigin(tier: tier, model: provider.model, reason: reason, confidence: confidence, latencyMs: latencyMs, costUSD: cost)
                     return JobCommit(outcome: .fallback(job: next), stats: handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
@@ -137,8 +142,10 @@ extension Worker {
 
         guard let response else {
             let error = providerError ?? ProviderError(.badResponse, "no response")
-            logger.warning("provider call failed", metadata: ["cervella.tier": "\(tier)", "cervella.error": "\(error)"])
-            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(provider.model) failed: \(error)")
+            // The client learns what failed, not where or what the provider said: its address
+            // and its error text (which can quote the request) stay in this log line.
+            logger.warning("provider call failed", metadata: ["cervella.tier": "\(tier)", "cervella.provider_error": "\(error.logDescription)"])
+            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(provider.model) failed: \(error.clientMessage)")
             return .reply(job, result, stats: handled + [.failed(tier: tier, code: error.fallbackReason)])
         }
 
@@ -151,7 +158,7 @@ extension Worker {
             tokensInput: response.tokensInput, tokensOutput: response.tokensOutput,
             fallback: job.fallbackFrom != nil, fallbackReason: job.fallbackFrom?.reason,
             originalModel: job.fallbackFrom?.model, originalConfidence: job.fallbackFrom?.confidence,
-            tierDecisionReason: job.route?.reason ?? "queue_\(fetched.queue.rawValue)", cacheHit: false,
+            tierDecisionReason: job.route?.reason ?? "queue_\(queue.rawValue)", cacheHit: false,
             worker: id, timestamp: ResultMetadata.timestamp(),
             reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
         )
@@ -226,10 +233,7 @@ extension Worker {
         }
     }
 
-    static func millis(_ seconds: Double) -> Int { max(0, Int((seconds * 1000).rounded())) }
+    static func millis(_ seconds: Double) -> Int { Int.milliseconds(fromSeconds: seconds) }
 
-    static func millis(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
+    static func millis(_ duration: Duration) -> Int { duration.wholeMilliseconds }
 }

@@ -42,19 +42,46 @@ public final class Worker: Service, Sendable {
     let held = Mutex<[QueueName: [Payload: Int]]>([:])
     private let shutdownSignal: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
+    /// What this process is: a worker, or a probation process of one.
+    let role: Role
+    /// Starts probation processes for quarantined jobs; nil leaves the quarantine to other
+    /// workers (an in-process worker in a program that is not `cervella`).
+    let probation: ProbationLauncher?
+    /// Set from `CERVELLA_FAULT_INJECTION=crash`: a job whose metadata has
+    /// `"cervella_fault": "crash"` makes this process trap, as a job hitting a bug would.
+    /// For the tests of poison-job containment only.
+    let crashOnFaultJobs: Bool
 
-    public init(settings: CervellaSettings, queues: [QueueName]? = nil, concurrency: Int? = nil, id: String = WorkerIdentity.current(), logger: Logger) throws {
+    public enum Role: Sendable {
+        case worker
+        /// Serves only the quarantine, one job at a time, and exits when it is empty; runs no
+        /// reaper and no probation processes of its own.
+        case probation
+    }
+
+    public init(
+        settings: CervellaSettings, queues: [QueueName]? = nil, concurrency: Int? = nil, id: String = WorkerIdentity.current(),
+        role: Role = .worker, probation: ProbationLauncher? = nil, logger: Logger
+    ) throws {
         self.id = id
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
-        self.queues = queues ?? settings.worker.queues.compactMap(QueueName.init(rawValue:))
-        self.concurrency = concurrency ?? settings.worker.concurrency
+        self.role = role
+        self.probation = role == .worker ? probation : nil
+        self.crashOnFaultJobs = ProcessInfo.processInfo.environment["CERVELLA_FAULT_INJECTION"] == "crash"
+        if role == .probation {
+            self.queues = [.quarantine]
+            self.concurrency = 1
+        } else {
+            self.queues = queues ?? settings.worker.queues.compactMap(QueueName.init(rawValue:))
+            self.concurrency = concurrency ?? settings.worker.concurrency
+        }
         var logger = logger
         logger[metadataKey: "cervella.worker"] = "\(id)"
         self.logger = logger
         var configuration = try RedisConfiguration(url: settings.redis.url)
         // A blocking pop must never look like a dead server: the read timeout exceeds it.
-        configuration.readTimeout = .milliseconds(Int(settings.worker.blockTimeoutSeconds * 1000) + 10_000)
+        configuration.readTimeout = .seconds(saturating: settings.worker.blockTimeoutSeconds) + .seconds(10)
         self.redisConfiguration = configuration
         self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger, traffic: traffic)
         // Every slot may hold a provider call; curl would queue calls beyond the connection caps.
@@ -132,10 +159,16 @@ public final class Worker: Service, Sendable {
         await live.refresh()
         await checkRedisDurability()
         await withTaskGroup(of: Void.self) { group in
+            let reaperInterval = Duration.seconds(saturating: self.settings.worker.reaperIntervalSeconds)
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.live.run() }
-            group.addTask { await Reaper(worker: self).run(interval: .milliseconds(Int(self.settings.worker.reaperIntervalSeconds * 1000))) }
-            group.addTask { await self.healthLoop(interval: .seconds(5)) }
+            if role == .worker {
+                group.addTask { await Reaper(worker: self).run(interval: reaperInterval) }
+                group.addTask { await self.healthLoop(interval: .seconds(5)) }
+            }
+            if let probation {
+                group.addTask { await ProbationSupervisor(worker: self, launcher: probation).run(interval: reaperInterval) }
+            }
             group.addTask { await self.statsLoop() }
             group.addTask {
                 await withDiscardingTaskGroup { fetchers in
@@ -149,7 +182,7 @@ public final class Worker: Service, Sendable {
                 // The drain deadline starts when shutdown is requested.
                 for await _ in self.shutdownSignal {}
                 guard self.isStopping else { return }
-                let deadline = ContinuousClock.now + .milliseconds(Int(self.settings.worker.drainTimeoutSeconds * 1000))
+                let deadline = ContinuousClock.now + .seconds(saturating: self.settings.worker.drainTimeoutSeconds)
                 while self.inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .milliseconds(20))
                 }
@@ -168,7 +201,7 @@ public final class Worker: Service, Sendable {
     }
 
     private func statsLoop() async {
-        let interval = Duration.milliseconds(Int(settings.worker.statsFlushSeconds * 1000))
+        let interval = Duration.seconds(saturating: settings.worker.statsFlushSeconds)
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             await flushStats(final: false)
@@ -200,7 +233,7 @@ public final class Worker: Service, Sendable {
             } catch {
                 logger.error("heartbeat failed; Redis unreachable?", metadata: ["cervella.error": "\(error)"])
             }
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            try? await Task.sleep(for: .seconds(saturating: interval))
         }
     }
 
@@ -287,6 +320,11 @@ public final class Worker: Service, Sendable {
                 // found a job switches back to batches.
                 queueLooksEmpty = payloads.isEmpty
                 slots.release(taken - payloads.count)
+                if payloads.isEmpty, role == .probation {
+                    // The quarantine is empty: a probation process has done its work.
+                    requestShutdown()
+                    break fetching
+                }
                 let poppedAt = Date().timeIntervalSince1970
                 let fetched = payloads.map { FetchedJob(queue: queue, payload: $0, poppedAt: poppedAt) }
                 for job in fetched { hold(job) }

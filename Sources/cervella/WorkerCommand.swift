@@ -24,6 +24,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Serve GET /metrics on this loopback port. Default: worker.metrics_port (0: off).")
     var metricsPort: Int?
 
+    @Flag(help: .hidden)
+    var probation = false
+
+    @Option(help: .hidden)
+    var workerID: String?
+
     func run() async throws {
         JSONLogHandler.bootstrap(level: options.logLevel)
         let logger = Logger(label: "cervella.worker")
@@ -31,7 +37,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var queueList: [QueueName]?
         if let queues {
             queueList = try queues.split(separator: ",").map { name in
-                guard let queue = QueueName(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                guard let queue = QueueName(rawValue: name.trimmingCharacters(in: .whitespaces)), QueueName.workQueues.contains(queue) else {
                     throw ValidationError("unknown queue '\(name)' in --queues; use tier1, tier2, tier3 or fallback")
                 }
                 return queue
@@ -39,9 +45,15 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         PrometheusExport.bootstrap()
-        let worker = try Worker(settings: settings, queues: queueList, concurrency: concurrency, logger: logger)
+        // A probation process (started by a worker for quarantined jobs, docs/RELIABILITY.md)
+        // is this same command with --probation; it gets the worker's own arguments.
+        let worker = try Worker(
+            settings: settings, queues: queueList, concurrency: concurrency, id: workerID ?? WorkerIdentity.current(),
+            role: probation ? .probation : .worker,
+            probation: .currentExecutable(arguments: Array(CommandLine.arguments.dropFirst())), logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
-        let port = metricsPort ?? settings.worker.metricsPort
+        let port = probation ? 0 : metricsPort ?? settings.worker.metricsPort
         if port > 0 {
             // The worker ending (drained) ends the process; the listener just follows.
             services.append(.init(service: MetricsServer(port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))

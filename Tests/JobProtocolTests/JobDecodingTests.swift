@@ -102,9 +102,24 @@ private struct UnexpectedSuccess: Error {}
         #expect(failure.reason.contains("messages"))
     }
 
-    @Test func invalidJSONIsReportedWithoutIdentity() throws {
+    /// A payload cut off after its id still names its job: the producer gets `invalid_job`
+    /// instead of waiting for its deadline.
+    @Test func invalidJSONStillGivesUpTheIDReadBeforeTheError() throws {
         let failure = try Self.failure(#"{"v":1,"id":"j1","messages":["#)
         #expect(failure.reason.contains("not valid JSON"))
+        #expect(failure.jobID == "j1")
+        #expect(failure.replyTo == "cervella:reply:j1")
+    }
+
+    @Test func garbageBeforeAnyIDIsReportedWithoutIdentity() throws {
+        let failure = try Self.failure(#"{"v":1,"messages":[}"id":"j1"}"#)
+        #expect(failure.jobID == nil)
+        #expect(failure.replyTo == nil)
+    }
+
+    @Test func aRepeatedIDIsRefusedWithoutIdentity() throws {
+        let failure = try Self.failure(#"{"v":1,"id":"j1","id":"j2","messages":\#(Self.message)}"#)
+        #expect(failure.reason.contains("'id' appears more than once"))
         #expect(failure.jobID == nil)
         #expect(failure.replyTo == nil)
     }

@@ -72,7 +72,7 @@ import JobProtocol
     }
 
     @Test func queueRawValuesAreTheKeySuffixes() {
-        #expect(QueueName.allCases.map(\.rawValue) == ["tier1", "tier2", "tier3", "fallback"])
+        #expect(QueueName.allCases.map(\.rawValue) == ["tier1", "tier2", "tier3", "fallback", "quarantine"])
         #expect(QueueName(rawValue: "fallback") == .fallback)
         #expect(QueueName(rawValue: "tier4") == nil)
     }

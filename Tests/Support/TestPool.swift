@@ -143,7 +143,7 @@ public final class TestPool: Sendable {
     public func startWorkers(_ count: Int) async throws {
         for _ in 0..<count {
             let index = workers.withLock { $0.count }
-            let worker = try Worker(settings: settings, id: "test-worker-\(index)", logger: TestEnvironment.logger)
+            let worker = try Worker(settings: settings, id: "test-worker-\(index)", probation: probationLauncher(), logger: TestEnvironment.logger)
             let task = Task { try await worker.run() }
             workers.withLock { $0.append((worker, task)) }
         }
@@ -162,6 +162,15 @@ public final class TestPool: Sendable {
             try config.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", file.path]
         }
+        return try SpawnedProcess(
+            executable: try TestEnvironment.cervellaBinary(),
+            arguments: arguments + ["--log-level", ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"],
+            environment: processEnvironment(extra), directory: directory.path, output: directory.appendingPathComponent("output.log").path
+        )
+    }
+
+    /// The environment that points a `cervella` process at this pool.
+    func processEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["REDIS_URL"] = settings.redis.url
         environment["CERVELLA_KEY_PREFIX"] = keys.prefix
@@ -170,11 +179,18 @@ public final class TestPool: Sendable {
         environment["CLAUDE_ENDPOINT"] = simulator.baseURL + "/v1"
         environment["CLAUDE_API_KEY"] = "sk-ant-test"
         environment.merge(extra) { $1 }
-        return try SpawnedProcess(
-            executable: try TestEnvironment.cervellaBinary(),
-            arguments: arguments + ["--log-level", ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"],
-            environment: environment, directory: directory.path, output: directory.appendingPathComponent("output.log").path
-        )
+        return environment
+    }
+
+    /// In-process workers start their probation processes (for quarantined jobs) from the
+    /// `cervella` executable, pointed at this pool like `launch`.
+    func probationLauncher() -> ProbationLauncher? {
+        guard let binary = try? TestEnvironment.cervellaBinary() else { return nil }
+        let environment = processEnvironment()
+        let level = ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"
+        return ProbationLauncher { id in
+            try SpawnedProcess(executable: binary, arguments: ["worker", "--probation", "--worker-id", id, "--log-level", level], environment: environment)
+        }
     }
 
     /// Starts an in-process gateway on a free port; returns its base URL and a stop function.

@@ -4,7 +4,7 @@
 #include <sys/types.h>
 
 /// Starts `path` with posix_spawn: stdin from /dev/null, stdout and stderr appended to
-/// `output` (or /dev/null when NULL), working directory `directory` (or unchanged when NULL),
+/// `output` (or /dev/null when NULL; kept as the parent's when "-"), working directory `directory` (or unchanged when NULL),
 /// and every other descriptor of the parent closed in the child.
 ///
 /// Foundation's Process.run on Linux (Swift 6.3) can crash the parent while it lists
