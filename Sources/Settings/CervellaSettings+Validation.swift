@@ -58,8 +58,8 @@ extension CervellaSettings {
         guard (1...3).contains(producer.defaultTier) else {
             throw SettingsError(key: "producer.default_tier (DEFAULT_TIER)", "must be 1, 2 or 3, got \(producer.defaultTier)")
         }
-        guard producer.jobTimeoutSeconds > 0 else {
-            throw SettingsError(key: "producer.job_timeout_seconds", "must be positive")
+        guard producer.jobTimeoutSeconds > 0, producer.jobTimeoutSeconds <= 86_400 else {
+            throw SettingsError(key: "producer.job_timeout_seconds", "must be more than 0 and at most 86400 seconds")
         }
         guard (0...65535).contains(gateway.port) else { throw SettingsError(key: "gateway.port", "must be 0–65535") }
         try positive(gateway.requestBodyLimitBytes, "gateway.request_body_limit_bytes")

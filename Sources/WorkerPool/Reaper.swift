@@ -161,7 +161,8 @@ struct Reaper: Sendable {
         var job = job
         if job == nil, case .success(let decoded) = JobDecoding.decode(payload, keys: keys) { job = decoded }
         var history = (job?.recoveries ?? []).map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int(saturating: $0.at)))" }
-        history.append("\(owner) \(queue == .quarantine ? "died running it alone" : "died holding it") (queue \(queue.rawValue))")
+        // A recovery from a work queue is already in `recoveries`; a probation process is not.
+        if queue == .quarantine { history.append("\(owner) died running it alone (queue quarantine)") }
         let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history), stats: [.dead])
         if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) {
             worker.stats.add(commit.stats)

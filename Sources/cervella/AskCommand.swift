@@ -53,7 +53,10 @@ struct AskCommand: AsyncParsableCommand {
             throw ValidationError("--tier-hint must be auto, simple, medium or complex")
         }
         if let tier, !(1...3).contains(tier) { throw ValidationError("--tier must be 1, 2 or 3") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
+        if let maxTokens, !JobLimits.maxTokens.contains(maxTokens) {
+            throw ValidationError("--max-tokens must be \(JobLimits.maxTokens.lowerBound) to \(JobLimits.maxTokens.upperBound)")
+        }
     }
 
     func run() async throws {

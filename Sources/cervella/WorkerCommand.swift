@@ -52,12 +52,12 @@ struct WorkerCommand: AsyncParsableCommand {
             role: probation ? .probation : .worker,
             probation: .currentExecutable(arguments: Array(CommandLine.arguments.dropFirst())), logger: logger
         )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
+        // The worker ending (drained, or a probation process whose quarantine is empty) ends
+        // the process with status 0; a metrics listener just follows.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
         let port = probation ? 0 : metricsPort ?? settings.worker.metricsPort
         if port > 0 {
-            // The worker ending (drained) ends the process; the listener just follows.
             services.append(.init(service: MetricsServer(port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
-            services[0].successTerminationBehavior = .gracefullyShutdownGroup
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

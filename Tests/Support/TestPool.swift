@@ -189,7 +189,10 @@ public final class TestPool: Sendable {
         let environment = processEnvironment()
         let level = ProcessInfo.processInfo.environment["CERVELLA_TEST_LOG_LEVEL"] ?? "warning"
         return ProbationLauncher { id in
-            try SpawnedProcess(executable: binary, arguments: ["worker", "--probation", "--worker-id", id, "--log-level", level], environment: environment)
+            try SpawnedProcess(
+                executable: binary, arguments: ["worker", "--probation", "--worker-id", id, "--log-level", level], environment: environment,
+                output: FileManager.default.temporaryDirectory.appendingPathComponent("cervella-probation-\(id.replacingOccurrences(of: "/", with: "-")).log").path
+            )
         }
     }
 
