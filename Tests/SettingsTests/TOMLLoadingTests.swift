@@ -35,6 +35,9 @@ import Settings
         heartbeat_interval_seconds = 2.0
         heartbeat_ttl_seconds = 9
         drain_timeout_seconds = 5.0
+        probation_processes = 4
+        dead_letter_max_length = 500
+        dead_letter_payload_bytes = 4096
 
         [producer]
         default_tier = 3
@@ -71,6 +74,9 @@ import Settings
         #expect(settings.worker.heartbeatIntervalSeconds == 2.0)
         #expect(settings.worker.heartbeatTTLSeconds == 9)
         #expect(settings.worker.drainTimeoutSeconds == 5.0)
+        #expect(settings.worker.probationProcesses == 4)
+        #expect(settings.worker.deadLetterMaxLength == 500)
+        #expect(settings.worker.deadLetterPayloadBytes == 4096)
         #expect(settings.producer.defaultTier == 3)
         #expect(settings.producer.jobTimeoutSeconds == 30.0)
         let tier2 = settings.tier(2)
