@@ -1,9 +1,11 @@
 import ControlPlane
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JobProtocol
 import Logging
 import Metrics
+import NIOCore
 import Observability
 import Producer
 import RedisClient
@@ -76,6 +78,7 @@ public final class GatewayServer: Service, Sendable {
         let onListening = self.onListening
         let app = Application(
             router: router,
+            server: .http1(configuration: connectionConfiguration()),
             configuration: .init(address: .hostname(host, port: port), serverName: "cervella"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -101,5 +104,17 @@ public final class GatewayServer: Service, Sendable {
         router.get("/api/admin/config") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.adminConfig() } }
         router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, admin: true) { try await self.toggleTier($0, $1) } }
         router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.rollback() } }
+    }
+
+    /// Every connection gets the cap and the read timeouts, ahead of Hummingbird's handlers.
+    func connectionConfiguration() -> HTTP1Channel.Configuration {
+        let counter = ConnectionCounter(limit: settings.gateway.maxConnections)
+        let header = TimeAmount.milliseconds(Int64(settings.gateway.headerReadTimeoutSeconds * 1000))
+        let body = TimeAmount.milliseconds(Int64(settings.gateway.bodyReadTimeoutSeconds * 1000))
+        let logger = self.logger
+        return HTTP1Channel.Configuration(additionalChannelHandlers: [
+            ConnectionLimitHandler(counter: counter, logger: logger),
+            SlowClientHandler(headerTimeout: header, bodyTimeout: body, logger: logger),
+        ])
     }
 }
