@@ -82,10 +82,15 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         // Counted, and logged at debug only: under a flood a line per connection would be the attack.
         Counter(label: "cervella_http_connections_refused_total").increment()
         logger.debug("connection refused: the gateway holds its maximum of open connections", metadata: ["cervella.max_connections": "\(counter.limit)"])
-        ConnectionRefusal.respond(
-            context, status: .serviceUnavailable, code: "too_many_connections",
-            message: "the gateway holds its maximum of \(counter.limit) open connections; retry shortly",
-            headers: [GatewayResponse.retryAfter: "1"], wrap: wrapOutboundOut
-        )
+        // Not from inside channelActive: closing there would send channelInactive down the
+        // pipeline before channelActive reached NIOAsyncChannel's handler, which traps.
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard context.channel.isActive else { return }
+            ConnectionRefusal.respond(
+                context, status: .serviceUnavailable, code: "too_many_connections",
+                message: "the gateway holds its maximum of \(counter.limit) open connections; retry shortly",
+                headers: [GatewayResponse.retryAfter: "1"], wrap: wrapOutboundOut
+            )
+        }
     }
 }
