@@ -79,7 +79,7 @@ public final class GatewayServer: Service, Sendable {
         let app = Application(
             router: router,
             server: .http1(configuration: connectionConfiguration()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "cervella"),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cervella", backlog: Self.listenBacklog(maxConnections: settings.gateway.maxConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -104,6 +104,17 @@ public final class GatewayServer: Service, Sendable {
         router.get("/api/admin/config") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.adminConfig() } }
         router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, access: .admin) { request, context, _ in try await self.toggleTier(request, context) } }
         router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.rollback() } }
+    }
+
+    /// The listen backlog: room for a burst of up to `max_connections` new clients (the
+    /// kernel caps it at net.core.somaxconn).
+    ///
+    /// Hummingbird's default of 256 overflows when a couple of thousand clients connect at
+    /// once; Linux then drops their handshakes' last packet, the clients send their requests
+    /// into the void and resend them seconds later, after backoff. The header read timeout
+    /// runs from the accept, so such a client could be closed before its request arrived.
+    static func listenBacklog(maxConnections: Int) -> Int {
+        min(max(maxConnections, 256), 4096)
     }
 
     /// Every connection gets the cap and the read timeouts, ahead of Hummingbird's handlers.

@@ -36,6 +36,8 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var inFlight = 0
     private var readingBody = false
     private var responseStarted = false
+    /// Responses completed on this connection: 0 means a client that never got a request in.
+    private var served = 0
 
     init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, logger: Logger) {
         self.headerTimeout = headerTimeout
@@ -87,6 +89,7 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             inFlight = max(0, inFlight - 1)
+            served += 1
             if inFlight == 0 && !readingBody { schedule(.header, context) }
         }
         context.write(data, promise: promise)
@@ -114,10 +117,15 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func expired(_ deadline: Deadline, _ context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
-        Counter(label: "cervella_http_slow_clients_closed_total", dimensions: [("deadline", deadline == .header ? "header" : "body")]).increment()
+        if served == 0 || deadline == .body {
+            Counter(label: "cervella_http_slow_clients_closed_total", dimensions: [("deadline", deadline == .header ? "header" : "body")]).increment()
+        }
         switch deadline {
         case .header:
-            logger.debug("closing a connection that sent no complete request head in time", metadata: ["cervella.timeout_seconds": "\(seconds(headerTimeout))"])
+            logger.debug(
+                served == 0 ? "closing a connection that sent no complete request head in time" : "closing an idle keep-alive connection",
+                metadata: ["cervella.timeout_seconds": "\(seconds(headerTimeout))", "cervella.responses": "\(served)"]
+            )
             context.close(promise: nil)
         case .body:
             logger.debug("closing a connection whose request body did not arrive in time", metadata: ["cervella.timeout_seconds": "\(seconds(bodyTimeout))"])
