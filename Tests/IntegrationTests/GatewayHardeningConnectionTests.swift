@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Issue 11, finding 3: slow clients are closed and open connections are capped. Raw sockets
-/// do what an attacker does; the bounds are three times the configured timeouts.
+/// do what an attacker does; the bounds are four times the configured timeouts (one second),
+/// as other suites load the machine meanwhile; without the guards nothing is ever closed.
 @Suite(.timeLimit(.minutes(2))) struct GatewayHardeningConnectionTests {
     @Test func aClientDrippingHeaderLinesIsClosedAfterTheHeaderTimeout() async throws {
         let pool = try await TestPool(workers: 0)
@@ -20,11 +21,11 @@ import Testing
             (closed, received) = await connection.readUntilClosed(seconds: 0.3)
         }
         #expect(closed, "the connection was still open after \(Hardening.seconds(since: started)) s")
-        #expect(Hardening.seconds(since: started) < 3, "closed after \(Hardening.seconds(since: started)) s")
+        #expect(Hardening.seconds(since: started) < 4, "closed after \(Hardening.seconds(since: started)) s")
         #expect(received.isEmpty, "a half-sent head got an answer: \(received)")
         // An idle connection that never sends anything is closed as well.
         let idle = try RawConnection(port: Hardening.port(of: gateway.baseURL))
-        #expect(await idle.readUntilClosed(seconds: 3).closed)
+        #expect(await idle.readUntilClosed(seconds: 4).closed)
         #expect(try await client.send("GET", "/healthz", key: nil).status == 200)
         await gateway.stop()
         client.http.shutdown()
@@ -45,7 +46,7 @@ import Testing
             (closed, received) = await connection.readUntilClosed(seconds: 0.2)
         }
         #expect(closed, "the connection was still open after \(Hardening.seconds(since: started)) s")
-        #expect(Hardening.seconds(since: started) < 3, "closed after \(Hardening.seconds(since: started)) s")
+        #expect(Hardening.seconds(since: started) < 4, "closed after \(Hardening.seconds(since: started)) s")
         #expect(received.hasPrefix("HTTP/1.1 408"), "got: \(received)")
         #expect(received.contains("request_timeout"))
         #expect(pool.simulator.stats.total == 0)
@@ -81,14 +82,17 @@ import Testing
             holders.append(holder)
         }
         try await Task.sleep(for: .milliseconds(300))
-        let extra = try RawConnection(port: port)
-        extra.send("GET /healthz HTTP/1.1\r\nHost: cervella\r\n\r\n")
-        let (closed, received) = await extra.readUntilClosed(seconds: 3)
-        #expect(closed, "the fifth connection stayed open")
-        #expect(!received.contains("200 OK"), "the fifth connection was served: \(received)")
-        if !received.isEmpty {
-            #expect(received.hasPrefix("HTTP/1.1 503"))
-            #expect(received.contains("too_many_connections"))
+        // Several refusals in a row: each is answered and closed, and the gateway lives on.
+        for attempt in 0..<10 {
+            let extra = try RawConnection(port: port)
+            extra.send("GET /healthz HTTP/1.1\r\nHost: cervella\r\n\r\n")
+            let (closed, received) = await extra.readUntilClosed(seconds: 3)
+            #expect(closed, "connection \(attempt) past the cap stayed open")
+            #expect(!received.contains("200 OK"), "connection \(attempt) past the cap was served: \(received)")
+            if !received.isEmpty {
+                #expect(received.hasPrefix("HTTP/1.1 503"))
+                #expect(received.contains("too_many_connections"))
+            }
         }
         // Two slots free: ordinary requests are served again.
         holders[0].close()
