@@ -29,6 +29,7 @@ extension GatewayServer {
             params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:]
         )
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
+        // `timeout` was validated (at most a day), so the conversion cannot trap.
         let ttl = Int(timeout) + settings.redis.replyTTLSeconds + 60
         let owner: String
         switch caller {

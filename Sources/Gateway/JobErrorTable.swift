@@ -18,7 +18,6 @@ enum JobErrorTable {
         "queue_full": Entry(status: .serviceUnavailable, message: "the queue is full; retry shortly"),
         "provider_unavailable": Entry(status: .badGateway, message: "no model provider serves this job's tier; retry later"),
         "timeout_error": Entry(status: .badGateway, message: "the model provider did not answer in time; retry later"),
-        "error_timeout": Entry(status: .badGateway, message: "the model provider did not answer in time; retry later"),
         "error_connection": Entry(status: .badGateway, message: "the model provider could not be reached; retry later"),
         "error_rate_limited": Entry(status: .badGateway, message: "the model provider is limiting requests; retry later"),
         "error_http_5xx": Entry(status: .badGateway, message: "the model provider failed; retry later"),
