@@ -28,6 +28,11 @@ enum GatewayResponse {
     /// `{"error":{"code":…,"message":…,"type":…}}`: Cervella's own fields, and OpenAI's `type`
     /// so that the openai package raises its usual exceptions.
     static func error(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) -> Response {
+        bytes(errorBody(status, code: code, message: message), status: status, headers: headers)
+    }
+
+    /// The JSON of `error(...)`, for the channel handlers that answer below Hummingbird.
+    static func errorBody(_ status: HTTPResponse.Status, code: String, message: String) -> [UInt8] {
         let type: String
         switch status.code {
         case 401: type = "authentication_error"
@@ -38,6 +43,8 @@ enum GatewayResponse {
         case 400..<500: type = "invalid_request_error"
         default: type = "api_error"
         }
-        return json(["error": ["code": code, "message": message, "type": type]], status: status, headers: headers)
+        let object: [String: Any] = ["error": ["code": code, "message": message, "type": type]]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
     }
 }

@@ -1,48 +1,50 @@
 import Foundation
 import Hummingbird
 import JobProtocol
-import Producer
 import Logging
+import Producer
 import Routing
 
 extension GatewayServer {
     /// `POST /api/chat`: the report's ChatRequest in, ChatResponse out.
-    func chat(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func chat(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let chat = try decode(ChatRequest.self, from: try await body(request, context))
         guard chat.stream != true else {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
         }
-        guard !chat.message.isBlank else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "message is empty"))
+        guard !chat.message.isBlank else { throw Self.invalid("message is empty") }
+        try validated { validator in
+            if let context = chat.context { try validator.check(free: .object(context), at: "context") }
         }
         let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]
         let job = try makeJob(messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
         let result = try await run(job, endpoint: "/api/chat")
-        guard result.ok, let metadata = result.metadata else { throw Refusal(response: failure(result)) }
+        guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         return GatewayResponse.encoded(ChatResponse(response: result.response ?? "", metadata: metadata))
     }
 
     /// `POST /v1/chat/completions`: OpenAI's shape, so the official client works unchanged.
-    func completion(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func completion(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(CompletionRequest.self, from: try await body(request, context))
         if body.stream == true {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet"))
         }
-        if let n = body.n, n != 1 {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "only n = 1 is supported"))
-        }
-        guard !body.messages.isEmpty else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "messages is empty"))
+        if let n = body.n, n != 1 { throw Self.invalid("only n = 1 is supported, got \(n)") }
+        let params = GenerationParameters(maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
+        try validated { validator in
+            try validator.check(messages: body.messages)
+            // Both names are checked when both are sent, though max_completion_tokens wins.
+            try validator.check(params: GenerationParameters(maxTokens: body.maxTokens), maxTokensField: "max_tokens")
+            try validator.check(params: params, maxTokensField: body.maxCompletionTokens == nil ? "max_tokens" : "max_completion_tokens")
         }
         let model = body.model.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
-        let params = GenerationParameters(maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
         let job = try makeJob(messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params)
         let result = try await run(job, endpoint: "/v1/chat/completions")
-        guard result.ok, let metadata = result.metadata else { throw Refusal(response: failure(result)) }
+        guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         let completion: [String: Any] = [
             "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(job.createdAt), "model": metadata.modelUsed,
             "choices": [["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]],
-            "usage": ["prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput, "total_tokens": metadata.tokensInput + metadata.tokensOutput],
+            "usage": ["prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput, "total_tokens": metadata.tokensInput &+ metadata.tokensOutput],
         ]
         return GatewayResponse.json(completion, headers: Self.cervellaHeaders(metadata))
     }
@@ -56,9 +58,18 @@ extension GatewayServer {
         return GatewayResponse.json(["object": "list", "data": data])
     }
 
+    /// Runs the checks of `RequestValidator`; a failure becomes 400 `invalid_request`.
+    func validated(_ checks: (RequestValidator) throws -> Void) throws {
+        do {
+            try checks(RequestValidator(maxTokensLimit: settings.gateway.maxTokensLimit))
+        } catch let failure as RequestValidator.Failure {
+            throw Self.invalid(failure.message)
+        }
+    }
+
     func makeJob(messages: [ChatMessage], tierHint: String, forceModel: String?, enableFallback: Bool, params: GenerationParameters = .init(), cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:]) throws -> Job {
         guard ["auto", "simple", "medium", "complex"].contains(tierHint) else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "tier_hint must be auto, simple, medium or complex"))
+            throw Self.invalid("tier_hint must be auto, simple, medium or complex")
         }
         do {
             return try producer.makeJob(
@@ -72,10 +83,19 @@ extension GatewayServer {
 
     /// Enqueue and wait, with back-pressure and a deadline; logs the request line.
     func run(_ job: Job, endpoint: String) async throws -> JobResult {
-        let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
+        // Deadlines are at most a day away (validated), so the millisecond count cannot overflow.
+        let remaining = min(86_401, max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1))
         dispatcher.register(job, timeout: .milliseconds(Int(remaining * 1000)))
+        let enqueued: Producer.Enqueued
+        do {
+            let producer = self.producer, maxQueueLength = settings.gateway.maxQueueLength
+            enqueued = try await withRedisDeadline { try await producer.enqueue(job, maxQueueLength: maxQueueLength) }
+        } catch {
+            dispatcher.cancel(job.id)
+            throw error
+        }
         let result: JobResult
-        switch try await producer.enqueue(job, maxQueueLength: settings.gateway.maxQueueLength) {
+        switch enqueued {
         case .cached(let cached):
             dispatcher.cancel(job.id)
             result = cached
@@ -90,14 +110,8 @@ extension GatewayServer {
             }
             result = answered
         }
-        logRequest(job, result: result, endpoint: endpoint, status: result.ok ? 200 : 502)
+        logRequest(job, result: result, endpoint: endpoint, status: result.ok ? 200 : Int(JobErrorTable.entry(for: JobErrorTable.publicCode(result.error?.code)).status.code))
         return result
-    }
-
-    func failure(_ result: JobResult) -> Response {
-        let code = result.error?.code ?? "error"
-        let status: HTTPResponse.Status = code == "deadline_exceeded" ? .gatewayTimeout : code == "queue_full" ? .serviceUnavailable : .badGateway
-        return GatewayResponse.error(status, code: code, message: result.error?.message ?? "the job failed")
     }
 
     /// The report's `context` dict becomes one system message, as compact JSON (a `system`

@@ -10,20 +10,34 @@ extension GatewayServer {
         var response: Response
     }
 
-    static let rateLimitScript = RedisScript("""
-    local n = redis.call('INCR', KEYS[1])
-    if n == 1 then redis.call('EXPIRE', KEYS[1], 61) end
-    return n
-    """)
+    /// Who may call a route.
+    enum Access {
+        /// An API key (nobody, when the gateway has none and so listens on loopback only).
+        case user
+        /// An API key, or the admin key, which sees every key's jobs.
+        case userOrAdmin
+        case admin
+        /// /metrics and /readyz: any key when `gateway.protect_probes` applies, else nobody.
+        case probe
+    }
 
-    /// Authentication, authorisation and the per-key rate limit, then the handler; Redis
-    /// trouble becomes 503, never a crash or a hang.
+    /// Who called, once authenticated.
+    enum Caller: Equatable {
+        /// No key was needed (loopback-only gateway, or an open probe).
+        case anonymous
+        /// An API key, known only by its digest from here on.
+        case user(digest: String)
+        case admin
+    }
+
+    /// Authentication, the failed-authentication budget of the client's address, the per-key
+    /// rate limit, then the handler; Redis trouble becomes 503, never a crash or a hang.
     func guarded(
-        _ request: Request, _ context: BasicRequestContext, admin: Bool = false,
-        _ handler: (Request, BasicRequestContext) async throws -> Response
+        _ request: Request, _ context: GatewayRequestContext, access: Access = .user,
+        _ handler: (Request, GatewayRequestContext, Caller) async throws -> Response
     ) async -> Response {
         let started = ContinuousClock.now
-        let response = await authorizeAndHandle(request, context, admin: admin, handler)
+        let response = await authorizeAndHandle(request, context, access: access, handler)
         // The route's pattern, not its path: /api/jobs/{id} stays one series.
         let route = context.endpointPath ?? "unmatched"
         Counter(label: "cervella_http_requests_total", dimensions: [("route", route), ("status", String(response.status.code))]).increment()
@@ -32,69 +46,80 @@ extension GatewayServer {
     }
 
     private func authorizeAndHandle(
-        _ request: Request, _ context: BasicRequestContext, admin: Bool,
-        _ handler: (Request, BasicRequestContext) async throws -> Response
+        _ request: Request, _ context: GatewayRequestContext, access: Access,
+        _ handler: (Request, GatewayRequestContext, Caller) async throws -> Response
     ) async -> Response {
         do {
-            let key = try authenticate(request, admin: admin)
-            if !admin, let key { try await enforceRateLimit(key) }
-            return try await handler(request, context)
+            let caller: Caller
+            switch authenticate(request, access: access) {
+            case .refused(let response, let wrongKey):
+                guard wrongKey else { return response }
+                return await countFailedAuthentication(from: context.clientAddress, refusal: response, probe: access == .probe)
+            case .accepted(let accepted):
+                caller = accepted
+            }
+            try await admit(caller, address: context.clientAddress, access: access)
+            return try await handler(request, context, caller)
         } catch let refusal as Refusal {
             return refusal.response
         } catch let error as RedisError {
             logger.error("redis unavailable while serving a request", metadata: ["cervella.error": "\(error)"])
             return GatewayResponse.error(.serviceUnavailable, code: "redis_unavailable", message: "the queue store is unreachable; try again shortly", headers: [GatewayResponse.retryAfter: "2"])
         } catch {
-            return GatewayResponse.error(.internalServerError, code: "internal_error", message: "\(error)")
+            // The description of an unexpected error may hold anything; it goes to the log only.
+            logger.error("unexpected error while serving a request", metadata: ["cervella.error": "\(error)"])
+            return GatewayResponse.error(.internalServerError, code: "internal_error", message: "the gateway could not serve this request; its log says why")
         }
     }
 
-    /// The bearer key of the request (nil when the gateway has no keys and so is loopback-only).
-    private func authenticate(_ request: Request, admin: Bool) throws -> String? {
+    private enum Authentication {
+        case accepted(Caller)
+        /// `wrongKey`: a key was presented and is not valid here (it counts against the
+        /// address's failure budget; a missing key does not, as it guesses nothing).
+        case refused(Response, wrongKey: Bool)
+    }
+
+    private func authenticate(_ request: Request, access: Access) -> Authentication {
         let presented = request.headers[GatewayResponse.authorization].flatMap { value -> String? in
             value.lowercased().hasPrefix("bearer ") ? String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
         }
-        if admin {
-            guard let adminKey = settings.gateway.adminKey else {
-                throw Refusal(response: GatewayResponse.error(.forbidden, code: "admin_disabled", message: "set CERVELLA_ADMIN_KEY to enable the admin API"))
+        let adminKey = settings.gateway.adminKey
+        let isAdmin = presented.flatMap { key in adminKey.map { Self.constantTimeEquals(key, $0) } } ?? false
+        let apiKeys = settings.gateway.apiKeys
+        switch access {
+        case .admin:
+            guard adminKey != nil else {
+                return .refused(GatewayResponse.error(.forbidden, code: "admin_disabled", message: "set CERVELLA_ADMIN_KEY to enable the admin API"), wrongKey: false)
             }
-            guard let presented else {
-                throw Refusal(response: GatewayResponse.error(.unauthorized, code: "missing_api_key", message: "send Authorization: Bearer <admin key>"))
+            guard presented != nil else {
+                return .refused(GatewayResponse.error(.unauthorized, code: "missing_api_key", message: "send Authorization: Bearer <admin key>"), wrongKey: false)
             }
-            guard Self.constantTimeEquals(presented, adminKey) else {
-                throw Refusal(response: GatewayResponse.error(.forbidden, code: "not_admin", message: "this key may not use the admin API"))
+            guard isAdmin else {
+                return .refused(GatewayResponse.error(.forbidden, code: "not_admin", message: "this key may not use the admin API"), wrongKey: true)
             }
-            return presented
+            return .accepted(.admin)
+        case .probe:
+            guard settings.gateway.probesNeedKey(listeningOn: host), !(apiKeys.isEmpty && adminKey == nil) else { return .accepted(.anonymous) }
+        case .user, .userOrAdmin:
+            guard !apiKeys.isEmpty else { return .accepted(.anonymous) }
         }
-        guard !settings.gateway.apiKeys.isEmpty else { return nil }
         guard let presented else {
-            throw Refusal(response: GatewayResponse.error(.unauthorized, code: "missing_api_key", message: "send Authorization: Bearer <API key>"))
+            return .refused(GatewayResponse.error(.unauthorized, code: "missing_api_key", message: "send Authorization: Bearer <API key>"), wrongKey: false)
         }
+        if isAdmin && access != .user { return .accepted(.admin) }
         // Compare against every key, always, so timing says nothing about which one is close.
         var matched = false
-        for key in settings.gateway.apiKeys where Self.constantTimeEquals(presented, key) { matched = true }
+        for key in apiKeys where Self.constantTimeEquals(presented, key) { matched = true }
         guard matched else {
-            throw Refusal(response: GatewayResponse.error(.unauthorized, code: "invalid_api_key", message: "the API key is not valid"))
+            return .refused(GatewayResponse.error(.unauthorized, code: "invalid_api_key", message: "the API key is not valid"), wrongKey: true)
         }
-        return presented
+        return .accepted(.user(digest: Self.keyDigest(presented)))
     }
 
-    /// A fixed one-minute window per key, counted in Redis so that it holds across gateways.
-    private func enforceRateLimit(_ key: String) async throws {
-        let limit = settings.gateway.rateLimitPerMinute
-        guard limit > 0 else { return }
-        let now = Int(Date().timeIntervalSince1970)
-        let window = now / 60
-        // The key itself never reaches Redis, only a digest of it.
-        let digest = String(SHA256.hex(Array(key.utf8)).prefix(16))
-        let count = try await commands.evaluate(Self.rateLimitScript, keys: [RedisArgument(keys.rateLimit(digest, window: window))], arguments: [])
-        if let count = count.integer, count > limit {
-            let retry = 60 - now % 60
-            throw Refusal(response: GatewayResponse.error(
-                .tooManyRequests, code: "rate_limited", message: "more than \(limit) requests this minute for this key; retry in \(retry) s",
-                headers: [GatewayResponse.retryAfter: String(retry)]
-            ))
-        }
+    /// The digest that stands for an API key in Redis (rate limits, job owners): the key
+    /// itself never leaves the process.
+    static func keyDigest(_ key: String) -> String {
+        String(SHA256.hex(Array(key.utf8)).prefix(16))
     }
 
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
@@ -106,33 +131,9 @@ extension GatewayServer {
         return difference == 0
     }
 
-    /// The body, or a 413 refusal past the configured limit.
-    func body(_ request: Request, _ context: BasicRequestContext) async throws -> Data {
-        do {
-            let buffer = try await request.body.collect(upTo: settings.gateway.requestBodyLimitBytes)
-            return Data(buffer.readableBytesView)
-        } catch {
-            throw Refusal(response: GatewayResponse.error(.contentTooLarge, code: "body_too_large", message: "the request body exceeds \(settings.gateway.requestBodyLimitBytes) bytes"))
-        }
-    }
-
-    /// Decodes a JSON body, or a 400 refusal that says what is wrong.
-    func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        do {
-            return try JSONDecoder().decode(type, from: data)
-        } catch let error as DecodingError {
-            let message: String
-            switch error {
-            case .keyNotFound(let key, _): message = "missing required field '\(key.stringValue)'"
-            case .typeMismatch(_, let context), .valueNotFound(_, let context):
-                message = "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
-            case .dataCorrupted: message = "the body is not valid JSON"
-            @unknown default: message = "the body could not be decoded"
-            }
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: message))
-        } catch {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "the body could not be decoded"))
-        }
+    /// Runs a Redis round trip of the request path under `gateway.redis_timeout_ms`.
+    func withRedisDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await RedisDeadline.run(.milliseconds(settings.gateway.redisTimeoutMs), operation)
     }
 }
 

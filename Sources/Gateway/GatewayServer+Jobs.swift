@@ -1,4 +1,3 @@
-import ControlPlane
 import Foundation
 import Hummingbird
 import JobProtocol
@@ -6,39 +5,54 @@ import RedisClient
 
 extension GatewayServer {
     /// `POST /api/jobs`: enqueue and answer 202 with the id, for batch and orchestration callers.
-    func submitJob(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    ///
+    /// The job belongs to the key that sent it: its accepted marker holds the key's digest
+    /// (`"1"` on a gateway without keys), and `GET /api/jobs/{id}` shows it to that key only.
+    func submitJob(_ request: Request, _ context: GatewayRequestContext, _ caller: Caller) async throws -> Response {
         let body = try decode(AsyncJobRequest.self, from: try await body(request, context))
         var messages = body.messages ?? []
         if messages.isEmpty, let message = body.message, !message.isEmpty {
             messages = Self.contextMessages(body.context) + [ChatMessage(role: "user", content: message)]
         }
-        guard !messages.isEmpty else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "send messages (a list) or message (a string)"))
-        }
+        guard !messages.isEmpty else { throw Self.invalid("send messages (a list) or message (a string)") }
         let timeout = body.timeoutSeconds ?? settings.producer.jobTimeoutSeconds
-        guard timeout > 0, timeout <= 86_400 else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "timeout_seconds must be in (0, 86400]"))
+        let params = GenerationParameters(maxTokens: body.maxTokens, temperature: body.temperature)
+        try validated { validator in
+            try validator.check(messages: messages)
+            try validator.check(params: params)
+            try validator.check(timeoutSeconds: timeout)
+            if let context = body.context { try validator.check(free: .object(context), at: "context") }
+            if let metadata = body.metadata { try validator.check(free: .object(metadata), at: "metadata") }
         }
         let job = try makeJob(
             messages: messages, tierHint: body.tierHint ?? "auto", forceModel: body.forceModel, enableFallback: body.enableFallback ?? true,
-            params: GenerationParameters(maxTokens: body.maxTokens, temperature: body.temperature), cache: body.cache ?? true,
-            timeoutSeconds: timeout, metadata: body.metadata ?? [:]
+            params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:]
         )
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
+        // `timeout` was validated (at most a day), so the conversion cannot trap.
         let ttl = Int(timeout) + settings.redis.replyTTLSeconds + 60
-        try await commands.send("SET", RedisArgument(keys.accepted(job.id)), "1", "EX", RedisArgument(ttl))
-        switch try await producer.enqueue(job, maxQueueLength: settings.gateway.maxQueueLength) {
+        let owner: String
+        switch caller {
+        case .user(let digest): owner = digest
+        case .anonymous, .admin: owner = "1"
+        }
+        let commands = self.commands, producer = self.producer, keys = self.keys
+        let maxQueueLength = settings.gateway.maxQueueLength, replyTTL = settings.redis.replyTTLSeconds
+        _ = try await withRedisDeadline { try await commands.send("SET", RedisArgument(keys.accepted(job.id)), RedisArgument(owner), "EX", RedisArgument(ttl)) }
+        switch try await withRedisDeadline({ try await producer.enqueue(job, maxQueueLength: maxQueueLength) }) {
         case .queued:
             break
         case .cached(let result):
             // The answer exists already; store it where GET looks.
             let bytes = Array(try JSONEncoder().encode(result))
-            _ = try await commands.transaction([
-                RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)),
-                RedisCommand("EXPIRE", RedisArgument(job.replyTo), RedisArgument(settings.redis.replyTTLSeconds)),
-            ])
+            _ = try await withRedisDeadline {
+                try await commands.transaction([
+                    RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)),
+                    RedisCommand("EXPIRE", RedisArgument(job.replyTo), RedisArgument(replyTTL)),
+                ])
+            }
         case .full:
-            _ = try? await commands.send("DEL", RedisArgument(keys.accepted(job.id)))
+            _ = try? await withRedisDeadline { try await commands.send("DEL", RedisArgument(keys.accepted(job.id))) }
             throw Refusal(response: GatewayResponse.error(.serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
         }
         logRequest(job, result: nil, endpoint: "/api/jobs", status: 202)
@@ -46,97 +60,41 @@ extension GatewayServer {
     }
 
     /// `GET /api/jobs/{id}`: 200 with the result, 202 while pending, 404 unknown or expired.
-    func jobStatus(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    ///
+    /// Another key's job, or a reply list that no accepted marker of the caller's covers (a
+    /// synchronous request's), is 404 with the very body of an unknown id, so that nobody can
+    /// learn which ids exist. The admin key sees every job, and a gateway without keys shows
+    /// every job to its loopback clients, as before. A failed result's message is replaced
+    /// by the fixed one for its code (`JobErrorTable`).
+    func jobStatus(_ request: Request, _ context: GatewayRequestContext, _ caller: Caller) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
-        guard !id.isEmpty, id.utf8.count <= 200, !id.contains(":") else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "invalid job id"))
+        guard !id.isEmpty, id.utf8.count <= 200, !id.contains(":") else { throw Self.invalid("invalid job id") }
+        let commands = self.commands, keys = self.keys
+        let replies = try await withRedisDeadline {
+            try await commands.pipeline([RedisCommand("LINDEX", RedisArgument(keys.reply(id)), 0), RedisCommand("GET", RedisArgument(keys.accepted(id)))])
         }
-        let replies = try await commands.pipeline([
-            RedisCommand("LINDEX", RedisArgument(keys.reply(id)), 0), RedisCommand("EXISTS", RedisArgument(keys.accepted(id))),
-        ])
+        let owner = replies[1].string
+        let visible: Bool
+        switch caller {
+        case .anonymous, .admin: visible = true
+        case .user(let digest): visible = owner.map { Self.constantTimeEquals($0, digest) } ?? false
+        }
+        let unknown = GatewayResponse.error(.notFound, code: "job_not_found", message: "no job \(id): unknown, or its result expired")
+        guard visible else { return unknown }
         if let bytes = replies[0].bytes {
-            return GatewayResponse.bytes(bytes, status: .ok, headers: [:])
+            return Self.publicResult(bytes, id: id)
         }
-        if replies[1].integer == 1 {
+        if owner != nil {
             return GatewayResponse.json(["id": id, "status": "pending"], status: .accepted)
         }
-        return GatewayResponse.error(.notFound, code: "job_not_found", message: "no job \(id): unknown, or its result expired")
+        return unknown
     }
 
-    // MARK: - Admin (report 4.2)
-
-    func adminStats() async throws -> Response {
-        let report = try await StatsReport.load(connection: commands, keys: keys)
-        return GatewayResponse.json(report.json(settings: settings))
-    }
-
-    func adminConfig() async throws -> Response {
-        GatewayResponse.json(ConfigReport.json(settings: settings, overrides: try await store.read()))
-    }
-
-    func toggleTier(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let toggle = try decode(ToggleTierRequest.self, from: try await body(request, context))
-        guard (1...3).contains(toggle.tier) else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "tier must be 1, 2 or 3"))
-        }
-        try await store.set(["tier\(toggle.tier)_enabled": toggle.enabled ? "true" : "false"], by: "gateway")
-        await live.refresh()
-        logger.notice("tier toggled through the admin API", metadata: ["cervella.tier": "\(toggle.tier)", "cervella.enabled": "\(toggle.enabled)"])
-        return GatewayResponse.json(["tier": toggle.tier, "enabled": toggle.enabled, "message": "Tier \(toggle.tier) \(toggle.enabled ? "enabled" : "disabled")"])
-    }
-
-    func rollback() async throws -> Response {
-        try await store.emergencyRollback(by: "gateway")
-        await live.refresh()
-        logger.critical("EMERGENCY ROLLBACK: all requests routing to Claude")
-        return GatewayResponse.json([
-            "status": "rolled_back", "message": "All self-hosted tiers disabled, routing 100% to Claude",
-            "timestamp": UTCTime(Date()).iso8601,
-        ])
-    }
-
-    // MARK: - Health
-
-    /// 200 when Redis answers and every enabled tier's queue has a live worker; 503 otherwise,
-    /// with the details either way.
-    func readiness() async -> Response {
-        var checks: [String: Any] = [:]
-        var ready = true
-        do {
-            _ = try await commands.send("PING")
-            checks["redis"] = "ok"
-            var served = Set<String>()
-            // Workers are found through the registry of processing lists (one per worker and
-            // queue), not by scanning a keyspace that holds a done marker per recent job.
-            let lists = try await commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
-            let listPrefix = keys.prefix + ":processing:"
-            let workerIDs = Set(lists.compactMap { list -> String? in
-                guard list.hasPrefix(listPrefix), let colon = list.dropFirst(listPrefix.count).firstIndex(of: ":") else { return nil }
-                return String(list[list.index(after: colon)...])
-            }).sorted()
-            var alive = 0
-            if !workerIDs.isEmpty {
-                let values = try await commands.send(RedisCommand("MGET", arguments: workerIDs.map { RedisArgument(keys.worker($0)) })).array ?? []
-                for value in values {
-                    guard let bytes = value.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                          let queues = object["queues"] as? String else { continue }
-                    alive += 1
-                    served.formUnion(queues.split(separator: ",").map(String.init))
-                }
-            }
-            checks["workers"] = alive
-            let flags = live.current
-            var tiers: [String: String] = [:]
-            for tier in 1...3 where flags.isEnabled(tier) {
-                let ok = served.contains("tier\(tier)")
-                tiers["tier\(tier)"] = ok ? "ok" : "no live worker serves queue tier\(tier)"
-                ready = ready && ok
-            }
-            checks["tiers"] = tiers
-        } catch {
-            ready = false
-            checks["redis"] = "unreachable: \(error)"
-        }
-        return GatewayResponse.json(["ready": ready, "checks": checks], status: ready ? .ok : .serviceUnavailable)
+    /// A stored result as a client may see it: an answer unchanged, a failure with its fixed
+    /// message.
+    static func publicResult(_ bytes: [UInt8], id: String) -> Response {
+        let result = (try? JobResult.decode(bytes)) ?? .failure(id: id, code: "bad_result", message: "")
+        if result.ok { return GatewayResponse.bytes(bytes, status: .ok, headers: [:]) }
+        return GatewayResponse.encoded(JobErrorTable.redacted(result), status: .ok)
     }
 }

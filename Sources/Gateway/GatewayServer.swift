@@ -1,9 +1,11 @@
 import ControlPlane
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import JobProtocol
 import Logging
 import Metrics
+import NIOCore
 import Observability
 import Producer
 import RedisClient
@@ -43,7 +45,7 @@ public final class GatewayServer: Service, Sendable {
         self.store = LiveConfigStore(connection: commands, keys: keys)
         let requestedHost = host ?? settings.gateway.host
         // Without API keys anyone who can connect can spend the Claude budget: loopback only.
-        if settings.gateway.apiKeys.isEmpty && !Self.isLoopback(requestedHost) {
+        if settings.gateway.apiKeys.isEmpty && !CervellaSettings.Gateway.isLoopback(requestedHost) {
             logger.warning("no API keys configured (CERVELLA_API_KEYS): listening on 127.0.0.1 only instead of \(requestedHost)")
             self.host = "127.0.0.1"
         } else {
@@ -51,10 +53,6 @@ public final class GatewayServer: Service, Sendable {
         }
         self.port = port ?? settings.gateway.port
         self.onListening = onListening
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     public func run() async throws {
@@ -71,12 +69,17 @@ public final class GatewayServer: Service, Sendable {
             commands.close()
             producer.close()
         }
-        let router = Router()
+        if settings.gateway.probesNeedKey(listeningOn: host) {
+            logger.notice("/metrics and /readyz need an API key or the admin key (gateway.protect_probes)")
+        }
+        _ = PrometheusExport.bootstrap()
+        let router = Router(context: GatewayRequestContext.self)
         addRoutes(to: router)
         let onListening = self.onListening
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "cervella"),
+            server: .http1(configuration: connectionConfiguration()),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cervella", backlog: Self.listenBacklog(maxConnections: settings.gateway.maxConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -88,18 +91,41 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        MetricsServer.addRoute(to: router)
+    func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in GatewayResponse.json(["status": "ok"]) }
-        router.get("/readyz") { _, _ in await self.readiness() }
-        router.post("/api/chat") { request, context in await self.guarded(request, context) { try await self.chat($0, $1) } }
-        router.post("/v1/chat/completions") { request, context in await self.guarded(request, context) { try await self.completion($0, $1) } }
-        router.get("/v1/models") { request, context in await self.guarded(request, context) { _, _ in self.models() } }
-        router.post("/api/jobs") { request, context in await self.guarded(request, context) { try await self.submitJob($0, $1) } }
-        router.get("/api/jobs/{id}") { request, context in await self.guarded(request, context) { try await self.jobStatus($0, $1) } }
-        router.get("/api/admin/stats") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.adminStats() } }
-        router.get("/api/admin/config") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.adminConfig() } }
-        router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, admin: true) { try await self.toggleTier($0, $1) } }
-        router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, admin: true) { _, _ in try await self.rollback() } }
+        router.get("/readyz") { request, context in await self.guarded(request, context, access: .probe) { _, _, _ in await self.readiness() } }
+        router.get("/metrics") { request, context in await self.guarded(request, context, access: .probe) { _, _, _ in self.metrics() } }
+        router.post("/api/chat") { request, context in await self.guarded(request, context) { request, context, _ in try await self.chat(request, context) } }
+        router.post("/v1/chat/completions") { request, context in await self.guarded(request, context) { request, context, _ in try await self.completion(request, context) } }
+        router.get("/v1/models") { request, context in await self.guarded(request, context) { _, _, _ in self.models() } }
+        router.post("/api/jobs") { request, context in await self.guarded(request, context) { try await self.submitJob($0, $1, $2) } }
+        router.get("/api/jobs/{id}") { request, context in await self.guarded(request, context, access: .userOrAdmin) { try await self.jobStatus($0, $1, $2) } }
+        router.get("/api/admin/stats") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.adminStats() } }
+        router.get("/api/admin/config") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.adminConfig() } }
+        router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, access: .admin) { request, context, _ in try await self.toggleTier(request, context) } }
+        router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.rollback() } }
+    }
+
+    /// The listen backlog: room for a burst of up to `max_connections` new clients (the
+    /// kernel caps it at net.core.somaxconn).
+    ///
+    /// Hummingbird's default of 256 overflows when a couple of thousand clients connect at
+    /// once; Linux then drops their handshakes' last packet, the clients send their requests
+    /// into the void and resend them seconds later, after backoff. The header read timeout
+    /// runs from the accept, so such a client could be closed before its request arrived.
+    static func listenBacklog(maxConnections: Int) -> Int {
+        min(max(maxConnections, 256), 4096)
+    }
+
+    /// Every connection gets the cap and the read timeouts, ahead of Hummingbird's handlers.
+    func connectionConfiguration() -> HTTP1Channel.Configuration {
+        let counter = ConnectionCounter(limit: settings.gateway.maxConnections)
+        let header = TimeAmount.milliseconds(Int64(settings.gateway.headerReadTimeoutSeconds * 1000))
+        let body = TimeAmount.milliseconds(Int64(settings.gateway.bodyReadTimeoutSeconds * 1000))
+        let logger = self.logger
+        return HTTP1Channel.Configuration(additionalChannelHandlers: [
+            ConnectionLimitHandler(counter: counter, logger: logger),
+            SlowClientHandler(headerTimeout: header, bodyTimeout: body, logger: logger),
+        ])
     }
 }

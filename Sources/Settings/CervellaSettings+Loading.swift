@@ -73,20 +73,7 @@ extension CervellaSettings {
             try table.read("job_timeout_seconds", into: &producer.jobTimeoutSeconds)
         }
         if let table = try reader.table("gateway") {
-            if table.has("api_keys") || table.has("admin_key") {
-                throw SettingsError(key: "gateway.api_keys", "keys never go in the configuration file; use CERVELLA_API_KEYS / CERVELLA_ADMIN_KEY or gateway.api_keys_file")
-            }
-            try table.allowOnly(["host", "port", "api_keys_file", "request_body_limit_bytes", "rate_limit_per_minute", "max_queue_length", "request_timeout_seconds", "log_content"])
-            try table.read("host", into: &gateway.host)
-            try table.read("port", into: &gateway.port)
-            var file = gateway.apiKeysFile ?? ""
-            try table.read("api_keys_file", into: &file)
-            gateway.apiKeysFile = file.isEmpty ? nil : file
-            try table.read("request_body_limit_bytes", into: &gateway.requestBodyLimitBytes)
-            try table.read("rate_limit_per_minute", into: &gateway.rateLimitPerMinute)
-            try table.read("max_queue_length", into: &gateway.maxQueueLength)
-            try table.read("request_timeout_seconds", into: &gateway.requestTimeoutSeconds)
-            try table.read("log_content", into: &gateway.logContent)
+            try gateway.apply(table)
         }
         if let table = try reader.table("budget") {
             try table.allowOnly(["daily_cost_alert_usd", "monthly_budget_usd"])

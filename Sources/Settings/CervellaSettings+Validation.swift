@@ -61,11 +61,7 @@ extension CervellaSettings {
         guard producer.jobTimeoutSeconds > 0, producer.jobTimeoutSeconds <= 86_400 else {
             throw SettingsError(key: "producer.job_timeout_seconds", "must be more than 0 and at most 86400 seconds")
         }
-        guard (0...65535).contains(gateway.port) else { throw SettingsError(key: "gateway.port", "must be 0–65535") }
-        try positive(gateway.requestBodyLimitBytes, "gateway.request_body_limit_bytes")
-        try positive(gateway.maxQueueLength, "gateway.max_queue_length")
-        guard gateway.rateLimitPerMinute >= 0 else { throw SettingsError(key: "gateway.rate_limit_per_minute", "must not be negative (0 disables it)") }
-        guard gateway.requestTimeoutSeconds > 0 else { throw SettingsError(key: "gateway.request_timeout_seconds", "must be positive") }
+        try gateway.validate()
         guard routing.contextLimitTokens > 0 else {
             throw SettingsError(key: "routing.context_limit_tokens", "must be positive")
         }

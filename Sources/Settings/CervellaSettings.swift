@@ -72,27 +72,6 @@ public struct CervellaSettings: Sendable, Equatable {
     public var budget = Budget()
     public var gateway = Gateway()
 
-    /// The HTTP gateway (`cervella gateway`).
-    public struct Gateway: Sendable, Equatable {
-        public var host = "127.0.0.1"
-        public var port = 8080
-        /// Bearer keys for the API, in addition to CERVELLA_API_KEYS (comma-separated).
-        public var apiKeysFile: String?
-        public var apiKeys: [String] = []
-        /// CERVELLA_ADMIN_KEY: required for /api/admin/*.
-        public var adminKey: String?
-        public var requestBodyLimitBytes = 1_048_576
-        /// Requests per API key per minute, across every gateway instance (0: no limit).
-        public var rateLimitPerMinute = 600
-        /// A queue longer than this answers 503 with Retry-After instead of growing.
-        public var maxQueueLength = 100_000
-        /// How long a synchronous request waits for its result.
-        public var requestTimeoutSeconds = 60.0
-        /// Log prompt and answer text in the request log (debugging only).
-        public var logContent = false
-        public init() {}
-    }
-
     /// The report's cost alerts.
     public struct Budget: Sendable, Equatable {
         /// Env: DAILY_COST_ALERT_USD.

@@ -207,7 +207,8 @@ import Testing
             }
             let response = try await client.http.execute(HTTPRequest(
                 method: "POST", url: client.base + path,
-                headers: [HTTPHeader(name: "authorization", value: "Bearer \(Self.userKey)")], body: Data(body), timeout: .seconds(30)
+                headers: [HTTPHeader(name: "authorization", value: "Bearer \(Self.userKey)"), HTTPHeader(name: "content-type", value: "application/json")],
+                body: Data(body), timeout: .seconds(30)
             ))
             statuses[response.status, default: 0] += 1
             #expect(response.status < 500, "\(path) answered \(response.status) to \(String(decoding: body, as: UTF8.self))")

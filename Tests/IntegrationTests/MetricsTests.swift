@@ -45,7 +45,7 @@ import Testing
             for _ in 0..<50 where status != 200 {
                 let response = try? await http.execute(HTTPRequest(
                     method: "POST", url: "http://127.0.0.1:\(gatewayPort)/api/chat",
-                    headers: [HTTPHeader(name: "authorization", value: "Bearer metrics-key")],
+                    headers: [HTTPHeader(name: "authorization", value: "Bearer metrics-key"), HTTPHeader(name: "content-type", value: "application/json")],
                     body: Data(#"{"message":"Summarize metric \#(index)."}"#.utf8), timeout: .seconds(20)
                 ))
                 status = response?.status ?? 0
