@@ -26,7 +26,7 @@ enum JobErrorTable {
         "error_context_length": Entry(status: .badGateway, message: "the conversation is too long for the model's context window; shorten it"),
         "empty_response": Entry(status: .badGateway, message: "the model returned an empty answer; retry or rephrase"),
         "invalid_job": Entry(status: .badGateway, message: "a worker could not read the job; it was set aside"),
-        "poison_job": Entry(status: .badGateway, message: "the job was set aside after workers repeatedly stopped while running it"),
+        "poison_job": Entry(status: .badGateway, message: "the job was set aside: the process running it stopped while running it alone"),
         "bad_result": Entry(status: .badGateway, message: "the job's result could not be read"),
         "bad_cache_entry": Entry(status: .badGateway, message: "the cached answer could not be read; retry with cache disabled"),
     ]
