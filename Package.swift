@@ -127,6 +127,7 @@ let package = Package(
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "WorkerPool", "Producer", "ProviderSimulator", "ControlPlane", "Gateway", "Spawn",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/Support"
         ),

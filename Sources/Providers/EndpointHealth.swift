@@ -25,6 +25,8 @@ public final class EndpointHealth: Sendable {
 
     let logger: Logger
     private let circuits: Mutex<[EndpointCircuit]>
+    /// The time the breakers and 429 pauses run on; tests inject one they move by hand.
+    private let clock: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
     ///   - endpoints: the tier's base URLs, primary first (the order `snapshot()` keeps).
@@ -33,13 +35,16 @@ public final class EndpointHealth: Sendable {
     ///   - coolDown: how long an open circuit is skipped; negative values count as zero.
     ///   - activeProbing: whether `probe(http:timeout:)` checks `/health` (OpenAI kind: yes;
     ///     Anthropic kind: no).
+    ///   - clock: the current instant; the real clock unless a test moves time by hand.
     public init(
         endpoints: [String],
         failureThreshold: Int = 3,
         coolDown: Duration = .seconds(10),
         activeProbing: Bool = true,
-        logger: Logger = Logger(label: "cervella.providers.health")
+        logger: Logger = Logger(label: "cervella.providers.health"),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
+        self.clock = clock
         self.failureThreshold = max(failureThreshold, 1)
         self.coolDown = max(coolDown, .zero)
         self.activeProbing = activeProbing
@@ -65,7 +70,7 @@ public final class EndpointHealth: Sendable {
 
     /// Every endpoint's breaker, primary first, for stats and the admin API.
     public func snapshot() -> [EndpointStatus] {
-        let now = ContinuousClock.now
+        let now = clock()
         return circuits.withLock { $0 }.map { circuit in
             EndpointStatus(
                 endpoint: Self.displayURL(circuit.endpoint), state: circuit.reportedState(now: now),
@@ -77,7 +82,7 @@ public final class EndpointHealth: Sendable {
 
     /// Whether a call may use `endpoint` now, and as what; nil to skip it.
     func admit(_ endpoint: String) -> EndpointCircuit.Admission? {
-        let now = ContinuousClock.now
+        let now = clock()
         let (admission, transition) = circuits.withLock { circuits in
             circuits[Self.index(of: endpoint, in: &circuits)].admit(now: now)
         }
@@ -87,7 +92,7 @@ public final class EndpointHealth: Sendable {
 
     /// How long `endpoint` stays paused by a 429, or nil when it is not paused.
     func pauseRemaining(_ endpoint: String) -> Duration? {
-        let now = ContinuousClock.now
+        let now = clock()
         return circuits.withLock { circuits in
             let circuit = circuits[Self.index(of: endpoint, in: &circuits)]
             guard circuit.isPaused(now: now), let until = circuit.pausedUntil else { return nil }
@@ -97,7 +102,7 @@ public final class EndpointHealth: Sendable {
 
     /// Records what a call or probe to `endpoint` showed.
     func record(_ outcome: EndpointCircuit.Outcome, for endpoint: String, admission: EndpointCircuit.Admission) {
-        let (now, date) = (ContinuousClock.now, Date())
+        let (now, date) = (clock(), Date())
         let outcome = outcome.redacted
         let (threshold, coolDown) = (failureThreshold, self.coolDown)
         let transition = circuits.withLock { circuits in

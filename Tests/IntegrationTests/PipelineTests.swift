@@ -56,7 +56,9 @@ import Testing
         #expect(metadata.fallback)
         #expect(metadata.fallbackReason == "timeout_error")
         #expect(metadata.modelUsed == "claude-sonnet-4-5")
-        #expect(Date().timeIntervalSince(started) < 10)
+        // The hang is cut at 400 ms; the bound only says the answer did not wait for the job's
+        // 20 s deadline (a loaded 2-core machine once took 12 s end to end, simulator start included).
+        #expect(Date().timeIntervalSince(started) < 18)
     }
 
     @Test func lowConfidenceIsReturnedWhenTheJobDisablesFallback() async throws {

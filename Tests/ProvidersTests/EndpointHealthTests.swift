@@ -4,6 +4,7 @@ import Foundation
 import ProviderSimulator
 import Providers
 import Settings
+import Synchronization
 import Testing
 
 /// The per-tier circuit breakers, over real HTTP: simulators (whose `#sim` directives
@@ -78,7 +79,8 @@ struct EndpointHealthTests {
             let (primary, backup) = (simulators[0], simulators[1])
             let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http)
             for _ in 1...3 {
-                let error = try #require(await Fixture.failure(provider, Fixture.request("#sim hang\nHello", timeout: .milliseconds(300))))
+                // Long enough that even a loaded machine connects before it (the call must reach the primary).
+                let error = try #require(await Fixture.failure(provider, Fixture.request("#sim hang\nHello", timeout: .milliseconds(1500))))
                 #expect(error.code == .timeout)
             }
             #expect(primary.stats.total == 3)
@@ -113,7 +115,10 @@ struct EndpointHealthTests {
     func rateLimitPausesTheEndpoint() async throws {
         try await withSimulators([.init(port: 0), .init(port: 0)]) { simulators, http in
             let (primary, backup) = (simulators[0], simulators[1])
-            let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http)
+            // Time stands still unless the test moves it: a loaded machine cannot end the pause early.
+            let clock = ManualClock()
+            let health = EndpointHealth(endpoints: [primary.baseURL, backup.baseURL], clock: { clock.now() })
+            let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http, health: health)
             let limited = await Fixture.failure(provider, Fixture.request("#sim status=429\nHello"))
             #expect(limited?.code == .rateLimited)
             // The simulator's Retry-After is 1 s: meanwhile calls go to the backup, not the primary.
@@ -121,7 +126,7 @@ struct EndpointHealthTests {
             #expect(primary.stats.total == 1)
             #expect(backup.stats.total == 3)
             #expect(provider.health.snapshot()[0].consecutiveFailures == 0)
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(by: .milliseconds(1100))
             _ = try await provider.complete(Fixture.request("Hello"))
             #expect(primary.stats.total == 2)
         }
@@ -432,5 +437,16 @@ struct EndpointHealthTests {
             #expect(primary.stats.total == 1)
             #expect(backup.stats.total == 3)
         }
+    }
+}
+
+/// A clock that moves only when told to, for breaker and pause timing.
+final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    func now() -> ContinuousClock.Instant { instant.withLock { $0 } }
+
+    func advance(by duration: Duration) {
+        instant.withLock { $0 += duration }
     }
 }

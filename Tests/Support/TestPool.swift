@@ -7,6 +7,7 @@ import Producer
 import ProviderSimulator
 import Synchronization
 import RedisClient
+import ServiceLifecycle
 import Settings
 import WorkerPool
 
@@ -72,12 +73,12 @@ public struct TestSetupError: Error, CustomStringConvertible {
 public final class RunningSimulator: Sendable {
     public let port: Int
     public let stats: SimulatorStats
-    private let task: Task<Void, any Error>
+    private let group: TestServiceGroup
 
-    private init(port: Int, stats: SimulatorStats, task: Task<Void, any Error>) {
+    private init(port: Int, stats: SimulatorStats, group: TestServiceGroup) {
         self.port = port
         self.stats = stats
-        self.task = task
+        self.group = group
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -88,15 +89,14 @@ public final class RunningSimulator: Sendable {
             continuation.yield(port)
             continuation.finish()
         })
-        let task = Task { try await simulator.run() }
+        let group = TestServiceGroup(simulator)
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestSetupError("the simulator did not start") }
-        return RunningSimulator(port: port, stats: simulator.stats, task: task)
+        return RunningSimulator(port: port, stats: simulator.stats, group: group)
     }
 
     public func stop() async {
-        task.cancel()
-        _ = await task.result
+        await group.stop()
     }
 }
 
@@ -205,10 +205,10 @@ public final class TestPool: Sendable {
             continuation.yield(port)
             continuation.finish()
         })
-        let task = Task { try await gateway.run() }
+        let group = TestServiceGroup(gateway)
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestSetupError("the gateway did not start") }
-        return RunningGateway(baseURL: "http://127.0.0.1:\(port)", task: task)
+        return RunningGateway(baseURL: "http://127.0.0.1:\(port)", group: group)
     }
 
     /// Sends one user message through the pool and waits for its result.
@@ -248,10 +248,28 @@ public final class TestPool: Sendable {
 /// A gateway started by a test.
 public struct RunningGateway: Sendable {
     public let baseURL: String
-    let task: Task<Void, any Error>
+    let group: TestServiceGroup
 
     public func stop() async {
-        task.cancel()
+        await group.stop()
+    }
+}
+
+/// One server of a test in a `ServiceGroup`, stopped by a graceful shutdown: cancelling its
+/// task instead can drop a connection NIO has just accepted and trap the test process
+/// ("Deinited NIOAsyncWriter without calling finish()", swift-nio #2637).
+final class TestServiceGroup: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(_ service: some Service) {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [], logger: TestEnvironment.logger))
+        self.group = group
+        self.task = Task { try await group.run() }
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
         _ = await task.result
     }
 }
