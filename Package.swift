@@ -138,6 +138,7 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "JobProtocol"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
+        .testTarget(name: "WorkerPoolTests", dependencies: ["WorkerPool"]),
         .testTarget(
             name: "ProviderSimulatorTests",
             dependencies: [

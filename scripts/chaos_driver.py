@@ -37,13 +37,14 @@ from redis.retry import Retry
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)  # BusyLoadingError is a ConnectionError
 
-# Heartbeat settings for every scenario: recovery in seconds, not tens of seconds.
-HEARTBEAT_INTERVAL_S = 1.0
-HEARTBEAT_TTL_S = 3
-REAPER_INTERVAL_S = 0.5
-# The reaper lease is `SET … NX PX 5000` (Sources/WorkerPool/Reaper.swift) and is never
-# released, so a sweep runs at most once per lease period whatever reaper_interval_seconds is.
-REAPER_LEASE_S = 5.0
+# Heartbeat and reaper settings: the shipped defaults (worker.toml). A killed worker is seen
+# by its closed Redis connections within seconds; only a stopped (SIGSTOP) one waits for the
+# heartbeat TTL.
+HEARTBEAT_INTERVAL_S = 3.0
+HEARTBEAT_TTL_S = 15
+REAPER_INTERVAL_S = 2.0
+# The reaper lease (`SET … NX PX`, Sources/WorkerPool/Reaper.swift) lasts one reaper interval.
+REAPER_LEASE_S = REAPER_INTERVAL_S
 # Tier-1 provider timeout (FALLBACK_TIMEOUT_MS): low in c so that hangs fall back quickly; the
 # default elsewhere, so that a 2 s simulated answer is not turned into a timeout fallback.
 FALLBACK_TIMEOUT_MS = {"c": 1500}

@@ -32,6 +32,20 @@ public struct KeySpace: Sendable, Equatable {
     public var config: String { "\(prefix):config" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
 
+    /// The Redis client name of one of a worker's connections (`CLIENT SETNAME`):
+    /// `<prefix>/worker/<role>/<worker-id>`. The reaper reads the ids back from `CLIENT LIST`:
+    /// a worker with no connection left has died, seconds before its heartbeat expires.
+    public func connectionName(worker: String, role: String) -> String { "\(prefix)/worker/\(role)/\(worker)" }
+
+    /// The worker id in a client name written by `connectionName(worker:role:)`, else nil.
+    public func worker(fromConnectionName name: Substring) -> String? {
+        let head = "\(prefix)/worker/"
+        guard name.hasPrefix(head) else { return nil }
+        let rest = name.dropFirst(head.count)
+        guard let slash = rest.firstIndex(of: "/"), rest.index(after: slash) < rest.endIndex else { return nil }
+        return String(rest[rest.index(after: slash)...])
+    }
+
     /// True when `key` is a reply list of this deployment: workers push to no other key a job names.
     public func isReplyKey(_ key: String) -> Bool {
         key.hasPrefix("\(prefix):reply:") && key.count > prefix.count + 7

@@ -70,8 +70,10 @@ struct Reaper: Sendable {
     func sweep(scanKeyspace: Bool = false) async throws -> Int {
         var moved = 0
         let registered = try await worker.commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
-        for key in registered {
-            moved += try await reclaimIfOrphaned(key, registered: true)
+        let lists = registered.compactMap { key in parse(key).map { (key: key, queue: $0.queue, owner: $0.owner) } }.filter { $0.owner != worker.id }
+        let dead = try await deadOwners(of: lists)
+        for list in lists where dead[list.owner] != nil {
+            moved += try await reclaim(list.key, queue: list.queue, owner: list.owner, registered: true, because: dead[list.owner] ?? "")
         }
         guard scanKeyspace else { return moved }
         let known = Set(registered)
@@ -94,10 +96,15 @@ struct Reaper: Sendable {
         return (queue, String(rest[rest.index(after: colon)...]))
     }
 
+    /// The keyspace scan's check: heartbeats only (the registry's lists get the faster one).
     private func reclaimIfOrphaned(_ key: String, registered: Bool) async throws -> Int {
         guard let (queue, owner) = parse(key), owner != worker.id else { return 0 }
         let alive = try await worker.commands.send("EXISTS", RedisArgument(keys.worker(owner)))
         guard alive.integer == 0 else { return 0 }
+        return try await reclaim(key, queue: queue, owner: owner, registered: registered, because: "heartbeat expired")
+    }
+
+    private func reclaim(_ key: String, queue: QueueName, owner: String, registered: Bool, because: String) async throws -> Int {
         let payloads = try await worker.commands.send("LRANGE", RedisArgument(key), 0, -1).array?.compactMap(\.bytes) ?? []
         for payload in payloads {
             try await reclaim(payload, from: key, queue: queue, owner: owner)
@@ -110,6 +117,7 @@ struct Reaper: Sendable {
         if !payloads.isEmpty {
             worker.logger.notice("recovered jobs from a dead worker", metadata: [
                 "cervella.dead_worker": "\(owner)", "cervella.queue": "\(queue.rawValue)", "cervella.jobs": "\(payloads.count)",
+                "cervella.because": "\(because)",
             ])
         }
         return payloads.count

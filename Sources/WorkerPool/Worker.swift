@@ -83,7 +83,11 @@ public final class Worker: Service, Sendable {
         // A blocking pop must never look like a dead server: the read timeout exceeds it.
         configuration.readTimeout = .seconds(saturating: settings.worker.blockTimeoutSeconds) + .seconds(10)
         self.redisConfiguration = configuration
-        self.commands = RedisConnection(configuration: configuration, name: "worker-commands", logger: logger, traffic: traffic)
+        // Named after this worker, so that the reaper sees at once when its connections close.
+        self.commands = RedisConnection(
+            configuration: configuration, name: KeySpace(prefix: settings.redis.keyPrefix).connectionName(worker: id, role: "commands"),
+            logger: logger, traffic: traffic
+        )
         // Every slot may hold a provider call; curl would queue calls beyond the connection caps.
         let slotCount = max(1, self.concurrency)
         self.http = try HTTPClient(
@@ -227,7 +231,8 @@ public final class Worker: Service, Sendable {
     private func heartbeatLoop() async {
         let interval = settings.worker.heartbeatIntervalSeconds
         while !Task.isCancelled {
-            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"at\":\(Date().timeIntervalSince1970)}"
+            // `named_connections`: the reaper may judge this worker by its connections (Reaper).
+            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
             do {
                 try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
             } catch {
@@ -289,7 +294,7 @@ public final class Worker: Service, Sendable {
     /// many jobs in one round trip. When the queue turned out empty it blocks for one job for
     /// a short while, so shutdown is seen within `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
     private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation) async {
-        let connection = RedisConnection(configuration: redisConfiguration, name: "worker-fetch-\(queue.rawValue)", logger: logger, traffic: traffic)
+        let connection = RedisConnection(configuration: redisConfiguration, name: keys.connectionName(worker: id, role: "fetch-\(queue.rawValue)"), logger: logger, traffic: traffic)
         defer { connection.close() }
         let source = keys.queue(queue)
         let processing = keys.processing(queue, worker: id)

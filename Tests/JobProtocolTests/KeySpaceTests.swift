@@ -76,4 +76,16 @@ import JobProtocol
         #expect(QueueName(rawValue: "fallback") == .fallback)
         #expect(QueueName(rawValue: "tier4") == nil)
     }
+
+    @Test func workerConnectionNamesGiveBackTheWorkerID() {
+        let keys = KeySpace(prefix: "staging")
+        let name = keys.connectionName(worker: "gpu-host:4242/probation-1", role: "fetch-tier1")
+        #expect(name == "staging/worker/fetch-tier1/gpu-host:4242/probation-1")
+        #expect(keys.worker(fromConnectionName: Substring(name)) == "gpu-host:4242/probation-1")
+        // Another deployment's workers, other clients, and half a name are nobody.
+        #expect(KeySpace(prefix: "prod").worker(fromConnectionName: Substring(name)) == nil)
+        #expect(keys.worker(fromConnectionName: "gateway@staging") == nil)
+        #expect(keys.worker(fromConnectionName: "staging/worker/commands") == nil)
+        #expect(keys.worker(fromConnectionName: "staging/worker/commands/") == nil)
+    }
 }

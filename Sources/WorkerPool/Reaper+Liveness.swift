@@ -1,0 +1,80 @@
+import Foundation
+import JobProtocol
+import RedisClient
+
+/// How the reaper tells a dead worker from a live one.
+///
+/// A heartbeat that expired (15 s after the last beat) is the verdict that holds everywhere,
+/// a lost host or a partition included. But a worker *process* that dies closes its sockets
+/// at once, and Redis drops its connections: every connection of a worker is named after it
+/// (`KeySpace.connectionName`), so a worker that holds jobs, still has a heartbeat, and has no
+/// connection left in `CLIENT LIST` is dead seconds after its death, not a TTL later.
+///
+/// Two guards keep a live worker from being judged by a passing disconnection: the absence
+/// must still be there `confirmation` later (a dropped connection reconnects within tens of
+/// milliseconds), and the reaper's own connection must be older than `settling`, since after
+/// a Redis restart every worker is briefly without connections. A paused process keeps its
+/// sockets, so it is judged by its heartbeat, as before. Workers from before this rule (no
+/// `named_connections` in their heartbeat) are judged by their heartbeat only.
+extension Reaper {
+    static let confirmation = Duration.milliseconds(750)
+    static let settlingSeconds = 5
+
+    /// The owners among `lists` that are dead, each with why.
+    func deadOwners(of lists: [(key: String, queue: QueueName, owner: String)]) async throws -> [String: String] {
+        guard !lists.isEmpty else { return [:] }
+        var commands: [RedisCommand] = []
+        for list in lists {
+            commands.append(RedisCommand("GET", RedisArgument(keys.worker(list.owner))))
+            commands.append(RedisCommand("LLEN", RedisArgument(list.key)))
+        }
+        let replies = try await worker.commands.pipeline(commands)
+        var dead: [String: String] = [:]
+        var judgedByConnections: Set<String> = []
+        for (index, list) in lists.enumerated() {
+            guard let beat = replies[2 * index].bytes else {
+                dead[list.owner] = "heartbeat expired"
+                continue
+            }
+            let holdsJobs = (replies[2 * index + 1].integer ?? 0) > 0
+            if holdsJobs, Self.namesItsConnections(beat) { judgedByConnections.insert(list.owner) }
+        }
+        guard !judgedByConnections.isEmpty, var absent = try await disconnected(among: judgedByConnections) else { return dead }
+        guard !absent.isEmpty else { return dead }
+        try? await Task.sleep(for: Self.confirmation)
+        if Task.isCancelled { return dead }
+        absent = absent.intersection(try await disconnected(among: absent) ?? [])
+        for owner in absent { dead[owner] = "no Redis connection left" }
+        return dead
+    }
+
+    /// The owners with no connection in `CLIENT LIST`; nil when that cannot be told (CLIENT
+    /// LIST refused by an ACL, or this reaper's own connection too young to judge by).
+    private func disconnected(among owners: Set<String>) async throws -> Set<String>? {
+        guard let listing = try? await worker.commands.send("CLIENT", "LIST").string else { return nil }
+        var connected: Set<String> = []
+        var ownAge: Int?
+        let me = keys.connectionName(worker: worker.id, role: "commands")
+        for line in listing.split(separator: "\n") {
+            guard let name = Self.field("name", in: line), !name.isEmpty else { continue }
+            if name == me { ownAge = Self.field("age", in: line).flatMap { Int($0) } }
+            if let owner = keys.worker(fromConnectionName: name) { connected.insert(owner) }
+        }
+        guard let ownAge, ownAge >= Self.settlingSeconds else { return nil }
+        return owners.subtracting(connected)
+    }
+
+    /// `value` of `key=value` in one line of `CLIENT LIST`.
+    static func field(_ key: String, in line: Substring) -> Substring? {
+        for token in line.split(separator: " ") where token.hasPrefix(key) && token.dropFirst(key.count).first == "=" {
+            return token.dropFirst(key.count + 1)
+        }
+        return nil
+    }
+
+    static func namesItsConnections(_ heartbeat: [UInt8]) -> Bool {
+        let marker = Array(#""named_connections":true"#.utf8)
+        guard heartbeat.count >= marker.count else { return false }
+        return (0...(heartbeat.count - marker.count)).contains { heartbeat[$0..<($0 + marker.count)].elementsEqual(marker) }
+    }
+}

@@ -1,0 +1,76 @@
+import CervellaTestSupport
+import Foundation
+import JobProtocol
+import RedisClient
+import Spawn
+import Testing
+
+/// A worker process that dies closes its Redis connections at once; the reaper sees that in
+/// `CLIENT LIST` and takes its jobs back in seconds, not after the heartbeat TTL (issue 12).
+/// A worker that is only paused keeps its connections, and keeps its jobs until its TTL.
+@Suite(.timeLimit(.minutes(2))) struct FastRecoveryTests {
+    /// The launched worker keeps the default heartbeat (15 s TTL): only its connections can
+    /// tell the reaper early that it died.
+    static let launchedConfig = "[worker]\nblock_timeout_seconds = 0.5\n"
+
+    func held(_ pool: TestPool, by process: SpawnedProcess) async throws -> Int {
+        let lists = try await pool.redis.send("KEYS", RedisArgument(pool.keys.prefix + ":processing:*:*:\(process.processIdentifier)")).array ?? []
+        var total = 0
+        for list in lists { total += try await pool.redis.send("LLEN", RedisArgument(bytes: list.bytes ?? [])).integer ?? 0 }
+        return total
+    }
+
+    /// Starts the in-process reaper (serving only the fallback queue, so the launched worker
+    /// takes the tier-1 jobs) and a launched worker holding `count` slow jobs.
+    func poolWithBusyWorker(count: Int) async throws -> (TestPool, SpawnedProcess, [Job], Date) {
+        let pool = try await TestPool(configure: {
+            $0.worker.queues = ["fallback"]
+            $0.worker.probationProcesses = 4
+        })
+        let started = Date()
+        let process = try pool.launch(["worker"], config: Self.launchedConfig)
+        let jobs = try (0..<count).map { try pool.job("Summarize slow report \($0).\n#sim latency_ms=4000", cache: false, timeout: 90) }
+        for job in jobs { _ = try await pool.producer.enqueue(job) }
+        let deadline = Date().addingTimeInterval(20)
+        while try await held(pool, by: process) < count, Date() < deadline { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(try await held(pool, by: process) == count)
+        // The reaper judges by connections only once its own is older than a Redis restart's settling time.
+        let settle = Double(5 + 1) - Date().timeIntervalSince(started)
+        if settle > 0 { try await Task.sleep(for: .milliseconds(Int(settle * 1000))) }
+        return (pool, process, jobs, started)
+    }
+
+    @Test func aKilledWorkersJobsAreTakenBackWithinSecondsNotTheHeartbeatTTL() async throws {
+        let (pool, process, jobs, _) = try await poolWithBusyWorker(count: 3)
+        process.signal(SIGKILL)
+        await process.waitForExit()
+        let killed = Date()
+        while try await held(pool, by: process) > 0, Date().timeIntervalSince(killed) < 20 { try await Task.sleep(for: .milliseconds(50)) }
+        let requeued = Date().timeIntervalSince(killed)
+        // The heartbeat would have kept them for 15 s; two reaper intervals and the
+        // confirmation delay are well under 5.
+        #expect(requeued < 5, "taken back \(requeued) s after the kill")
+        for job in jobs {
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.ok, "\(String(describing: result.error))")
+        }
+        await pool.stop()
+    }
+
+    @Test func aPausedWorkerKeepsItsJobsUntilItsHeartbeatExpires() async throws {
+        let (pool, process, jobs, _) = try await poolWithBusyWorker(count: 2)
+        process.signal(SIGSTOP)
+        try await Task.sleep(for: .seconds(5))
+        // Its connections are open: it is not judged dead by them.
+        #expect(try await held(pool, by: process) == 2)
+        process.signal(SIGCONT)
+        for job in jobs {
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.ok, "\(String(describing: result.error))")
+        }
+        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.dead)).integer == 0)
+        process.terminate()
+        _ = await process.waitForExit(seconds: 15)
+        await pool.stop()
+    }
+}
