@@ -12,8 +12,8 @@ import RedisClient
 ///
 /// Two guards keep a live worker from being judged by a passing disconnection: the absence
 /// must still be there `confirmation` later (a dropped connection reconnects within tens of
-/// milliseconds), and the reaper's own connection must be older than `settling`, since after
-/// a Redis restart every worker is briefly without connections. A paused process keeps its
+/// milliseconds), and Redis must have been up for `settlingSeconds`, since after a Redis
+/// restart every worker is briefly without connections. A paused process keeps its
 /// sockets, so it is judged by its heartbeat, as before. Workers from before this rule (no
 /// `named_connections` in their heartbeat) are judged by their heartbeat only.
 extension Reaper {
@@ -49,18 +49,20 @@ extension Reaper {
     }
 
     /// The owners with no connection in `CLIENT LIST`; nil when that cannot be told (CLIENT
-    /// LIST refused by an ACL, or this reaper's own connection too young to judge by).
+    /// LIST or INFO refused by an ACL, or a Redis that started too recently to judge by).
     private func disconnected(among owners: Set<String>) async throws -> Set<String>? {
-        guard let listing = try? await worker.commands.send("CLIENT", "LIST").string else { return nil }
+        let replies = try? await worker.commands.pipeline([RedisCommand("CLIENT", "LIST"), RedisCommand("INFO", "server")])
+        guard let replies, let listing = replies[0].string, let info = replies[1].string else { return nil }
+        // After a Redis restart every worker is without connections until it reconnects
+        // (backoff up to 2 s): judge by connections only once Redis has been up for longer.
+        let uptime = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("uptime_in_seconds:") }
+            .flatMap { Int($0.dropFirst("uptime_in_seconds:".count)) }
+        guard let uptime, uptime >= Self.settlingSeconds else { return nil }
         var connected: Set<String> = []
-        var ownAge: Int?
-        let me = keys.connectionName(worker: worker.id, role: "commands")
         for line in listing.split(separator: "\n") {
-            guard let name = Self.field("name", in: line), !name.isEmpty else { continue }
-            if name == me { ownAge = Self.field("age", in: line).flatMap { Int($0) } }
-            if let owner = keys.worker(fromConnectionName: name) { connected.insert(owner) }
+            guard let name = Self.field("name", in: line), let owner = keys.worker(fromConnectionName: name) else { continue }
+            connected.insert(owner)
         }
-        guard let ownAge, ownAge >= Self.settlingSeconds else { return nil }
         return owners.subtracting(connected)
     }
 

@@ -29,15 +29,12 @@ import Testing
         })
         let started = Date()
         let process = try pool.launch(["worker"], config: Self.launchedConfig)
-        // Slow enough to be still in flight after the settling wait and the pause below.
+        // Slow enough to be still in flight through the pause below.
         let jobs = try (0..<count).map { try pool.job("Summarize slow report \($0).\n#sim latency_ms=15000", cache: false, timeout: 90) }
         for job in jobs { _ = try await pool.producer.enqueue(job) }
         let deadline = Date().addingTimeInterval(20)
         while try await held(pool, by: process) < count, Date() < deadline { try await Task.sleep(for: .milliseconds(25)) }
         #expect(try await held(pool, by: process) == count)
-        // The reaper judges by connections only once its own is older than a Redis restart's settling time.
-        let settle = Double(5 + 1) - Date().timeIntervalSince(started)
-        if settle > 0 { try await Task.sleep(for: .milliseconds(Int(settle * 1000))) }
         #expect(try await held(pool, by: process) == count, "the jobs must still be in flight when the worker dies")
         return (pool, process, jobs, started)
     }
