@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "JobProtocol"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
-        .testTarget(name: "WorkerPoolTests", dependencies: ["WorkerPool"]),
+        .testTarget(name: "WorkerPoolTests", dependencies: ["WorkerPool", "JobProtocol", "Settings", "Scoring", "Providers", "RedisClient"]),
         .testTarget(
             name: "ProviderSimulatorTests",
             dependencies: [

@@ -12,7 +12,7 @@ extension Worker {
     func process(_ fetched: FetchedJob) async {
         defer {
             release(fetched)
-            inFlight.withLock { $0 -= 1 }
+            inFlight.decrement()
             slots.release()
         }
         let commit: JobCommit
@@ -126,18 +126,23 @@ extension Worker {
             scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: selfEvaluation)
         }.map { ($0 * 1000).rounded() / 1000 }
 
+        let verdict = Verdict.decide(Verdict.Inputs(
+            smallTier: smallTier, answer: response?.text, confidence: confidence, latencyMs: latencyMs,
+            errorReason: providerError?.fallbackReason,
+            policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
+            fallbackEnabled: flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
+        ))
         var suppressed: String?
-        if smallTier {
-            let policy = FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs)
-            if case .fallback(let reason) = policy.decide(answer: response?.text, confidence: confidence, latencyMs: latencyMs, errorReason: providerError?.fallbackReason) {
-                if flags.fallbackEnabled && job.enableFallback {
-                    logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.provider_error": "\(providerError.map(\.logDescription) ?? "-")"])
-                    var next = job
-                    next.fallbackFrom = FallbackOrigin(tier: tier, model: provider.model, reason: reason, confidence: confidence, latencyMs: latencyMs, costUSD: cost)
-                    return JobCommit(outcome: .fallback(job: next), stats: handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
-                }
-                suppressed = reason
-            }
+        switch verdict {
+        case .fallBack(let reason):
+            logger.info("falling back to Claude", metadata: ["cervella.tier": "\(tier)", "cervella.reason": "\(reason)", "cervella.provider_error": "\(providerError.map(\.logDescription) ?? "-")"])
+            var next = job
+            next.fallbackFrom = FallbackOrigin(tier: tier, model: provider.model, reason: reason, confidence: confidence, latencyMs: latencyMs, costUSD: cost)
+            return JobCommit(outcome: .fallback(job: next), stats: handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
+        case .answer(let kept):
+            suppressed = kept
+        case .fail:
+            break
         }
 
         guard let response else {
@@ -163,8 +168,7 @@ extension Worker {
             reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
         )
         logger.debug("job answered", metadata: ["cervella.tier": "\(tier)", "cervella.latency_ms": "\(metadata.latencyMs)", "cervella.fallback": "\(metadata.fallback)"])
-        // Only accepted answers are cached: not empty ones, not ones kept despite a fallback reason.
-        let cacheable = suppressed == nil && !response.text.isBlank
+        let cacheable = Verdict.isCacheable(verdict, answer: response.text)
         let claudeEquivalent = claude.costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
         return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? cacheKey : nil, stats: handled + [answered])

@@ -36,7 +36,7 @@ public final class Worker: Service, Sendable {
     let live: LiveConfigWatcher
     private let stopping = Mutex(false)
     /// Jobs being processed (slots also count fetchers waiting on an empty queue).
-    let inFlight = Mutex(0)
+    let inFlight = InFlightCounter()
     /// The payloads this process holds, per queue, to tell them from strays in its own
     /// processing lists (see `reconcile`).
     let held = Mutex<[QueueName: [Payload: Int]]>([:])
@@ -109,7 +109,7 @@ public final class Worker: Service, Sendable {
             return !stopping
         }
         guard first else { return }
-        logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(inFlight.withLock { $0 })"])
+        logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(inFlight.value)"])
         slots.close()
         shutdownContinuation.yield()
         shutdownContinuation.finish()
@@ -186,11 +186,8 @@ public final class Worker: Service, Sendable {
                 // The drain deadline starts when shutdown is requested.
                 for await _ in self.shutdownSignal {}
                 guard self.isStopping else { return }
-                let deadline = ContinuousClock.now + .seconds(saturating: self.settings.worker.drainTimeoutSeconds)
-                while self.inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline {
-                    try? await Task.sleep(for: .milliseconds(20))
-                }
-                let left = self.inFlight.withLock { $0 }
+                _ = await self.inFlight.waitUntilIdle(timeout: .seconds(saturating: self.settings.worker.drainTimeoutSeconds))
+                let left = self.inFlight.value
                 if left > 0 {
                     self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(left)"])
                     jobs.cancel()
@@ -232,7 +229,7 @@ public final class Worker: Service, Sendable {
         let interval = settings.worker.heartbeatIntervalSeconds
         while !Task.isCancelled {
             // `named_connections`: the reaper may judge this worker by its connections (Reaper).
-            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.withLock { $0 }),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
+            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.value),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
             do {
                 try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
             } catch {
@@ -269,7 +266,7 @@ public final class Worker: Service, Sendable {
             if let replies = try? await commands.pipeline(writes) {
                 for (queue, depth) in zip(queues, replies) { WorkerMetrics.queueDepth(queue, depth.integer ?? 0) }
             }
-            WorkerMetrics.inFlight(inFlight.withLock { $0 })
+            WorkerMetrics.inFlight(inFlight.value)
             try? await Task.sleep(for: interval)
         }
     }
@@ -338,9 +335,9 @@ public final class Worker: Service, Sendable {
                     // (even ones the drain just handed back): they go straight back, never dropped.
                     var delivered = false
                     if !isStopping {
-                        inFlight.withLock { $0 += 1 }
+                        inFlight.increment()
                         if case .terminated = delivery.yield(job) {
-                            inFlight.withLock { $0 -= 1 }
+                            inFlight.decrement()
                         } else {
                             delivered = true
                         }
