@@ -42,7 +42,3 @@ import Testing
         #expect(!Verdict.isCacheable(.fail, answer: "ok"))
     }
 }
-
-extension Verdict.Inputs: CustomTestStringConvertible {
-    var testDescription: String { "small=\(smallTier) answer=\(answer ?? "nil") conf=\(confidence.map { "\($0)" } ?? "nil") error=\(errorReason ?? "-")" }
-}
