@@ -381,7 +381,8 @@ extension Job {
               let paramsFields = root.object("params"), let tierHint = root.string("tier_hint"),
               let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
               let cache = root.bool("cache"), let routeFields = root.object("route"),
-              let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries")
+              let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
+              let cacheChecked = root.bool("cache_checked")
         else { return nil }
         var messages: [ChatMessage] = []
         for element in messageList {
@@ -441,7 +442,7 @@ extension Job {
             id: id, replyTo: replyTo ?? "", createdAt: createdAt, deadlineAt: deadlineAt, attempt: attempt ?? 0,
             messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
             enableFallback: enableFallback ?? true, cache: cache ?? true, route: route, fallbackFrom: origin,
-            metadata: metadata, recoveries: recoveries
+            metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false
         )
         self.v = v
     }

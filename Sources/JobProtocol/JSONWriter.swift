@@ -194,6 +194,7 @@ extension Job {
                     }
                 }
             }
+            if cacheChecked { w.key("cache_checked"); w.bool(true) }
         }
         return w.bytes
     }

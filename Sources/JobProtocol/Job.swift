@@ -22,6 +22,9 @@ public struct Job: Codable, Sendable, Equatable {
     public var forceModel: String?
     public var enableFallback: Bool
     public var cache: Bool
+    /// Set by a producer whose enqueue looked the cache up (and missed) in the same script that
+    /// pushed the job: the worker then skips its own lookup, one round trip per job.
+    public var cacheChecked: Bool
     public var route: Route?
     public var fallbackFrom: FallbackOrigin?
     public var metadata: [String: JSONValue]
@@ -32,9 +35,10 @@ public struct Job: Codable, Sendable, Equatable {
         id: String, replyTo: String, createdAt: Double, deadlineAt: Double?, attempt: Int = 0,
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
-        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = []
+        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = [], cacheChecked: Bool = false
     ) {
         self.recoveries = recoveries
+        self.cacheChecked = cacheChecked
         self.v = Self.version
         self.id = id
         self.replyTo = replyTo
@@ -64,6 +68,7 @@ public struct Job: Codable, Sendable, Equatable {
         case cache, route
         case fallbackFrom = "fallback_from"
         case metadata, recoveries
+        case cacheChecked = "cache_checked"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -84,6 +89,7 @@ public struct Job: Codable, Sendable, Equatable {
         fallbackFrom = try c.decodeIfPresent(FallbackOrigin.self, forKey: .fallbackFrom)
         metadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .metadata) ?? [:]
         recoveries = try c.decodeIfPresent([Recovery].self, forKey: .recoveries) ?? []
+        cacheChecked = try c.decodeIfPresent(Bool.self, forKey: .cacheChecked) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -106,6 +112,7 @@ public struct Job: Codable, Sendable, Equatable {
         try c.encode(metadata, forKey: .metadata)
         // Written only once there is history, so first-attempt jobs stay as documented.
         if !recoveries.isEmpty { try c.encode(recoveries, forKey: .recoveries) }
+        if cacheChecked { try c.encode(cacheChecked, forKey: .cacheChecked) }
     }
 }
 

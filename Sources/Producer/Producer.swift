@@ -97,8 +97,11 @@ public struct Producer: Sendable {
         guard let queue = QueueName.forTier(tier) else {
             throw RedisError(.serverError, "route tier \(tier) has no queue")
         }
-        let payload = job.jsonBytes()
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
+        // The script below looks the cache up before it pushes: the worker need not look again.
+        var job = job
+        job.cacheChecked = job.cache
+        let payload = job.jsonBytes()
         let reply = try await connection.evaluate(
             Self.enqueueScript, keys: [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
             arguments: [RedisArgument(bytes: payload), RedisArgument(maxQueueLength)]

@@ -57,7 +57,9 @@ extension Worker {
         let claude = settings.tier(3)
         let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
 
-        if let cacheKey, job.fallbackFrom == nil, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
+        // Skipped when the producer's enqueue script looked already (`cache_checked`), and on a
+        // fallback hop (the small model's answer was not good enough, so nothing was cached).
+        if let cacheKey, job.fallbackFrom == nil, !job.cacheChecked, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
             let saved = result.metadata.map { claude.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput) } ?? 0
