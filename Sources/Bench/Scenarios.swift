@@ -103,8 +103,17 @@ public struct Bench: Sendable {
         try Self.check(direct, what: "direct simulator calls")
 
         let simulated = options.simulatorSeries ? try await poolSeries(rig, label: "jobs via the simulator", config: nil) : nil
-        let instant = options.instantSeries ? try await poolSeries(rig, label: "jobs via the instant provider", config: "[tier1]\nkind = \"instant\"\n") : nil
+        let instantConfig = "[tier1]\nkind = \"instant\"\n"
+        // The shipped default: every job asks for the cache (and misses: each text is new).
+        let instant = options.instantSeries ? try await poolSeries(rig, label: "jobs via the instant provider", config: instantConfig) : nil
         if let instant { addInstant(instant, ceiling: ceiling, to: &report) }
+        if options.instantSeries, let instant {
+            let uncached = try await poolSeries(rig, label: "jobs via the instant provider, cache off", config: instantConfig, cache: false)
+            report.add("jobs/s, instant provider, \"cache\": false", uncached.outcome.perSecond, "jobs/s")
+            let cost = uncached.outcome.perSecond > 0 ? (1 - instant.outcome.perSecond / uncached.outcome.perSecond) * 100 : 0
+            report.add("throughput the cache costs (on vs off, same run)", cost, "%", target: "≤ 5", met: cost <= 5)
+            report.notes.append("CPU per job, instant, cache off: " + uncached.cpuPerJob)
+        }
         if let simulated {
             report.add("jobs/s, simulator over HTTP", simulated.outcome.perSecond, "jobs/s", baseline: ("direct simulator calls/s", direct.perSecond))
             report.add("latency p50, simulator", simulated.outcome.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
@@ -142,13 +151,15 @@ public struct Bench: Sendable {
     }
 
     /// Starts W workers, warms up, runs the timed jobs, counts traffic and CPU, stops them.
-    func poolSeries(_ rig: BenchRig, label: String, config: String?) async throws -> PoolSeries {
+    func poolSeries(_ rig: BenchRig, label: String, config: String?, cache: Bool = true) async throws -> PoolSeries {
         let workers = try await rig.startWorkers(options.workers, concurrency: options.workerConcurrency, config: config)
         let bench = try BenchProducer(rig: rig, logger: logger)
         defer { bench.close() }
         let connection = bench.connection
         // Warm-up: connections, scripts loaded, code paths paged in.
-        _ = await bench.run(label: "warm-up", total: min(2_000, options.jobs), window: options.window) { "warm-up \($0)" }
+        // Texts new to this series, so that with the cache on every job misses, as new questions do.
+        let series = UUID().uuidString.prefix(8)
+        _ = await bench.run(label: "warm-up", total: min(2_000, options.jobs), window: options.window, cache: cache) { "warm-up \(series) \($0)" }
         let workersBefore = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
         let redisPID = await rig.redisServerPID()
         let cpu: @Sendable () -> [(String, Double?)] = {
@@ -158,7 +169,7 @@ public struct Bench: Sendable {
         let cpuBefore = cpu()
         let before = try await rig.commandCalls()
         let producerBefore = (connection.traffic.commands, connection.traffic.roundTrips)
-        let outcome = await bench.run(label: label, total: options.jobs, window: options.window) { "Summarize: bench job \($0)" }
+        let outcome = await bench.run(label: label, total: options.jobs, window: options.window, cache: cache) { "Summarize: bench job \(series) \($0)" }
         let after = try await rig.commandCalls()
         let producerAfter = (connection.traffic.commands, connection.traffic.roundTrips)
         let cpuAfter = cpu()
@@ -238,8 +249,9 @@ public struct Bench: Sendable {
         let worker = try await rig.startWorkers(1, concurrency: window)[0]
         let bench = try BenchProducer(rig: rig, logger: logger)
         defer { bench.close() }
-        _ = await bench.run(label: "warm-up", total: window, window: window) { "Summarize: warm-up \($0)" }
-        let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { "Summarize: slow job \($0)" }
+        let series = UUID().uuidString.prefix(8)
+        _ = await bench.run(label: "warm-up", total: window, window: window) { "Summarize: warm-up \(series) \($0)" }
+        let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { "Summarize: slow job \(series) \($0)" }
         try Self.check(outcome, what: "jobs")
         let ideal = Double(window) / (Double(options.concurrencyLatencyMs) / 1000)
         let target = ideal * 0.95
@@ -340,7 +352,7 @@ public struct Bench: Sendable {
 }
 
 /// The bench's own producer: a Swift `Producer` plus the reply dispatcher a gateway uses,
-/// sending tier-1 jobs without cache lookups.
+/// sending tier-1 jobs, with the cache on as shipped unless a series says otherwise.
 struct BenchProducer {
     let connection: RedisConnection
     let producer: Producer
@@ -356,10 +368,10 @@ struct BenchProducer {
     }
 
     /// `total` jobs with `window` in flight; `text` gives each job's message.
-    func run(label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
+    func run(label: String, total: Int, window: Int, cache: Bool = true, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
         await Load.closed(label: label, total: total, window: window) { [producer, dispatcher, route] index, collector in
             guard let job = try? producer.makeJob(
-                messages: [ChatMessage(role: "user", content: text(index))], params: GenerationParameters(maxTokens: 16), cache: false, route: route
+                messages: [ChatMessage(role: "user", content: text(index))], params: GenerationParameters(maxTokens: 16), cache: cache, route: route
             ) else { return collector.fail("cannot build a job") }
             await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
         }
