@@ -7,8 +7,14 @@
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
     private var needsComma = false
+    /// Writes as JSONEncoder does, for digests that must stay what they were: whole doubles
+    /// without `.0`, and `\b`, `\f` escapes.
+    let encoderCompatible: Bool
 
-    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 512, encoderCompatible: Bool = false) {
+        self.encoderCompatible = encoderCompatible
+        bytes.reserveCapacity(capacity)
+    }
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
         separate()
@@ -59,6 +65,8 @@ public struct JSONWriter {
                 case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
                 case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
                 case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0x08 where encoderCompatible: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                case 0x0C where encoderCompatible: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
                 default:
                     let hex = Array("0123456789abcdef".utf8)
                     bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
@@ -82,7 +90,12 @@ public struct JSONWriter {
     public mutating func double(_ value: Double) {
         guard value.isFinite else { return null() }
         separate()
-        bytes.append(contentsOf: value.description.utf8)
+        let text = value.description
+        if encoderCompatible, text.hasSuffix(".0") {
+            bytes.append(contentsOf: text.utf8.dropLast(2))
+        } else {
+            bytes.append(contentsOf: text.utf8)
+        }
         needsComma = true
     }
 
