@@ -11,11 +11,19 @@ public enum JobDecoding {
     }
 
     public static func decode(_ payload: [UInt8], keys: KeySpace) -> Result<Job, Failure> {
-        // One reading of the identity serves every path, fast or reference, success or failure,
-        // so they cannot disagree about which job a payload is.
-        let identity = Identity(payload, keys: keys)
+        // One reading of the identity serves every failure and the reference decoder, so no two
+        // paths can disagree about which job a payload is. The fast reader needs none: it
+        // refuses repeated keys, so the id it reads is the only one. Read on demand, as it
+        // scans the whole payload.
+        var identityRead: Identity?
+        func identity() -> Identity {
+            if let identityRead { return identityRead }
+            let read = Identity(payload, keys: keys)
+            identityRead = read
+            return read
+        }
         func failure(_ reason: String) -> Result<Job, Failure> {
-            .failure(Failure(reason: reason, jobID: identity.id, replyTo: identity.replyTo))
+            .failure(Failure(reason: reason, jobID: identity().id, replyTo: identity().replyTo))
         }
         guard payload.count <= JobLimits.maxPayloadBytes else {
             return failure("payload is \(payload.count) bytes; a job may have at most \(JobLimits.maxPayloadBytes)")
@@ -23,10 +31,14 @@ public enum JobDecoding {
         guard String(validating: payload, as: UTF8.self) != nil else {
             return .failure(Failure(reason: "payload is not valid UTF-8", jobID: nil, replyTo: nil))
         }
-        if let problem = identity.problem { return failure(problem) }
         var job: Job
         do {
-            job = try Job(json: payload) ?? JSONDecoder().decode(Job.self, from: Data(payload))
+            if let fast = Job(json: payload) {
+                job = fast
+            } else {
+                if let problem = identity().problem { return failure(problem) }
+                job = try JSONDecoder().decode(Job.self, from: Data(payload))
+            }
         } catch let error as DecodingError {
             if let number = JSONValue.outOfRangeNumber(payload) {
                 return failure("field '\(number.path)' holds \(number.literal), a number out of range for JSON")
@@ -37,6 +49,9 @@ public enum JobDecoding {
             return failure(describe(error))
         } catch {
             return failure("payload is not JSON: \(error)")
+        }
+        if job.id.isEmpty || job.id.utf8.count > 200 {
+            return .failure(Failure(reason: "field 'id' must be a string of 1 to 200 bytes", jobID: nil, replyTo: nil))
         }
         if job.v != Job.version {
             return failure("unsupported job version v=\(job.v); this worker reads v=\(Job.version)")
