@@ -57,22 +57,23 @@ import Testing
 
         redis.process.signal(SIGSTOP)
         // Bounds: /readyz waits 500 ms for Redis and a request 1 s (redis_timeout_ms); the
-        // margins are for a loaded 2-core machine running other suites at the same time. A
-        // gateway without the deadlines took 10 to 19 s here.
+        // margins are for a loaded 2-core machine running other suites at the same time (a
+        // full CI run once took 3.6 s for /readyz). A gateway without the deadlines took 10 to
+        // 19 s here.
         for gateway in [client, keyless] {
             var started = ContinuousClock.now
             let readiness = try await gateway.send("GET", "/readyz", key: nil)
             #expect(readiness.status == 503)
-            #expect(Hardening.seconds(since: started) < 3, "/readyz took \(Hardening.seconds(since: started)) s")
+            #expect(Hardening.seconds(since: started) < 6, "/readyz took \(Hardening.seconds(since: started)) s")
             started = ContinuousClock.now
             let chat = try await gateway.send("POST", "/api/chat", json: #"{"message":"Summarize while frozen."}"#)
             #expect(chat.status == 503)
             #expect(gateway.errorCode(chat) == "redis_unavailable")
             #expect(chat.header("retry-after") != nil)
-            #expect(Hardening.seconds(since: started) < 4, "/api/chat took \(Hardening.seconds(since: started)) s")
+            #expect(Hardening.seconds(since: started) < 8, "/api/chat took \(Hardening.seconds(since: started)) s")
             started = ContinuousClock.now
             #expect(try await gateway.send("GET", "/api/jobs/some-id").status == 503)
-            #expect(Hardening.seconds(since: started) < 4, "GET /api/jobs took \(Hardening.seconds(since: started)) s")
+            #expect(Hardening.seconds(since: started) < 8, "GET /api/jobs took \(Hardening.seconds(since: started)) s")
         }
 
         redis.process.signal(SIGCONT)
