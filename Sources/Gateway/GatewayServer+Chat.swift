@@ -42,7 +42,7 @@ extension GatewayServer {
         let result = try await run(job, endpoint: "/v1/chat/completions")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         let completion: [String: Any] = [
-            "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(job.createdAt), "model": metadata.modelUsed,
+            "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(saturating: job.createdAt), "model": metadata.modelUsed,
             "choices": [["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]],
             "usage": ["prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput, "total_tokens": metadata.tokensInput &+ metadata.tokensOutput],
         ]
@@ -85,7 +85,7 @@ extension GatewayServer {
     func run(_ job: Job, endpoint: String) async throws -> JobResult {
         // Deadlines are at most a day away (validated), so the millisecond count cannot overflow.
         let remaining = min(86_401, max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1))
-        dispatcher.register(job, timeout: .milliseconds(Int(remaining * 1000)))
+        dispatcher.register(job, timeout: .seconds(saturating: remaining))
         let enqueued: Producer.Enqueued
         do {
             let producer = self.producer, maxQueueLength = settings.gateway.maxQueueLength
@@ -106,7 +106,7 @@ extension GatewayServer {
         case .queued:
             guard let answered = await dispatcher.wait(job.id) else {
                 logRequest(job, result: nil, endpoint: endpoint, status: 504)
-                throw Refusal(response: GatewayResponse.error(.gatewayTimeout, code: "deadline_exceeded", message: "no result within \(Int(remaining)) s; the job id is \(job.id)"))
+                throw Refusal(response: GatewayResponse.error(.gatewayTimeout, code: "deadline_exceeded", message: "no result within \(Int(saturating: remaining)) s; the job id is \(job.id)"))
             }
             result = answered
         }

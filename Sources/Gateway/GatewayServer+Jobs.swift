@@ -30,7 +30,7 @@ extension GatewayServer {
         )
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
         // `timeout` was validated (at most a day), so the conversion cannot trap.
-        let ttl = Int(timeout) + settings.redis.replyTTLSeconds + 60
+        let ttl = Int(saturating: timeout) + settings.redis.replyTTLSeconds + 60
         let owner: String
         switch caller {
         case .user(let digest): owner = digest
