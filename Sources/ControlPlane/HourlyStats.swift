@@ -123,11 +123,6 @@ public enum HourlyStats {
         commands.append(RedisCommand("EXPIRE", key, RedisArgument(retentionSeconds)))
         return commands
     }
-
-    public static func commands(for events: [StatsEvent], keys: KeySpace, at date: Date = Date()) -> [RedisCommand] {
-        guard !events.isEmpty else { return [] }
-        return commands(for: increments(for: events), keys: keys, hour: hourKey(date))
-    }
 }
 
 /// A worker's statistics, counted in memory and added to the hourly hashes in one round trip

@@ -49,9 +49,6 @@ public final class LiveConfigWatcher: Sendable {
 
     /// Refreshes until the task is cancelled.
     public func run() async {
-        while !Task.isCancelled {
-            await refresh()
-            try? await Task.sleep(for: interval)
-        }
+        await repeatEvery(interval) { await refresh() }
     }
 }

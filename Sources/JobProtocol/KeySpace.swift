@@ -14,6 +14,24 @@ public struct KeySpace: Sendable, Equatable {
     public var dead: String { "\(prefix):dead" }
     /// Set once when a job's reply is written; a second finisher of the same job writes nothing.
     public func done(_ jobID: String) -> String { "\(prefix):done:\(jobID)" }
+    /// The job id of a key written by `done(_:)`, else nil.
+    public func jobID(fromDoneKey key: String) -> String? {
+        let head = "\(prefix):done:"
+        guard key.hasPrefix(head), key.count > head.count else { return nil }
+        return String(key.dropFirst(head.count))
+    }
+
+    /// The queue and worker id of a key written by `processing(_:worker:)`, else nil. The
+    /// worker id may itself hold colons (`host:pid`); the queue name holds none.
+    public func processingList(fromKey key: String) -> (queue: QueueName, worker: String)? {
+        let head = "\(prefix):processing:"
+        guard key.hasPrefix(head) else { return nil }
+        let rest = key.dropFirst(head.count)
+        guard let colon = rest.firstIndex(of: ":"), let queue = QueueName(rawValue: String(rest[..<colon])) else { return nil }
+        let worker = rest[rest.index(after: colon)...]
+        return worker.isEmpty ? nil : (queue, String(worker))
+    }
+
     /// The short lease that lets one worker at a time run the reaper.
     public var reaperLease: String { "\(prefix):reaper:lease" }
     public var processingPattern: String { "\(prefix):processing:*" }

@@ -5,10 +5,10 @@ import RedisClient
 /// A job reclaimed from a worker that only looked dead (a long GC pause, a network
 /// partition) can be finished twice. The reply commands run only when `SET done:<id> NX`
 /// succeeds, in one Lua script, so the second finisher writes nothing visible; it only counts
-/// the duplicate provider call. Commands that must always run (taking the job off the
-/// processing list) run in both cases.
+/// the duplicate provider call (in its statistics). Commands that must always run (taking the
+/// job off the processing list) run in both cases.
 enum GuardedCommit {
-    /// KEYS[1] the done key. ARGV: ttl, owner, then three blocks (first, duplicate, always),
+    /// KEYS[1] the done key. ARGV: ttl, owner, then two blocks (first, always),
     /// each a command count followed by, per command, its argument count and arguments.
     static let script = RedisScript("""
     local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1])
@@ -22,15 +22,14 @@ enum GuardedCommit {
       end
     end
     block(first ~= false)
-    block(first == false)
     block(true)
     if first then return 1 else return 0 end
     """)
 
     /// Flattens the blocks into the script's arguments.
-    static func arguments(ttlSeconds: Int, owner: String, first: [RedisCommand], duplicate: [RedisCommand], always: [RedisCommand]) -> [RedisArgument] {
+    static func arguments(ttlSeconds: Int, owner: String, first: [RedisCommand], always: [RedisCommand]) -> [RedisArgument] {
         var arguments: [RedisArgument] = [RedisArgument(max(1, ttlSeconds)), RedisArgument(owner)]
-        for block in [first, duplicate, always] {
+        for block in [first, always] {
             arguments.append(RedisArgument(block.count))
             for command in block {
                 arguments.append(RedisArgument(command.arguments.count))

@@ -65,3 +65,30 @@ final class InFlightCounter: Sendable {
         }
     }
 }
+
+/// Set once, when a worker begins to stop: the fetch loops and the commit writer read it, and
+/// the drain timer waits on it (one waiter).
+final class StopSignal: Sendable {
+    private let state = Mutex(false)
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self) }
+
+    var isSet: Bool { state.withLock { $0 } }
+
+    /// Sets the signal; true for the call that set it, false for later ones.
+    func set() -> Bool {
+        let first = state.withLock { set in
+            defer { set = true }
+            return !set
+        }
+        if first { continuation.finish() }
+        return first
+    }
+
+    /// Returns once the signal is set, or when the waiting task is cancelled.
+    func wait() async {
+        for await _ in stream {}
+    }
+}

@@ -26,13 +26,11 @@ struct JobCommit: Sendable {
     }
 
     /// The commands of one commit. With a `guardKey`, `first` runs only for the first
-    /// finisher of the job (see `GuardedCommit`), `duplicate` only for later ones; `always`
-    /// runs in every case. Without one, everything runs in one MULTI/EXEC.
+    /// finisher of the job (see `GuardedCommit`); `always` runs in every case. Without one, everything runs in one MULTI/EXEC.
     struct Plan {
         var guardKey: String?
         var guardTTLSeconds = 0
         var first: [RedisCommand] = []
-        var duplicate: [RedisCommand] = []
         var always: [RedisCommand] = []
     }
 

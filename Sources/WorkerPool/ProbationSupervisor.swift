@@ -1,3 +1,4 @@
+import ControlPlane
 import Foundation
 import JobProtocol
 import RedisClient
@@ -7,8 +8,9 @@ import Spawn
 /// `worker.probation_processes`), and when one dies, retires the job it held, which it was
 /// running alone, as poison. The worker itself never runs a quarantined job.
 struct ProbationSupervisor: Sendable {
-    let worker: Worker
+    let writer: CommitWriter
     let launcher: ProbationLauncher
+    var keys: KeySpace { writer.keys }
 
     private struct Child {
         var id: String
@@ -18,22 +20,21 @@ struct ProbationSupervisor: Sendable {
     func run(interval: Duration) async {
         var children: [Child] = []
         var sequence = 0
-        while !Task.isCancelled {
+        await repeatEvery(interval) {
             children = await reap(children)
             do {
-                let waiting = try await worker.commands.send("LLEN", RedisArgument(worker.keys.queue(.quarantine))).integer ?? 0
-                if waiting > children.count, children.count < worker.settings.worker.probationProcesses, !worker.isStopping {
+                let waiting = try await writer.connection.send("LLEN", RedisArgument(keys.queue(.quarantine))).integer ?? 0
+                if waiting > children.count, children.count < writer.settings.worker.probationProcesses, !writer.isStopping() {
                     sequence += 1
-                    let id = "\(worker.id)/probation-\(sequence)"
+                    let id = "\(writer.owner)/probation-\(sequence)"
                     children.append(Child(id: id, process: try launcher.start(id)))
-                    worker.logger.notice("started a probation process for quarantined jobs", metadata: [
+                    writer.logger.notice("started a probation process for quarantined jobs", metadata: [
                         "cervella.probation": "\(id)", "cervella.quarantined": "\(waiting)",
                     ])
                 }
             } catch {
-                worker.logger.warning("cannot check or serve the quarantine; will retry", metadata: ["cervella.error": "\(error)"])
+                writer.logger.warning("cannot check or serve the quarantine; will retry", metadata: ["cervella.error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
         }
         await stop(children)
     }
@@ -54,11 +55,11 @@ struct ProbationSupervisor: Sendable {
     /// A child that exited cleanly left nothing behind. One that died left at most the one
     /// job it was running: that job is the cause, so it is retired, not run again.
     private func settle(_ child: Child, status: Int32, killedByUs: Bool) async {
-        let list = worker.keys.processing(.quarantine, worker: child.id)
-        let reaper = Reaper(worker: worker)
+        let list = keys.processing(.quarantine, worker: child.id)
+        let reaper = Reaper(writer: writer)
         for attempt in 1...5 {
             do {
-                let held = try await worker.commands.send("LRANGE", RedisArgument(list), 0, -1).array?.compactMap(\.bytes) ?? []
+                let held = try await writer.connection.send("LRANGE", RedisArgument(list), 0, -1).array?.compactMap(\.bytes) ?? []
                 for payload in held {
                     if status == 0 || killedByUs {
                         try await reaper.moveBack(payload, from: list, to: .quarantine, updated: payload)
@@ -68,19 +69,19 @@ struct ProbationSupervisor: Sendable {
                                                 reason: "poison job: the probation process running it alone \(how); not retried again")
                     }
                 }
-                _ = try await worker.commands.pipeline([
-                    RedisCommand("SREM", RedisArgument(worker.keys.processingLists), RedisArgument(list)),
-                    RedisCommand("DEL", RedisArgument(worker.keys.worker(child.id))),
+                _ = try await writer.connection.pipeline([
+                    RedisCommand("SREM", RedisArgument(keys.processingLists), RedisArgument(list)),
+                    RedisCommand("DEL", RedisArgument(keys.worker(child.id))),
                 ])
                 if status != 0 {
-                    worker.logger.warning("a probation process died", metadata: [
+                    writer.logger.warning("a probation process died", metadata: [
                         "cervella.probation": "\(child.id)", "cervella.status": "\(status)", "cervella.jobs_retired": "\(killedByUs ? 0 : held.count)",
                     ])
                 }
                 return
             } catch {
                 // Redis is away: the reaper finds the list once the child's heartbeat expires.
-                if attempt == 5 { worker.logger.error("cannot settle a probation process's jobs; the reaper will", metadata: ["cervella.error": "\(error)"]) }
+                if attempt == 5 { writer.logger.error("cannot settle a probation process's jobs; the reaper will", metadata: ["cervella.error": "\(error)"]) }
                 try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }
@@ -89,7 +90,7 @@ struct ProbationSupervisor: Sendable {
     /// Shutdown: each child drains like any worker (its job goes back to the quarantine).
     private func stop(_ children: [Child]) async {
         for child in children { child.process.terminate() }
-        let patience = worker.settings.worker.drainTimeoutSeconds + 5
+        let patience = writer.settings.worker.drainTimeoutSeconds + 5
         for child in children {
             var killed = false
             if await !child.process.waitForExit(seconds: patience) {

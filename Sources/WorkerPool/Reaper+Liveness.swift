@@ -28,7 +28,7 @@ extension Reaper {
             commands.append(RedisCommand("GET", RedisArgument(keys.worker(list.owner))))
             commands.append(RedisCommand("LLEN", RedisArgument(list.key)))
         }
-        let replies = try await worker.commands.pipeline(commands)
+        let replies = try await writer.connection.pipeline(commands)
         var dead: [String: String] = [:]
         var judgedByConnections: Set<String> = []
         for (index, list) in lists.enumerated() {
@@ -51,7 +51,7 @@ extension Reaper {
     /// The owners with no connection in `CLIENT LIST`; nil when that cannot be told (CLIENT
     /// LIST or INFO refused by an ACL, or a Redis that started too recently to judge by).
     private func disconnected(among owners: Set<String>) async throws -> Set<String>? {
-        let replies = try? await worker.commands.pipeline([RedisCommand("CLIENT", "LIST"), RedisCommand("INFO", "server")])
+        let replies = try? await writer.connection.pipeline([RedisCommand("CLIENT", "LIST"), RedisCommand("INFO", "server")])
         guard let replies, let listing = replies[0].string, let info = replies[1].string else { return nil }
         // After a Redis restart every worker is without connections until it reconnects
         // (backoff up to 2 s): judge by connections only once Redis has been up for longer.

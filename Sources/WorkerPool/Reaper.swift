@@ -17,11 +17,12 @@ import Settings
 /// worker's jobs are quarantined within about 17 s. A live worker is never reclaimed, however
 /// long its provider call: its heartbeat runs on its own schedule.
 struct Reaper: Sendable {
-    let worker: Worker
+    /// The live worker's writer: its connection, and the commit path for retired jobs.
+    let writer: CommitWriter
     /// Recoveries after which a job is declared poison.
     static let maxRecoveries = 3
 
-    var keys: KeySpace { worker.keys }
+    var keys: KeySpace { writer.keys }
 
     /// Moves one job back only if it was still in the dead worker's list, so that two reapers
     /// (a lease that expired mid-sweep) can never queue it twice.
@@ -44,21 +45,20 @@ struct Reaper: Sendable {
 
     func run(interval: Duration) async {
         var sweeps = 0
-        while !Task.isCancelled {
+        await repeatEvery(interval) {
             do {
                 try await sweepIfLeaseHolder(lease: interval, scanKeyspace: sweeps % Self.sweepsPerScan == 0)
                 sweeps += 1
             } catch {
-                worker.logger.warning("reaper pass failed; will retry", metadata: ["cervella.error": "\(error)"])
+                writer.logger.warning("reaper pass failed; will retry", metadata: ["cervella.error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
         }
     }
 
     /// The lease lasts one interval, so some worker sweeps every interval (not every 5 s).
     func sweepIfLeaseHolder(lease: Duration, scanKeyspace: Bool = false) async throws {
         let milliseconds = max(200, lease.wholeMilliseconds)
-        let acquired = try await worker.commands.send("SET", RedisArgument(keys.reaperLease), RedisArgument(worker.id), "NX", "PX", RedisArgument(milliseconds))
+        let acquired = try await writer.connection.send("SET", RedisArgument(keys.reaperLease), RedisArgument(writer.owner), "NX", "PX", RedisArgument(milliseconds))
         guard acquired == .status("OK") else { return }
         _ = try await sweep(scanKeyspace: scanKeyspace)
     }
@@ -69,8 +69,9 @@ struct Reaper: Sendable {
     @discardableResult
     func sweep(scanKeyspace: Bool = false) async throws -> Int {
         var moved = 0
-        let registered = try await worker.commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
-        let lists = registered.compactMap { key in parse(key).map { (key: key, queue: $0.queue, owner: $0.owner) } }.filter { $0.owner != worker.id }
+        let registered = try await writer.connection.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
+        let lists = registered.compactMap { key in keys.processingList(fromKey: key).map { (key: key, queue: $0.queue, owner: $0.worker) } }
+            .filter { $0.owner != writer.owner }
         let dead = try await deadOwners(of: lists)
         for list in lists where dead[list.owner] != nil {
             moved += try await reclaim(list.key, queue: list.queue, owner: list.owner, registered: true, because: dead[list.owner] ?? "")
@@ -79,7 +80,7 @@ struct Reaper: Sendable {
         let known = Set(registered)
         var cursor = "0"
         repeat {
-            let reply = try await worker.commands.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.processingPattern), "COUNT", 1000)
+            let reply = try await writer.connection.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.processingPattern), "COUNT", 1000)
             guard let parts = reply.array, parts.count == 2 else { break }
             cursor = parts[0].string ?? "0"
             for key in parts[1].array?.compactMap(\.string) ?? [] where !known.contains(key) {
@@ -89,33 +90,26 @@ struct Reaper: Sendable {
         return moved
     }
 
-    /// `<prefix>:processing:<queue>:<worker-id>`, where the worker id itself holds colons.
-    private func parse(_ key: String) -> (queue: QueueName, owner: String)? {
-        let rest = key.dropFirst(keys.prefix.count + ":processing:".count)
-        guard let colon = rest.firstIndex(of: ":"), let queue = QueueName(rawValue: String(rest[..<colon])) else { return nil }
-        return (queue, String(rest[rest.index(after: colon)...]))
-    }
-
     /// The keyspace scan's check: heartbeats only (the registry's lists get the faster one).
     private func reclaimIfOrphaned(_ key: String, registered: Bool) async throws -> Int {
-        guard let (queue, owner) = parse(key), owner != worker.id else { return 0 }
-        let alive = try await worker.commands.send("EXISTS", RedisArgument(keys.worker(owner)))
+        guard let (queue, owner) = keys.processingList(fromKey: key), owner != writer.owner else { return 0 }
+        let alive = try await writer.connection.send("EXISTS", RedisArgument(keys.worker(owner)))
         guard alive.integer == 0 else { return 0 }
         return try await reclaim(key, queue: queue, owner: owner, registered: registered, because: "heartbeat expired")
     }
 
     private func reclaim(_ key: String, queue: QueueName, owner: String, registered: Bool, because: String) async throws -> Int {
-        let payloads = try await worker.commands.send("LRANGE", RedisArgument(key), 0, -1).array?.compactMap(\.bytes) ?? []
+        let payloads = try await writer.connection.send("LRANGE", RedisArgument(key), 0, -1).array?.compactMap(\.bytes) ?? []
         for payload in payloads {
             try await reclaim(payload, from: key, queue: queue, owner: owner)
         }
         if registered {
             // Forget the list only once it is empty: a worker restarted with the same id
             // registers it again before it fetches.
-            _ = try await worker.commands.evaluate(Self.forget, keys: [RedisArgument(key), RedisArgument(keys.processingLists)], arguments: [])
+            _ = try await writer.connection.evaluate(Self.forget, keys: [RedisArgument(key), RedisArgument(keys.processingLists)], arguments: [])
         }
         if !payloads.isEmpty {
-            worker.logger.notice("recovered jobs from a dead worker", metadata: [
+            writer.logger.notice("recovered jobs from a dead worker", metadata: [
                 "cervella.dead_worker": "\(owner)", "cervella.queue": "\(queue.rawValue)", "cervella.jobs": "\(payloads.count)",
                 "cervella.because": "\(because)",
             ])
@@ -144,8 +138,8 @@ struct Reaper: Sendable {
             return
         }
         if try await moveBack(payload, from: key, to: .quarantine, updated: job.jsonBytes()) {
-            worker.stats.add([.recovered(count: 1)])
-            worker.logger.notice("job of a dead worker held in quarantine until a probation process runs it alone", metadata: [
+            writer.stats.add([.recovered(count: 1)])
+            writer.logger.notice("job of a dead worker held in quarantine until a probation process runs it alone", metadata: [
                 "cervella.job.id": "\(job.id)", "cervella.dead_worker": "\(owner)",
             ])
         }
@@ -155,7 +149,7 @@ struct Reaper: Sendable {
     /// `queue`, the end workers pop from; true when it moved.
     @discardableResult
     func moveBack(_ payload: [UInt8], from key: String, to queue: QueueName, updated: [UInt8]) async throws -> Bool {
-        let moved = try await worker.commands.evaluate(
+        let moved = try await writer.connection.evaluate(
             Self.moveBack, keys: [RedisArgument(key), RedisArgument(keys.queue(queue))],
             arguments: [RedisArgument(bytes: payload), RedisArgument(bytes: updated)]
         )
@@ -172,9 +166,9 @@ struct Reaper: Sendable {
         // A recovery from a work queue is already in `recoveries`; a probation process is not.
         if queue == .quarantine { history.append("\(owner) died running it alone (queue quarantine)") }
         let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history), stats: [.dead])
-        if try await worker.execute(commit.plan(keys: keys, settings: worker.settings, fetched: fetched, worker: owner)) {
-            worker.stats.add(commit.stats)
+        if try await writer.execute(commit.plan(keys: keys, settings: writer.settings, fetched: fetched, worker: owner)) {
+            writer.stats.add(commit.stats)
         }
-        worker.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job?.id ?? "-")", "cervella.reason": "\(reason)"])
+        writer.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job?.id ?? "-")", "cervella.reason": "\(reason)"])
     }
 }

@@ -34,14 +34,13 @@ public final class Worker: Service, Sendable {
     let stats = StatsAccumulator()
     /// The operator's live switches; a disabled tier's jobs go straight to Claude.
     let live: LiveConfigWatcher
-    private let stopping = Mutex(false)
+    private let stopping = StopSignal()
     /// Jobs being processed (slots also count fetchers waiting on an empty queue).
     let inFlight = InFlightCounter()
-    /// The payloads this process holds, per queue, to tell them from strays in its own
-    /// processing lists (see `reconcile`).
-    let held = Mutex<[QueueName: [Payload: Int]]>([:])
-    private let shutdownSignal: AsyncStream<Void>
-    private let shutdownContinuation: AsyncStream<Void>.Continuation
+    /// Every write that takes a job off a processing list: commits and hand-backs.
+    let writer: CommitWriter
+    /// The fetch loops and the ledger of the payloads they took.
+    let fetcher: Fetcher
     /// What this process is: a worker, or a probation process of one.
     let role: Role
     /// Starts probation processes for quarantined jobs; nil leaves the quarantine to other
@@ -99,23 +98,27 @@ public final class Worker: Service, Sendable {
         self.providers = providers
         self.slots = SlotPool(capacity: slotCount)
         self.live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
-        (shutdownSignal, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
+        let stopping = self.stopping
+        let writer = CommitWriter(
+            connection: commands, keys: keys, settings: settings, owner: id, stats: stats, logger: logger,
+            isStopping: { stopping.isSet }
+        )
+        self.writer = writer
+        let fetchContext = Fetcher.Context(
+            redis: configuration, keys: keys, owner: id, blockTimeoutSeconds: settings.worker.blockTimeoutSeconds,
+            stopWhenEmpty: role == .probation, traffic: traffic, logger: logger
+        )
+        self.fetcher = Fetcher(context: fetchContext, slots: slots, inFlight: inFlight, writer: writer)
     }
 
     /// Stops fetching and starts the drain; `run()` returns once the drain is over.
     public func requestShutdown() {
-        let first = stopping.withLock { stopping in
-            defer { stopping = true }
-            return !stopping
-        }
-        guard first else { return }
+        guard stopping.set() else { return }
         logger.info("worker stopping: no new jobs, draining in-flight ones", metadata: ["cervella.in_flight": "\(inFlight.value)"])
         slots.close()
-        shutdownContinuation.yield()
-        shutdownContinuation.finish()
     }
 
-    var isStopping: Bool { stopping.withLock { $0 } }
+    var isStopping: Bool { stopping.isSet }
 
     public func run() async throws {
         logger.info("worker started", metadata: [
@@ -167,24 +170,20 @@ public final class Worker: Service, Sendable {
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.live.run() }
             if role == .worker {
-                group.addTask { await Reaper(worker: self).run(interval: reaperInterval) }
+                group.addTask { await Reaper(writer: self.writer).run(interval: reaperInterval) }
                 group.addTask { await self.healthLoop(interval: .seconds(5)) }
             }
             if let probation {
-                group.addTask { await ProbationSupervisor(worker: self, launcher: probation).run(interval: reaperInterval) }
+                group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }
             }
             group.addTask { await self.statsLoop() }
             group.addTask {
-                await withDiscardingTaskGroup { fetchers in
-                    for (priority, queue) in self.queues.enumerated() {
-                        fetchers.addTask { await self.fetchLoop(queue: queue, priority: priority, delivery: delivery) }
-                    }
-                }
-                delivery.finish()
+                // A probation process stops once the quarantine is empty.
+                await self.fetcher.run(queues: self.queues, delivery: delivery) { self.requestShutdown() }
             }
             group.addTask {
                 // The drain deadline starts when shutdown is requested.
-                for await _ in self.shutdownSignal {}
+                await self.stopping.wait()
                 guard self.isStopping else { return }
                 _ = await self.inFlight.waitUntilIdle(timeout: .seconds(saturating: self.settings.worker.drainTimeoutSeconds))
                 let left = self.inFlight.value
@@ -202,9 +201,7 @@ public final class Worker: Service, Sendable {
     }
 
     private func statsLoop() async {
-        let interval = Duration.seconds(saturating: settings.worker.statsFlushSeconds)
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+        await repeatEvery(.seconds(saturating: settings.worker.statsFlushSeconds), starting: .afterFirstInterval) {
             await flushStats(final: false)
         }
     }
@@ -226,8 +223,7 @@ public final class Worker: Service, Sendable {
 
     /// Refreshes `worker:<id>` with a TTL on its own schedule, independent of provider calls.
     private func heartbeatLoop() async {
-        let interval = settings.worker.heartbeatIntervalSeconds
-        while !Task.isCancelled {
+        await repeatEvery(.seconds(saturating: settings.worker.heartbeatIntervalSeconds)) {
             // `named_connections`: the reaper may judge this worker by its connections (Reaper).
             let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.value),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
             do {
@@ -235,7 +231,6 @@ public final class Worker: Service, Sendable {
             } catch {
                 logger.error("heartbeat failed; Redis unreachable?", metadata: ["cervella.error": "\(error)"])
             }
-            try? await Task.sleep(for: .seconds(saturating: interval))
         }
     }
 
@@ -243,7 +238,7 @@ public final class Worker: Service, Sendable {
     /// each tier's health, which `cervella admin stats` reports as the models' health.
     private func healthLoop(interval: Duration) async {
         let tiers = Set(queues.map(\.servingTier)).sorted()
-        while !Task.isCancelled {
+        await repeatEvery(interval) {
             var fields: [RedisArgument] = [RedisArgument(keys.health)]
             for tier in tiers {
                 guard let provider = providers[tier] else { continue }
@@ -267,154 +262,6 @@ public final class Worker: Service, Sendable {
                 for (queue, depth) in zip(queues, replies) { WorkerMetrics.queueDepth(queue, depth.integer ?? 0) }
             }
             WorkerMetrics.inFlight(inFlight.value)
-            try? await Task.sleep(for: interval)
         }
     }
-
-    /// Moves up to ARGV[1] jobs from the queue (KEYS[1]) to the processing list (KEYS[2]) in
-    /// one round trip, as BLMOVE would one at a time.
-    static let fetchScript = RedisScript("""
-    local jobs = {}
-    for i = 1, tonumber(ARGV[1]) do
-      local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-      if not job then break end
-      jobs[i] = job
-    end
-    return jobs
-    """)
-
-    /// The most jobs one fetch takes: enough to amortise the round trip, few enough that one
-    /// worker does not take a burst that idle peers could have shared.
-    static let fetchBatchLimit = 64
-
-    /// Takes a slot, then as many more as are free (up to `fetchBatchLimit`), and moves that
-    /// many jobs in one round trip. When the queue turned out empty it blocks for one job for
-    /// a short while, so shutdown is seen within `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
-    private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation) async {
-        let connection = RedisConnection(configuration: redisConfiguration, name: keys.connectionName(worker: id, role: "fetch-\(queue.rawValue)"), logger: logger, traffic: traffic)
-        defer { connection.close() }
-        let source = keys.queue(queue)
-        let processing = keys.processing(queue, worker: id)
-        let block = RedisArgument(String(settings.worker.blockTimeoutSeconds))
-        var failures = 0
-        var reconcileNeeded = true
-        var queueLooksEmpty = false
-        fetching: while !isStopping {
-            if reconcileNeeded {
-                // Registered before the first fetch, so the reaper finds the list if this
-                // worker dies holding jobs.
-                let registered = (try? await connection.send("SADD", RedisArgument(keys.processingLists), RedisArgument(processing))) != nil
-                reconcileNeeded = !registered
-                if registered { reconcileNeeded = await !reconcile(queue, connection: connection) }
-            }
-            guard await slots.acquire(priority: priority) else { break }
-            let taken = 1 + (queueLooksEmpty ? 0 : slots.tryAcquire(upTo: Self.fetchBatchLimit - 1))
-            do {
-                var payloads: [[UInt8]]
-                if queueLooksEmpty {
-                    payloads = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block).bytes.map { [$0] } ?? []
-                } else {
-                    let reply = try await connection.evaluate(Self.fetchScript, keys: [RedisArgument(source), RedisArgument(processing)], arguments: [RedisArgument(taken)])
-                    payloads = reply.array?.compactMap(\.bytes) ?? []
-                }
-                failures = 0
-                // An empty non-blocking fetch switches to the blocking pop; a blocking pop that
-                // found a job switches back to batches.
-                queueLooksEmpty = payloads.isEmpty
-                slots.release(taken - payloads.count)
-                if payloads.isEmpty, role == .probation {
-                    // The quarantine is empty: a probation process has done its work.
-                    requestShutdown()
-                    break fetching
-                }
-                let poppedAt = Date().timeIntervalSince1970
-                let fetched = payloads.map { FetchedJob(queue: queue, payload: $0, poppedAt: poppedAt) }
-                for job in fetched { hold(job) }
-                for (index, job) in fetched.enumerated() {
-                    // A fetch that was already running when shutdown began can still return jobs
-                    // (even ones the drain just handed back): they go straight back, never dropped.
-                    var delivered = false
-                    if !isStopping {
-                        inFlight.increment()
-                        if case .terminated = delivery.yield(job) {
-                            inFlight.decrement()
-                        } else {
-                            delivered = true
-                        }
-                    }
-                    if !delivered {
-                        for rest in fetched[index...] {
-                            slots.release()
-                            await handBack(rest)
-                            release(rest)
-                        }
-                        break fetching
-                    }
-                }
-            } catch {
-                slots.release(taken)
-                // The fetch may have run with its reply lost: the jobs would sit in this live
-                // worker's processing list, where no reaper looks. Check once Redis is back.
-                reconcileNeeded = true
-                failures += 1
-                let wait = min(5_000, 100 * (1 << min(failures, 6)))
-                logger.error("cannot fetch from \(source); retrying", metadata: ["cervella.error": "\(error)", "cervella.retry_ms": "\(wait)"])
-                try? await Task.sleep(for: .milliseconds(wait))
-            }
-        }
-    }
-}
-
-extension Worker {
-    func hold(_ fetched: FetchedJob) {
-        held.withLock { $0[fetched.queue, default: [:]][Payload(fetched.payload), default: 0] += 1 }
-    }
-
-    func release(_ fetched: FetchedJob) {
-        held.withLock { held in
-            let key = Payload(fetched.payload)
-            let count = (held[fetched.queue]?[key] ?? 1) - 1
-            held[fetched.queue]?[key] = count > 0 ? count : nil
-        }
-    }
-
-    /// Hands back any job in this worker's own processing list for `queue` that the process
-    /// does not hold: one whose BLMOVE ran while its reply was lost to a dropped connection
-    /// (the only way a live worker's list gets a stray). Runs at start (a restarted worker
-    /// with the same id) and after fetch errors; returns false when Redis was unreachable.
-    func reconcile(_ queue: QueueName, connection: RedisConnection) async -> Bool {
-        guard let listed = try? await connection.send("LRANGE", RedisArgument(keys.processing(queue, worker: id)), 0, -1).array else {
-            return false
-        }
-        var remaining = held.withLock { $0[queue] ?? [:] }
-        for payload in listed.compactMap(\.bytes) {
-            if let count = remaining[Payload(payload)], count > 0 {
-                remaining[Payload(payload)] = count - 1
-                continue
-            }
-            logger.warning("found a job in this worker's processing list that it does not hold; handing it back", metadata: ["cervella.queue": "\(queue.rawValue)"])
-            await handBack(FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970))
-        }
-        return true
-    }
-}
-
-/// A payload as a dictionary key. `[UInt8]`'s own hash feeds the hasher byte by byte, which
-/// showed up in profiles at thousands of jobs a second; this one hashes the length and the
-/// first 64 bytes (where a job's `id` is) as one block. Equality still compares every byte.
-struct Payload: Hashable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes.count)
-        bytes.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(64))) }
-    }
-}
-
-/// A job popped into this worker's processing list, as the exact bytes that are there.
-struct FetchedJob: Sendable {
-    var queue: QueueName
-    var payload: [UInt8]
-    var poppedAt: Double
 }

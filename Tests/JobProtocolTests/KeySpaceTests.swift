@@ -88,4 +88,19 @@ import JobProtocol
         #expect(keys.worker(fromConnectionName: "staging/worker/commands") == nil)
         #expect(keys.worker(fromConnectionName: "staging/worker/commands/") == nil)
     }
+
+    @Test func processingAndDoneKeysAreReadBackOnlyFromThisDeployment() {
+        let keys = KeySpace(prefix: "staging")
+        let list = keys.processing(.tier2, worker: "gpu-host:4242/probation-1")
+        #expect(keys.processingList(fromKey: list)?.queue == .tier2)
+        #expect(keys.processingList(fromKey: list)?.worker == "gpu-host:4242/probation-1")
+        #expect(keys.processingList(fromKey: keys.processing(.quarantine, worker: "w"))?.queue == .quarantine)
+        #expect(KeySpace(prefix: "prod").processingList(fromKey: list) == nil)
+        #expect(keys.processingList(fromKey: "staging:processing:tier9:w") == nil)
+        #expect(keys.processingList(fromKey: "staging:processing:tier1:") == nil)
+        #expect(keys.processingList(fromKey: "staging:processing:tier1") == nil)
+        #expect(keys.jobID(fromDoneKey: keys.done("job:7")) == "job:7")
+        #expect(keys.jobID(fromDoneKey: "staging:done:") == nil)
+        #expect(KeySpace(prefix: "prod").jobID(fromDoneKey: keys.done("j")) == nil)
+    }
 }

@@ -67,3 +67,58 @@ actor OrderLog {
     var entries: [Int] = []
     func append(_ value: Int) { entries.append(value) }
 }
+
+/// `RetryPolicy.run`: what is retried, and that the budget bounds it.
+@Suite struct RetryRunTests {
+    static let answer = ProviderResponse(text: "ok", tokensInput: 1, tokensOutput: 1, model: "m")
+
+    final class Calls: @unchecked Sendable {
+        var count = 0
+    }
+
+    @Test func aTransientFailureIsRetriedAndTheAnswerReturned() async throws {
+        let calls = Calls()
+        let policy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+        let response = try await policy.run(budget: .seconds(30)) { (_: Duration) async throws(ProviderError) -> ProviderResponse in
+            calls.count += 1
+            if calls.count < 3 { throw ProviderError(.http5xx, "busy") }
+            return Self.answer
+        }
+        #expect(response == Self.answer)
+        #expect(calls.count == 3)
+    }
+
+    @Test func aClientErrorIsNotRetriedAndNoAttemptPassesTheLimit() async {
+        let calls = Calls()
+        let policy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+        await #expect(throws: ProviderError.self) {
+            try await policy.run(budget: .seconds(30)) { (_: Duration) async throws(ProviderError) -> ProviderResponse in
+                calls.count += 1
+                throw ProviderError(.http4xx, "bad request")
+            }
+        }
+        #expect(calls.count == 1)
+        calls.count = 0
+        await #expect(throws: ProviderError.self) {
+            try await policy.run(budget: .seconds(30)) { (_: Duration) async throws(ProviderError) -> ProviderResponse in
+                calls.count += 1
+                throw ProviderError(.connection, "refused")
+            }
+        }
+        #expect(calls.count == 3)
+    }
+
+    @Test func noRetryWhenTheWaitWouldLeaveNoUsefulBudget() async {
+        let calls = Calls()
+        // A Retry-After longer than the whole budget: the error is final at once.
+        let policy = RetryPolicy()
+        await #expect(throws: ProviderError.self) {
+            try await policy.run(budget: .milliseconds(500)) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
+                calls.count += 1
+                #expect(timeout <= .milliseconds(500))
+                throw ProviderError(.rateLimited, "slow down", retryAfter: .seconds(5))
+            }
+        }
+        #expect(calls.count == 1)
+    }
+}

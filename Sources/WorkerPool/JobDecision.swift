@@ -1,0 +1,150 @@
+import ControlPlane
+import JobProtocol
+import Providers
+import Scoring
+import Settings
+
+/// The pure steps of a worker's decision about one job: from the job, the settings, the live
+/// switches and what a provider call came to, the commit. No Redis, no provider, no clock of
+/// its own (the caller passes `now`), so the whole path is testable without either; the worker
+/// (`Worker.decide`) only does the I/O between these steps.
+enum JobDecision {
+    /// Where a job is served: the queue it runs as (a quarantined job runs as the queue it was
+    /// recovered from) and that queue's tier.
+    struct Route: Sendable, Equatable {
+        var queue: QueueName
+        var tier: Int
+
+        init(fetchedFrom queue: QueueName, job: Job) {
+            self.queue = queue == .quarantine ? job.originQueue : queue
+            self.tier = self.queue.servingTier
+        }
+
+        /// A tier-1/2 job: one that may fall back to Claude.
+        var smallTier: Bool { tier < 3 && queue != .fallback }
+
+        /// Counted once, where the job was routed; a fallback hop is not a new request.
+        var handled: [StatsEvent] { queue == .fallback ? [] : [.handled(tier: tier)] }
+    }
+
+    /// The reply to a job whose deadline passed before a worker took it; nil while it has time.
+    static func expired(_ job: Job, route: Route, now: Double) -> JobCommit? {
+        guard let deadline = job.deadlineAt, now > deadline else { return nil }
+        let result = JobResult.failure(
+            id: job.id, code: "deadline_exceeded",
+            message: "the job's deadline passed \(Int.milliseconds(fromSeconds: now - deadline)) ms before a worker took it; no provider was called"
+        )
+        return .reply(job, result, stats: route.handled + [.failed(tier: route.tier, code: "deadline_exceeded")])
+    }
+
+    /// A small tier the operator switched off (rollback): no small-model call, Claude answers.
+    static func bypass(_ job: Job, route: Route, flags: LiveFlags, settings: CervellaSettings) -> JobCommit? {
+        guard route.smallTier, !flags.isEnabled(route.tier) else { return nil }
+        var next = job
+        let reason = "tier\(route.tier)_disabled"
+        next.fallbackFrom = FallbackOrigin(tier: route.tier, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
+        return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: route.tier, reason: reason, confidence: nil, costUSD: 0)])
+    }
+
+    /// The provider call for a job: its parameters, the tier's defaults, and a timeout that
+    /// never outlives the job's deadline (the fallback budget on a small tier).
+    static func request(for job: Job, route: Route, settings: CervellaSettings, now: Double) -> ProviderRequest {
+        let tierSettings = settings.tier(route.tier)
+        return ProviderRequest(
+            messages: job.messages, maxTokens: job.params.maxTokens ?? tierSettings.defaultMaxTokens,
+            temperature: job.params.temperature, topP: job.params.topP, stop: job.params.stop,
+            wantLogprobs: tierSettings.kind == .openai && [.auto, .logprobs].contains(tierSettings.confidenceMethod),
+            timeout: .milliseconds(callBudgetMs(job, route: route, settings: settings, now: now))
+        )
+    }
+
+    /// Milliseconds a job's calls may take: the tier's timeout (the fallback budget on a
+    /// small tier), cut to what is left before the job's deadline, at least 1.
+    static func callBudgetMs(_ job: Job, route: Route, settings: CervellaSettings, now: Double) -> Int {
+        let timeoutMs = route.smallTier ? settings.fallback.timeoutMs : settings.tier(route.tier).timeoutMs
+        let remainingMs = job.deadlineAt.map { Int.milliseconds(fromSeconds: $0 - now) } ?? timeoutMs
+        return max(1, min(timeoutMs, remainingMs))
+    }
+
+    /// What the provider calls for one job came to.
+    struct Call: Sendable {
+        /// The model that served the call (the provider's configured name).
+        var model: String
+        var response: ProviderResponse?
+        var error: ProviderError?
+        var latencyMs: Int
+        /// The model's rating of its own answer (`self_eval`), when asked.
+        var selfEvaluation: Double?
+        /// What the rating call cost, on top of the answer's.
+        var selfEvaluationCostUSD: Double = 0
+    }
+
+    /// What the job needs besides the call: where it was and where its answer may be cached.
+    struct Context: Sendable {
+        var flags: LiveFlags
+        var cacheKey: String?
+        var worker: String
+        var poppedAt: Double
+        var now: Double
+        var timestamp: String
+    }
+
+    /// The commit that ends a job after its provider call: the answer (cached when accepted),
+    /// the Claude fallback, or the error. Pure: the verdict table (`Verdict`), the confidence
+    /// score, costs and the result's metadata.
+    static func conclude(_ job: Job, route: Route, call: Call, settings: CervellaSettings, context: Context) -> JobCommit {
+        let tier = route.tier
+        let tierSettings = settings.tier(tier)
+        let response = call.response
+        // A failed call still took GPU time on a self-hosted tier.
+        let cost = (response.map { tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput) }
+            ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)) + call.selfEvaluationCostUSD
+        let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
+        let confidence = response.flatMap {
+            scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: call.selfEvaluation)
+        }.map { ($0 * 1000).rounded() / 1000 }
+
+        let verdict = Verdict.decide(Verdict.Inputs(
+            smallTier: route.smallTier, answer: response?.text, confidence: confidence, latencyMs: call.latencyMs,
+            errorReason: call.error?.fallbackReason,
+            policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
+            fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
+        ))
+        var suppressed: String?
+        switch verdict {
+        case .fallBack(let reason):
+            var next = job
+            next.fallbackFrom = FallbackOrigin(tier: tier, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
+            return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
+        case .answer(let kept):
+            suppressed = kept
+        case .fail:
+            break
+        }
+
+        guard let response else {
+            let error = call.error ?? ProviderError(.badResponse, "no response")
+            // The client learns what failed, not where or what the provider said: its address
+            // and its error text (which can quote the request) go to the worker's log only.
+            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(call.model) failed: \(error.clientMessage)")
+            return .reply(job, result, stats: route.handled + [.failed(tier: tier, code: error.fallbackReason)])
+        }
+
+        let totalCost = cost + (job.fallbackFrom?.costUSD ?? 0)
+        let metadata = ResultMetadata(
+            modelUsed: call.model, tier: tier, latencyMs: Int.milliseconds(fromSeconds: context.now - job.createdAt),
+            queueMs: Int.milliseconds(fromSeconds: context.poppedAt - job.createdAt), confidence: confidence,
+            costUSD: (totalCost * 1e9).rounded() / 1e9,
+            tokensInput: response.tokensInput, tokensOutput: response.tokensOutput,
+            fallback: job.fallbackFrom != nil, fallbackReason: job.fallbackFrom?.reason,
+            originalModel: job.fallbackFrom?.model, originalConfidence: job.fallbackFrom?.confidence,
+            tierDecisionReason: job.route?.reason ?? "queue_\(route.queue.rawValue)", cacheHit: false,
+            worker: context.worker, timestamp: context.timestamp,
+            reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
+        )
+        let cacheable = Verdict.isCacheable(verdict, answer: response.text)
+        let claudeEquivalent = settings.tier(3).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
+        let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
+        return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? context.cacheKey : nil, stats: route.handled + [answered])
+    }
+}

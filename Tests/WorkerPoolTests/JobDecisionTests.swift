@@ -1,0 +1,143 @@
+import ControlPlane
+import Foundation
+import JobProtocol
+import Providers
+import Settings
+import Testing
+@testable import WorkerPool
+
+/// The pure steps between a fetched job and its commit, without Redis or a provider.
+@Suite struct JobDecisionTests {
+    static let now = 1_767_225_600.0
+    static let settings = CervellaSettings()
+    static let flags = LiveFlags(settings: settings)
+
+    static func job(deadlineIn seconds: Double? = 60, maxTokens: Int? = nil, enableFallback: Bool = true) -> Job {
+        var job = Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: now - 2, deadlineAt: seconds.map { now + $0 }, messages: [ChatMessage(role: "user", content: "hi")])
+        job.params.maxTokens = maxTokens
+        job.enableFallback = enableFallback
+        return job
+    }
+
+    static func context(flags: LiveFlags = flags, cacheKey: String? = "cervella:cache:k") -> JobDecision.Context {
+        JobDecision.Context(flags: flags, cacheKey: cacheKey, worker: "w1", poppedAt: now - 1, now: now, timestamp: "2026-01-01T00:00:00Z")
+    }
+
+    static func answer(_ text: String, logprobs: [Double]? = nil) -> ProviderResponse {
+        ProviderResponse(text: text, tokensInput: 1_000, tokensOutput: 200, tokenLogprobs: logprobs, model: "qwen")
+    }
+
+    @Test func aQuarantinedJobRunsAsTheQueueItWasRecoveredFrom() {
+        var job = Self.job()
+        job.recoveries = [Recovery(worker: "w0", at: Self.now, queue: "tier2")]
+        let route = JobDecision.Route(fetchedFrom: .quarantine, job: job)
+        #expect(route == JobDecision.Route(fetchedFrom: .tier2, job: job))
+        #expect(route.tier == 2 && route.smallTier)
+        // The fallback queue is Claude's, and a hop there is not a new request.
+        let fallback = JobDecision.Route(fetchedFrom: .fallback, job: job)
+        #expect(fallback.tier == 3 && !fallback.smallTier && fallback.handled.isEmpty)
+        #expect(JobDecision.Route(fetchedFrom: .tier1, job: job).handled == [.handled(tier: 1)])
+    }
+
+    @Test func aJobPastItsDeadlineIsAnsweredWithoutACall() throws {
+        let job = Self.job(deadlineIn: -1.5)
+        let route = JobDecision.Route(fetchedFrom: .tier1, job: job)
+        let commit = try #require(JobDecision.expired(job, route: route, now: Self.now))
+        guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply"); return }
+        #expect(result.error?.code == "deadline_exceeded")
+        #expect(result.error?.message.contains("1500 ms") == true)
+        #expect(cacheKey == nil)
+        #expect(commit.stats == [.handled(tier: 1), .failed(tier: 1, code: "deadline_exceeded")])
+        #expect(JobDecision.expired(Self.job(deadlineIn: 1), route: route, now: Self.now) == nil)
+        #expect(JobDecision.expired(Self.job(deadlineIn: nil), route: route, now: Self.now) == nil)
+    }
+
+    @Test func aSwitchedOffSmallTierSendsTheJobToClaudeUncalled() throws {
+        let job = Self.job()
+        var flags = Self.flags
+        flags.tierEnabled[1] = false
+        flags.tierEnabled[2] = true
+        let commit = try #require(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), flags: flags, settings: Self.settings))
+        guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
+        #expect(next.fallbackFrom?.reason == "tier1_disabled")
+        #expect(next.fallbackFrom?.costUSD == 0)
+        // Tier 2 is still on; Claude's own queue is never bypassed.
+        #expect(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier2, job: job), flags: flags, settings: Self.settings) == nil)
+        flags.tierEnabled[3] = false
+        #expect(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier3, job: job), flags: flags, settings: Self.settings) == nil)
+    }
+
+    @Test func theCallBudgetIsTheTierTimeoutCutToTheDeadline() {
+        let settings = Self.settings
+        let small = JobDecision.Route(fetchedFrom: .tier1, job: Self.job())
+        let claude = JobDecision.Route(fetchedFrom: .fallback, job: Self.job())
+        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: small, settings: settings, now: Self.now) == settings.fallback.timeoutMs)
+        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: claude, settings: settings, now: Self.now) == settings.tier(3).timeoutMs)
+        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 0.25), route: claude, settings: settings, now: Self.now) == 250)
+        // Never zero or negative, whatever the clock says.
+        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: -5), route: claude, settings: settings, now: Self.now) == 1)
+        let request = JobDecision.request(for: Self.job(maxTokens: 77), route: small, settings: settings, now: Self.now)
+        #expect(request.maxTokens == 77 && request.timeout == .milliseconds(settings.fallback.timeoutMs))
+        #expect(JobDecision.request(for: Self.job(), route: small, settings: settings, now: Self.now).maxTokens == settings.tier(1).defaultMaxTokens)
+    }
+
+    @Test func aConfidentAnswerIsRepliedAndCachedWithItsCosts() throws {
+        let job = Self.job()
+        let route = JobDecision.Route(fetchedFrom: .tier1, job: job)
+        let call = JobDecision.Call(model: "qwen", response: Self.answer("Paris is the capital of France.", logprobs: [-0.01, -0.02]), latencyMs: 120)
+        let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply"); return }
+        #expect(result.ok && result.response == "Paris is the capital of France.")
+        #expect(cacheKey == "cervella:cache:k")
+        let metadata = try #require(result.metadata)
+        #expect(metadata.tier == 1 && metadata.modelUsed == "qwen" && !metadata.fallback)
+        #expect(metadata.latencyMs == 2_000 && metadata.queueMs == 1_000)
+        #expect(metadata.costUSD == (Self.settings.tier(1).costUSD(inputTokens: 1_000, outputTokens: 200) * 1e9).rounded() / 1e9)
+        #expect(commit.stats.first == .handled(tier: 1))
+    }
+
+    @Test func aLowConfidenceAnswerFallsBackCarryingWhatItCost() {
+        let job = Self.job()
+        let route = JobDecision.Route(fetchedFrom: .tier1, job: job)
+        let call = JobDecision.Call(model: "qwen", response: Self.answer("Maybe.", logprobs: [-3, -4]), latencyMs: 80)
+        let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
+        #expect(next.fallbackFrom?.reason.hasPrefix("low_confidence_") == true)
+        #expect(next.fallbackFrom?.model == "qwen" && next.fallbackFrom?.latencyMs == 80)
+        #expect((next.fallbackFrom?.costUSD ?? 0) > 0)
+
+        // The job said no fallback: the answer stands, says why it would have gone, and is not cached.
+        let kept = JobDecision.conclude(Self.job(enableFallback: false), route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, let cacheKey) = kept.outcome else { Issue.record("not a reply"); return }
+        #expect(result.metadata?.fallbackSuppressed?.hasPrefix("low_confidence_") == true)
+        #expect(cacheKey == nil)
+    }
+
+    @Test func aFailedClaudeCallTellsTheClientWhatFailedButNotWhere() {
+        let job = Self.job()
+        let route = JobDecision.Route(fetchedFrom: .fallback, job: job)
+        let error = ProviderError(.http5xx, "HTTP 503 from https://internal-llm.example:8443/v1/messages: overloaded")
+        let call = JobDecision.Call(model: "claude", error: error, latencyMs: 30)
+        let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply"); return }
+        #expect(!result.ok && result.error?.code == "error_http_5xx")
+        #expect(result.error?.message.hasPrefix("claude failed: ") == true)
+        #expect(result.error?.message.contains("internal-llm") == false)
+        #expect(cacheKey == nil)
+        #expect(commit.stats == [.failed(tier: 3, code: "error_http_5xx")])
+    }
+
+    @Test func aFallbackAnswerReportsTheOriginAndAddsTheDiscardedCost() throws {
+        var job = Self.job()
+        job.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen", reason: "low_confidence_0.4", confidence: 0.4, latencyMs: 90, costUSD: 0.5)
+        let route = JobDecision.Route(fetchedFrom: .fallback, job: job)
+        let call = JobDecision.Call(model: "claude", response: Self.answer("A careful answer."), latencyMs: 400)
+        let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, _) = commit.outcome else { Issue.record("not a reply"); return }
+        let metadata = try #require(result.metadata)
+        #expect(metadata.fallback && metadata.fallbackReason == "low_confidence_0.4" && metadata.originalModel == "qwen")
+        #expect(metadata.costUSD > 0.5)
+        // Not counted as a new request: the hop's stats are its answer only.
+        #expect(commit.stats.count == 1)
+    }
+}
