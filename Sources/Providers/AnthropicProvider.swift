@@ -84,8 +84,8 @@ public struct AnthropicProvider: ChatProvider {
         let text = blocks.filter { $0.type == "text" }.compactMap(\.text).joined()
         var answer = ProviderResponse(
             text: text, reasoning: nil,
-            tokensInput: reply.usage?.inputTokens ?? TokenEstimate.count(request.messages.map(\.text).joined()),
-            tokensOutput: reply.usage?.outputTokens ?? TokenEstimate.count(text),
+            tokensInput: reply.usage?.inputTokens ?? TokenEstimator.estimate(request.messages),
+            tokensOutput: reply.usage?.outputTokens ?? TokenEstimator.estimate(text),
             tokenLogprobs: nil, finishReason: reply.stopReason, model: reply.model ?? model
         )
         answer.tokensCachedInput = reply.usage?.cacheReadInputTokens ?? 0

@@ -131,11 +131,11 @@ struct EndpointCircuit: Sendable {
 
     /// The state as a report shows it: an open circuit whose cool-down has ended is
     /// half-open, since the next call will be its trial.
-    func reportedState(now: ContinuousClock.Instant) -> String {
+    func reportedState(now: ContinuousClock.Instant) -> CircuitState {
         switch state {
-        case .closed: return "closed"
-        case .open(let until): return now < until ? "open" : "half_open"
-        case .halfOpen: return "half_open"
+        case .closed: return .closed
+        case .open(let until): return now < until ? .open : .halfOpen
+        case .halfOpen: return .halfOpen
         }
     }
 

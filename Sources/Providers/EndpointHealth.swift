@@ -61,11 +61,11 @@ public final class EndpointHealth: Sendable {
     /// half-open, waiting for a trial to succeed); `degraded` when some are, or when an
     /// endpoint's last call failed (the primary has started failing, or a backup is not
     /// there to take over); `healthy` otherwise.
-    public func modelHealth() -> String {
+    public func modelHealth() -> ModelHealth {
         let circuits = circuits.withLock { $0 }
-        guard circuits.contains(where: \.isClosed) else { return "down" }
-        if circuits.contains(where: { !$0.isClosed || $0.consecutiveFailures > 0 }) { return "degraded" }
-        return "healthy"
+        guard circuits.contains(where: \.isClosed) else { return .down }
+        if circuits.contains(where: { !$0.isClosed || $0.consecutiveFailures > 0 }) { return .degraded }
+        return .healthy
     }
 
     /// Every endpoint's breaker, primary first, for stats and the admin API.
@@ -159,18 +159,31 @@ extension EndpointCircuit.Outcome {
 }
 
 /// One endpoint's breaker as stats show it.
+/// An endpoint's circuit breaker as reports show it (the names are the ones written to the
+/// `health` hash and shown by `cervella admin stats`).
+public enum CircuitState: String, Sendable, Equatable {
+    case closed
+    case open
+    /// Open, with its cool-down over: the next call is its trial.
+    case halfOpen = "half_open"
+}
+
+/// A tier's model health across its endpoints (`EndpointHealth.modelHealth()`).
+public enum ModelHealth: String, Sendable, Equatable {
+    case healthy, degraded, down
+}
+
 public struct EndpointStatus: Sendable, Equatable, CustomStringConvertible {
     /// The base URL, without any user, password or query.
     public var endpoint: String
-    /// `closed`, `open` or `half_open`.
-    public var state: String
+    public var state: CircuitState
     public var consecutiveFailures: Int
     /// The last failure's message, with anything that looks like a key removed.
     public var lastError: String?
     public var lastSuccess: Date?
     public var lastFailure: Date?
 
-    public init(endpoint: String, state: String, consecutiveFailures: Int, lastError: String? = nil, lastSuccess: Date? = nil, lastFailure: Date? = nil) {
+    public init(endpoint: String, state: CircuitState, consecutiveFailures: Int, lastError: String? = nil, lastSuccess: Date? = nil, lastFailure: Date? = nil) {
         self.endpoint = endpoint
         self.state = state
         self.consecutiveFailures = consecutiveFailures
@@ -180,6 +193,6 @@ public struct EndpointStatus: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(endpoint) \(state) failures=\(consecutiveFailures)\(lastError.map { " last_error=\($0)" } ?? "")"
+        "\(endpoint) \(state.rawValue) failures=\(consecutiveFailures)\(lastError.map { " last_error=\($0)" } ?? "")"
     }
 }

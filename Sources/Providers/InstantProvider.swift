@@ -12,8 +12,7 @@ public struct InstantProvider: ChatProvider {
     public init(model: String) { self.model = model }
 
     public func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse {
-        // About four characters per token, as the router estimates.
-        let input = request.messages.reduce(0) { $0 + $1.text.utf8.count } / 4 + 1
+        let input = TokenEstimator.estimate(request.messages)
         return ProviderResponse(text: Self.answer, tokensInput: input, tokensOutput: 16, finishReason: "stop", model: model)
     }
 }

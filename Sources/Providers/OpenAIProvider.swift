@@ -112,15 +112,10 @@ public struct OpenAIProvider: ChatProvider {
         let logprobs = choice.logprobs?.filter(\.isFinite)
         return ProviderResponse(
             text: answer, reasoning: reasoning,
-            tokensInput: reply.promptTokens ?? TokenEstimate.count(request.messages.map(\.text).joined()),
-            tokensOutput: reply.completionTokens ?? TokenEstimate.count(raw),
+            tokensInput: reply.promptTokens ?? TokenEstimator.estimate(request.messages),
+            tokensOutput: reply.completionTokens ?? TokenEstimator.estimate(raw),
             tokenLogprobs: (logprobs?.isEmpty ?? true) ? nil : logprobs,
             finishReason: choice.finishReason, model: reply.model ?? model
         )
     }
-}
-
-/// A cheap token estimate for when a provider reports no usage: about four characters a token.
-public enum TokenEstimate {
-    public static func count(_ text: String) -> Int { (text.utf8.count + 3) / 4 }
 }

@@ -1,3 +1,5 @@
+import JobProtocol
+
 /// Everything a Cervella process reads at start-up: the tree of `worker.toml`'s tables.
 ///
 /// Defaults are safe for a single machine (local Redis, fallback on, cache on). Every value
@@ -85,4 +87,18 @@ public struct CervellaSettings: Sendable, Equatable {
     public init() {}
 
     public func tier(_ number: Int) -> TierSettings { tiers[number] ?? .defaults(tier: number) }
+}
+
+// Settings files and the environment give durations in seconds (the names say so); the code
+// uses them as `Duration`, converted here and only here (bounded by validation, saturating).
+extension CervellaSettings.Worker {
+    public var blockTimeout: Duration { .seconds(saturating: blockTimeoutSeconds) }
+    public var heartbeatInterval: Duration { .seconds(saturating: heartbeatIntervalSeconds) }
+    public var drainTimeout: Duration { .seconds(saturating: drainTimeoutSeconds) }
+    public var reaperInterval: Duration { .seconds(saturating: reaperIntervalSeconds) }
+    public var statsFlushInterval: Duration { .seconds(saturating: statsFlushSeconds) }
+}
+
+extension CervellaSettings.Producer {
+    public var jobTimeout: Duration { .seconds(saturating: jobTimeoutSeconds) }
 }

@@ -13,7 +13,7 @@ import Synchronization
 /// runs as a child task, and a heartbeat says the worker is alive.
 ///
 /// Shutdown (SIGTERM through ServiceLifecycle, or `requestShutdown()`): fetchers stop taking
-/// jobs at once; jobs in flight get `drainTimeoutSeconds` to finish; what is left is cancelled
+/// jobs at once; jobs in flight get `worker.drain_timeout_seconds` to finish; what is left is cancelled
 /// and handed back to the head of its queue, so nothing waits for a dead worker's recovery.
 public final class Worker: Service, Sendable {
     public let id: String
@@ -80,7 +80,7 @@ public final class Worker: Service, Sendable {
         self.logger = logger
         var configuration = try RedisConfiguration(url: settings.redis.url)
         // A blocking pop must never look like a dead server: the read timeout exceeds it.
-        configuration.readTimeout = .seconds(saturating: settings.worker.blockTimeoutSeconds) + .seconds(10)
+        configuration.readTimeout = settings.worker.blockTimeout + .seconds(10)
         self.redisConfiguration = configuration
         // Named after this worker, so that the reaper sees at once when its connections close.
         self.commands = RedisConnection(
@@ -166,7 +166,7 @@ public final class Worker: Service, Sendable {
         await live.refresh()
         await checkRedisDurability()
         await withTaskGroup(of: Void.self) { group in
-            let reaperInterval = Duration.seconds(saturating: self.settings.worker.reaperIntervalSeconds)
+            let reaperInterval = self.settings.worker.reaperInterval
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.live.run() }
             if role == .worker {
@@ -185,7 +185,7 @@ public final class Worker: Service, Sendable {
                 // The drain deadline starts when shutdown is requested.
                 await self.stopping.wait()
                 guard self.isStopping else { return }
-                _ = await self.inFlight.waitUntilIdle(timeout: .seconds(saturating: self.settings.worker.drainTimeoutSeconds))
+                _ = await self.inFlight.waitUntilIdle(timeout: self.settings.worker.drainTimeout)
                 let left = self.inFlight.value
                 if left > 0 {
                     self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(left)"])
@@ -201,7 +201,7 @@ public final class Worker: Service, Sendable {
     }
 
     private func statsLoop() async {
-        await repeatEvery(.seconds(saturating: settings.worker.statsFlushSeconds), starting: .afterFirstInterval) {
+        await repeatEvery(settings.worker.statsFlushInterval, starting: .afterFirstInterval) {
             await flushStats(final: false)
         }
     }
@@ -223,7 +223,7 @@ public final class Worker: Service, Sendable {
 
     /// Refreshes `worker:<id>` with a TTL on its own schedule, independent of provider calls.
     private func heartbeatLoop() async {
-        await repeatEvery(.seconds(saturating: settings.worker.heartbeatIntervalSeconds)) {
+        await repeatEvery(settings.worker.heartbeatInterval) {
             // `named_connections`: the reaper may judge this worker by its connections (Reaper).
             let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.value),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
             do {
@@ -245,10 +245,10 @@ public final class Worker: Service, Sendable {
                 await provider.health.probe(http: http, timeout: .seconds(2))
                 for status in provider.health.snapshot() { WorkerMetrics.endpoint(tier: tier, status) }
                 let endpoints: [[String: Any]] = provider.health.snapshot().map { status in
-                    ["endpoint": status.endpoint, "state": status.state, "consecutive_failures": status.consecutiveFailures, "last_error": status.lastError ?? NSNull()]
+                    ["endpoint": status.endpoint, "state": status.state.rawValue, "consecutive_failures": status.consecutiveFailures, "last_error": status.lastError ?? NSNull()]
                 }
                 let entry: [String: Any] = [
-                    "model": provider.model, "state": provider.health.modelHealth(), "at": Date().timeIntervalSince1970, "endpoints": endpoints,
+                    "model": provider.model, "state": provider.health.modelHealth().rawValue, "at": Date().timeIntervalSince1970, "endpoints": endpoints,
                 ]
                 if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) {
                     fields += [RedisArgument("tier\(tier):\(id)"), RedisArgument(bytes: Array(data))]

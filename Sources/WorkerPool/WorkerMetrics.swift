@@ -57,7 +57,11 @@ enum WorkerMetrics {
 
     /// 1 for a closed circuit, 0.5 half-open, 0 open.
     static func endpoint(tier: Int, _ status: EndpointStatus) {
-        let value: Double = status.state == "closed" ? 1 : status.state == "half_open" ? 0.5 : 0
+        let value: Double = switch status.state {
+        case .closed: 1
+        case .halfOpen: 0.5
+        case .open: 0
+        }
         let host = URL(string: status.endpoint).map { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } ?? status.endpoint } ?? status.endpoint
         Gauge(label: "cervella_endpoint_up", dimensions: [("tier", "\(tier)"), ("endpoint", host)]).record(value)
     }

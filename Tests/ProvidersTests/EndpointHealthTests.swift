@@ -34,7 +34,7 @@ struct EndpointHealthTests {
         try await withSimulator { backup, http in
             let dead = "http://127.0.0.1:\(try closedPort())"
             let provider = Self.provider(kind, [dead, backup.baseURL], http: http)
-            #expect(provider.health.modelHealth() == "healthy")
+            #expect(provider.health.modelHealth() == .healthy)
 
             let response = try await provider.complete(Fixture.request("Hello"))
             #expect(!response.text.isEmpty)
@@ -43,12 +43,12 @@ struct EndpointHealthTests {
             let snapshot = provider.health.snapshot()
             #expect(snapshot.map(\.endpoint) == [dead, backup.baseURL])
             #expect(snapshot[0].consecutiveFailures == 1)
-            #expect(snapshot[0].state == "closed")
+            #expect(snapshot[0].state == .closed)
             #expect(snapshot[0].lastError?.contains(dead.dropFirst("http://".count)) == true)
             #expect(snapshot[0].lastFailure != nil)
             #expect(snapshot[1].consecutiveFailures == 0)
             #expect(snapshot[1].lastSuccess != nil)
-            #expect(provider.health.modelHealth() == "degraded")
+            #expect(provider.health.modelHealth() == .degraded)
         }
     }
 
@@ -65,11 +65,11 @@ struct EndpointHealthTests {
             #expect(primary.stats.total == 3)
             #expect(backup.stats.total == 8)
             let snapshot = provider.health.snapshot()
-            #expect(snapshot[0].state == "open")
+            #expect(snapshot[0].state == .open)
             #expect(snapshot[0].consecutiveFailures == 3)
-            #expect(snapshot[1].state == "closed")
+            #expect(snapshot[1].state == .closed)
             // The primary is open but a backup serves: degraded, not down.
-            #expect(provider.health.modelHealth() == "degraded")
+            #expect(provider.health.modelHealth() == .degraded)
         }
     }
 
@@ -85,7 +85,7 @@ struct EndpointHealthTests {
             }
             #expect(primary.stats.total == 3)
             #expect(backup.stats.total == 0)
-            #expect(provider.health.snapshot()[0].state == "open")
+            #expect(provider.health.snapshot()[0].state == .open)
 
             _ = try await provider.complete(Fixture.request("Hello"))
             #expect(primary.stats.total == 3)
@@ -102,12 +102,12 @@ struct EndpointHealthTests {
                 _ = await Fixture.failure(provider, Fixture.request("#sim status=\(status)\nHello"))
             }
             let snapshot = provider.health.snapshot()
-            #expect(snapshot[0].state == "closed")
+            #expect(snapshot[0].state == .closed)
             #expect(snapshot[0].consecutiveFailures == 0)
             #expect(snapshot[0].lastError == nil)
             #expect(primary.stats.total == 5)
             #expect(backup.stats.total == 0)
-            #expect(provider.health.modelHealth() == "healthy")
+            #expect(provider.health.modelHealth() == .healthy)
         }
     }
 
@@ -157,7 +157,7 @@ struct EndpointHealthTests {
             for _ in 1...3 { _ = try await provider.complete(Fixture.request("#sim status=503\nHello")) }
             #expect(primary.stats.total == 3)
             #expect(backup.requests.count == 3)
-            #expect(health.snapshot()[0].state == "open")
+            #expect(health.snapshot()[0].state == .open)
 
             // Within the cool-down a call the primary would answer still goes to the backup.
             _ = try await provider.complete(Fixture.request("Hello"))
@@ -165,12 +165,12 @@ struct EndpointHealthTests {
             #expect(backup.requests.count == 4)
 
             try await Task.sleep(for: Self.coolDown + .milliseconds(100))
-            #expect(health.snapshot()[0].state == "half_open")
+            #expect(health.snapshot()[0].state == .halfOpen)
             let response = try await provider.complete(Fixture.request("Hello"))
             #expect(response.text != "Canned answer.")
             #expect(primary.stats.total == 4)
             #expect(backup.requests.count == 4)
-            #expect(health.snapshot()[0].state == "closed")
+            #expect(health.snapshot()[0].state == .closed)
             #expect(health.snapshot()[0].consecutiveFailures == 0)
 
             // Closed again: the next call goes to the primary without waiting.
@@ -192,7 +192,7 @@ struct EndpointHealthTests {
 
             _ = try await provider.complete(Fixture.request("#sim status=502\nHello"))
             #expect(primary.stats.total == 4)
-            #expect(health.snapshot()[0].state == "open")
+            #expect(health.snapshot()[0].state == .open)
             #expect(health.snapshot()[0].consecutiveFailures == 4)
 
             _ = try await provider.complete(Fixture.request("Hello"))
@@ -224,7 +224,7 @@ struct EndpointHealthTests {
 
             let answer = try await trial.value
             #expect(answer.text != "Canned answer.")
-            #expect(health.snapshot()[0].state == "closed")
+            #expect(health.snapshot()[0].state == .closed)
         }
     }
 
@@ -236,8 +236,8 @@ struct EndpointHealthTests {
             let (primary, backup) = (simulators[0], simulators[1])
             let provider = Self.provider(kind, [primary.baseURL, backup.baseURL], http: http)
             for _ in 1...3 { _ = await Fixture.failure(provider, Fixture.request("#sim status=503\nHello")) }
-            #expect(provider.health.snapshot().map(\.state) == ["open", "open"])
-            #expect(provider.health.modelHealth() == "down")
+            #expect(provider.health.snapshot().map(\.state) == [CircuitState.open, .open])
+            #expect(provider.health.modelHealth() == .down)
 
             // Within the (default, ten-second) cool-down: both are tried, primary first.
             let error = try #require(await Fixture.failure(provider, Fixture.request("#sim status=503\nHello")))
@@ -251,8 +251,8 @@ struct EndpointHealthTests {
             #expect(!response.text.isEmpty)
             #expect(primary.stats.total == 5)
             #expect(backup.stats.total == 4)
-            #expect(provider.health.snapshot().map(\.state) == ["closed", "open"])
-            #expect(provider.health.modelHealth() == "degraded")
+            #expect(provider.health.snapshot().map(\.state) == [CircuitState.closed, .open])
+            #expect(provider.health.modelHealth() == .degraded)
         }
     }
 
@@ -264,20 +264,20 @@ struct EndpointHealthTests {
             let health = EndpointHealth(endpoints: [simulator.baseURL], coolDown: Self.coolDown)
             let provider = Self.provider(.openai, [simulator.baseURL], http: http, health: health)
             _ = try await provider.complete(Fixture.request("Hello"))
-            #expect(health.modelHealth() == "healthy")
+            #expect(health.modelHealth() == .healthy)
 
             _ = await Fixture.failure(provider, Fixture.request("#sim status=500\nHello"))
-            #expect(health.modelHealth() == "degraded")
+            #expect(health.modelHealth() == .degraded)
             _ = await Fixture.failure(provider, Fixture.request("#sim status=500\nHello"))
-            #expect(health.modelHealth() == "degraded")
+            #expect(health.modelHealth() == .degraded)
             _ = await Fixture.failure(provider, Fixture.request("#sim status=500\nHello"))
-            #expect(health.modelHealth() == "down")
-            #expect(health.snapshot()[0].state == "open")
+            #expect(health.modelHealth() == .down)
+            #expect(health.snapshot()[0].state == .open)
 
             try await Task.sleep(for: Self.coolDown + .milliseconds(100))
-            #expect(health.modelHealth() == "down")
+            #expect(health.modelHealth() == .down)
             _ = try await provider.complete(Fixture.request("Hello"))
-            #expect(health.modelHealth() == "healthy")
+            #expect(health.modelHealth() == .healthy)
             #expect(simulator.stats.total == 5)
         }
     }
@@ -293,7 +293,7 @@ struct EndpointHealthTests {
             #expect(error.code == .connection)
             #expect(provider.health.snapshot()[0].consecutiveFailures == call)
         }
-        #expect(provider.health.modelHealth() == "down")
+        #expect(provider.health.modelHealth() == .down)
     }
 
     // MARK: Active probes
@@ -303,16 +303,16 @@ struct EndpointHealthTests {
         try await withSimulator { simulator, http in
             let provider = Self.provider(.openai, [simulator.baseURL + "/v1"], http: http)
             for _ in 1...3 { _ = await Fixture.failure(provider, Fixture.request("#sim status=503\nHello")) }
-            #expect(provider.health.snapshot()[0].state == "open")
-            #expect(provider.health.modelHealth() == "down")
+            #expect(provider.health.snapshot()[0].state == .open)
+            #expect(provider.health.modelHealth() == .down)
 
             await provider.health.probe(http: http, timeout: .seconds(2))
             #expect(simulator.stats.count(SimulatorStats.health) == 1)
             #expect(simulator.stats.total == 3)
             let status = provider.health.snapshot()[0]
-            #expect(status.state == "closed")
+            #expect(status.state == .closed)
             #expect(status.consecutiveFailures == 0)
-            #expect(provider.health.modelHealth() == "healthy")
+            #expect(provider.health.modelHealth() == .healthy)
         }
     }
 
@@ -323,18 +323,18 @@ struct EndpointHealthTests {
             let provider = Self.provider(.openai, [simulator.baseURL, dead], http: http)
             await provider.health.probe(http: http, timeout: .seconds(2))
             var snapshot = provider.health.snapshot()
-            #expect(snapshot[0].state == "closed" && snapshot[0].consecutiveFailures == 0)
+            #expect(snapshot[0].state == .closed && snapshot[0].consecutiveFailures == 0)
             #expect(snapshot[1].consecutiveFailures == 1)
             #expect(snapshot[1].lastError?.contains("health check") == true)
-            #expect(provider.health.modelHealth() == "degraded")
+            #expect(provider.health.modelHealth() == .degraded)
 
             await provider.health.probe(http: http, timeout: .seconds(2))
             await provider.health.probe(http: http, timeout: .seconds(2))
             snapshot = provider.health.snapshot()
-            #expect(snapshot[1].state == "open")
+            #expect(snapshot[1].state == .open)
             #expect(simulator.stats.count(SimulatorStats.health) == 3)
             #expect(simulator.stats.total == 0)
-            #expect(provider.health.modelHealth() == "degraded")
+            #expect(provider.health.modelHealth() == .degraded)
         }
     }
 
@@ -419,7 +419,7 @@ struct EndpointHealthTests {
         #expect(health.failureThreshold == 1)
         #expect(health.coolDown == .zero)
         #expect(health.endpoints == ["http://a", "http://b"])
-        #expect(EndpointHealth(endpoints: []).modelHealth() == "down")
+        #expect(EndpointHealth(endpoints: []).modelHealth() == .down)
 
         let defaults = EndpointHealth(endpoints: ["http://a"])
         #expect(defaults.failureThreshold == 3)

@@ -1,6 +1,7 @@
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
+import JobProtocol
 import ProviderSimulator
 import Providers
 import Settings
@@ -25,7 +26,7 @@ struct OpenAIProviderTests {
             #expect(response.model == "qwen3-4b")
             #expect(response.finishReason == "stop")
             let expectedInput = Fixture.simulatorPromptTokens([system, prompt])
-            #expect(expectedInput != TokenEstimate.count(system + prompt), "the two counts must differ for this check to mean anything")
+            #expect(expectedInput != TokenEstimator.estimate(system + prompt), "the two counts must differ for this check to mean anything")
             #expect(response.tokensInput == expectedInput)
             #expect(response.tokensOutput == Fixture.wordCount(response.text))
             #expect(simulator.stats.count(SimulatorStats.chatCompletions) == 1)

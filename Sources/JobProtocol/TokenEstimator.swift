@@ -1,6 +1,5 @@
-import JobProtocol
-
-/// A cheap estimate of a prompt's token count, for the context-limit rule.
+/// A cheap estimate of a text's token count: the router's context-limit rule, and a
+/// provider reply that reports no usage. The one estimator of the code base.
 ///
 /// Qwen's byte-level BPE averages about four bytes of English or Italian text per token, and
 /// about one token per CJK character (three UTF-8 bytes). Counting ASCII bytes / 4 plus one
