@@ -40,7 +40,7 @@ public struct KeySpace: Sendable, Equatable {
     public var processingLists: String { "\(prefix):processing-lists" }
     /// Each worker's view of each tier's endpoints (field `tier<N>:<worker>`), refreshed by probes.
     public var health: String { "\(prefix):health" }
-    /// Channel on which workers announce each written reply (payload: the job id), so that a
+    /// Channel on which workers announce each written reply (payload: the result JSON), so that a
     /// gateway holding thousands of waiting requests needs one subscription, not a BLPOP each.
     public var replyEvents: String { "\(prefix):replies" }
     /// Marks an async job (`POST /api/jobs`) as accepted until its result could have expired.

@@ -18,31 +18,31 @@ import Testing
     }
 
     @Test func aJobThatTheProducerCheckedIsNotLookedUpAgain() async throws {
-        let pool = try await TestPool(workers: 0)
-        let job = try pool.job("Summarize the checked report.")
-        #expect(try await pool.producer.enqueue(job) == .queued)
-        let queued = try #require(try await pool.redis.send("LINDEX", RedisArgument(pool.keys.queue(.tier1)), 0).bytes)
-        #expect(try Job.decodeForTest(queued).cacheChecked)
-        try await plantCachedAnswer(for: job, in: pool)
-        try await pool.startWorkers(1)
-        let result = try await pool.producer.waitForResult(job)
-        #expect(result.metadata?.cacheHit == false)
-        #expect(result.response != "planted answer")
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 1)
-        await pool.stop()
+        try await withTestPool(workers: 0) { pool in
+            let job = try pool.job("Summarize the checked report.")
+            #expect(try await pool.producer.enqueue(job) == .queued)
+            let queued = try #require(try await pool.redis.send("LINDEX", RedisArgument(pool.keys.queue(.tier1)), 0).bytes)
+            #expect(try Job.decodeForTest(queued).cacheChecked)
+            try await plantCachedAnswer(for: job, in: pool)
+            try await pool.startWorkers(1)
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.metadata?.cacheHit == false)
+            #expect(result.response != "planted answer")
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 1)
+        }
     }
 
     @Test func aJobPushedWithoutTheFlagIsLookedUpByTheWorker() async throws {
-        let pool = try await TestPool(workers: 0)
-        let job = try pool.job("Summarize the raw report.")
-        try await pool.redis.send("LPUSH", RedisArgument(pool.keys.queue(.tier1)), RedisArgument(bytes: job.jsonBytes()))
-        try await plantCachedAnswer(for: job, in: pool)
-        try await pool.startWorkers(1)
-        let result = try await pool.producer.waitForResult(job)
-        #expect(result.metadata?.cacheHit == true)
-        #expect(result.response == "planted answer")
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 0)
-        await pool.stop()
+        try await withTestPool(workers: 0) { pool in
+            let job = try pool.job("Summarize the raw report.")
+            try await pool.redis.send("LPUSH", RedisArgument(pool.keys.queue(.tier1)), RedisArgument(bytes: job.jsonBytes()))
+            try await plantCachedAnswer(for: job, in: pool)
+            try await pool.startWorkers(1)
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.metadata?.cacheHit == true)
+            #expect(result.response == "planted answer")
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 0)
+        }
     }
 }
 

@@ -42,52 +42,52 @@ import Testing
             redis.process.signal(SIGCONT)
             redis.process.signal(SIGKILL)
         }
-        let pool = try await TestPool(configure: { $0.redis.url = redis.url })
-        // With keys, a request's first Redis round trip is its admission check; without keys
-        // (loopback only), it is the enqueue.
-        let (keyed, client) = try await Hardening.start(pool) { $0.gateway.redisTimeoutMs = 1000 }
-        let open = try await pool.startGateway { $0.gateway.redisTimeoutMs = 1000 }
-        let keyless = Hardening.Client(http: client.http, base: open.baseURL)
-        var ready = 0
-        for _ in 0..<100 where ready != 200 {
-            ready = try await client.send("GET", "/readyz").status
-            if ready != 200 { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(ready == 200)
+        try await withTestPool(configure: { $0.redis.url = redis.url }) { pool in
+            // With keys, a request's first Redis round trip is its admission check; without keys
+            // (loopback only), it is the enqueue.
+            let (keyed, client) = try await Hardening.start(pool) { $0.gateway.redisTimeoutMs = 1000 }
+            let open = try await pool.startGateway { $0.gateway.redisTimeoutMs = 1000 }
+            let keyless = Hardening.Client(http: client.http, base: open.baseURL)
+            var ready = 0
+            for _ in 0..<100 where ready != 200 {
+                ready = try await client.send("GET", "/readyz").status
+                if ready != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready == 200)
 
-        redis.process.signal(SIGSTOP)
-        // Bounds: /readyz waits 500 ms for Redis and a request 1 s (redis_timeout_ms); the
-        // margins are for a loaded 2-core machine running other suites at the same time (a
-        // full CI run once took 3.6 s for /readyz). A gateway without the deadlines took 10 to
-        // 19 s here.
-        for gateway in [client, keyless] {
-            var started = ContinuousClock.now
-            let readiness = try await gateway.send("GET", "/readyz", key: nil)
-            #expect(readiness.status == 503)
-            #expect(Hardening.seconds(since: started) < 6, "/readyz took \(Hardening.seconds(since: started)) s")
-            started = ContinuousClock.now
-            let chat = try await gateway.send("POST", "/api/chat", json: #"{"message":"Summarize while frozen."}"#)
-            #expect(chat.status == 503)
-            #expect(gateway.errorCode(chat) == "redis_unavailable")
-            #expect(chat.header("retry-after") != nil)
-            #expect(Hardening.seconds(since: started) < 8, "/api/chat took \(Hardening.seconds(since: started)) s")
-            started = ContinuousClock.now
-            #expect(try await gateway.send("GET", "/api/jobs/some-id").status == 503)
-            #expect(Hardening.seconds(since: started) < 8, "GET /api/jobs took \(Hardening.seconds(since: started)) s")
-        }
+            redis.process.signal(SIGSTOP)
+            // Bounds: /readyz waits 500 ms for Redis and a request 1 s (redis_timeout_ms); the
+            // margins are for a loaded 2-core machine running other suites at the same time (a
+            // full CI run once took 3.6 s for /readyz). A gateway without the deadlines took 10 to
+            // 19 s here.
+            for gateway in [client, keyless] {
+                var started = ContinuousClock.now
+                let readiness = try await gateway.send("GET", "/readyz", key: nil)
+                #expect(readiness.status == 503)
+                #expect(Hardening.seconds(since: started) < 6, "/readyz took \(Hardening.seconds(since: started)) s")
+                started = ContinuousClock.now
+                let chat = try await gateway.send("POST", "/api/chat", json: #"{"message":"Summarize while frozen."}"#)
+                #expect(chat.status == 503)
+                #expect(gateway.errorCode(chat) == "redis_unavailable")
+                #expect(chat.header("retry-after") != nil)
+                #expect(Hardening.seconds(since: started) < 8, "/api/chat took \(Hardening.seconds(since: started)) s")
+                started = ContinuousClock.now
+                #expect(try await gateway.send("GET", "/api/jobs/some-id").status == 503)
+                #expect(Hardening.seconds(since: started) < 8, "GET /api/jobs took \(Hardening.seconds(since: started)) s")
+            }
 
-        redis.process.signal(SIGCONT)
-        var status = 0
-        for _ in 0..<100 where status != 200 {
-            status = try await client.send("POST", "/api/chat", json: #"{"message":"Summarize after the thaw."}"#).status
-            if status != 200 { try await Task.sleep(for: .milliseconds(200)) }
+            redis.process.signal(SIGCONT)
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = try await client.send("POST", "/api/chat", json: #"{"message":"Summarize after the thaw."}"#).status
+                if status != 200 { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(status == 200)
+            #expect(try await keyless.send("POST", "/api/chat", json: #"{"message":"Summarize after the thaw, openly."}"#, key: nil).status == 200)
+            #expect(try await client.send("GET", "/readyz").status == 200)
+            await keyed.stop()
+            await open.stop()
+            client.http.shutdown()
         }
-        #expect(status == 200)
-        #expect(try await keyless.send("POST", "/api/chat", json: #"{"message":"Summarize after the thaw, openly."}"#, key: nil).status == 200)
-        #expect(try await client.send("GET", "/readyz").status == 200)
-        await keyed.stop()
-        await open.stop()
-        client.http.shutdown()
-        await pool.stop()
     }
 }

@@ -49,39 +49,39 @@ import Testing
     }
 
     @Test func poisonJobsAmongOrdinaryTrafficStopNoWorker() async throws {
-        let pool = try await TestPool(workers: 0)
-        let workers = try (0..<3).map { _ in try pool.launch(["worker"], config: Self.workerConfig) }
-        defer { for worker in workers { worker.signal(SIGKILL) } }
-        #expect(try await liveWorkers(pool, at: 3) == 3)
+        try await withTestPool(workers: 0) { pool in
+            let workers = try (0..<3).map { _ in try pool.launch(["worker"], config: Self.workerConfig) }
+            defer { for worker in workers { worker.signal(SIGKILL) } }
+            #expect(try await liveWorkers(pool, at: 3) == 3)
 
-        let ordinary = try (0..<100).map { try pool.job("Summarize note \($0).\n#sim latency_ms=20", cache: false, timeout: 60) }
-        let poison = Self.poisonPayloads(prefix: pool.keys.prefix)
-        let queue = RedisArgument(pool.keys.queue(.tier1))
-        for (index, job) in ordinary.enumerated() {
-            _ = try await pool.producer.enqueue(job)
-            if index % 8 == 0, index / 8 < poison.count {
-                try await pool.redis.send("LPUSH", queue, RedisArgument(bytes: poison[index / 8].payload))
+            let ordinary = try (0..<100).map { try pool.job("Summarize note \($0).\n#sim latency_ms=20", cache: false, timeout: 60) }
+            let poison = Self.poisonPayloads(prefix: pool.keys.prefix)
+            let queue = RedisArgument(pool.keys.queue(.tier1))
+            for (index, job) in ordinary.enumerated() {
+                _ = try await pool.producer.enqueue(job)
+                if index % 8 == 0, index / 8 < poison.count {
+                    try await pool.redis.send("LPUSH", queue, RedisArgument(bytes: poison[index / 8].payload))
+                }
             }
+            for job in ordinary {
+                let result = try await pool.producer.waitForResult(job)
+                #expect(result.ok, "\(job.id): \(String(describing: result.error))")
+            }
+            for (id, _) in poison {
+                let reply = try await waitForReply(pool, id: id)
+                #expect(reply?.ok == false, "\(id) got no reply")
+                #expect(reply?.error?.code == "invalid_job", "\(id): \(String(describing: reply?.error))")
+            }
+            for worker in workers { #expect(worker.isRunning, "a worker died: status \(String(describing: worker.terminationStatus))") }
+            let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
+            let deadIDs = Set(dead.compactMap { entry -> String? in
+                guard let bytes = entry.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
+                return object["id"] as? String
+            })
+            #expect(deadIDs == Set(poison.map(\.id)))
+            for worker in workers { worker.terminate() }
+            for worker in workers { _ = await worker.waitForExit(seconds: 15) }
         }
-        for job in ordinary {
-            let result = try await pool.producer.waitForResult(job)
-            #expect(result.ok, "\(job.id): \(String(describing: result.error))")
-        }
-        for (id, _) in poison {
-            let reply = try await waitForReply(pool, id: id)
-            #expect(reply?.ok == false, "\(id) got no reply")
-            #expect(reply?.error?.code == "invalid_job", "\(id): \(String(describing: reply?.error))")
-        }
-        for worker in workers { #expect(worker.isRunning, "a worker died: status \(String(describing: worker.terminationStatus))") }
-        let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
-        let deadIDs = Set(dead.compactMap { entry -> String? in
-            guard let bytes = entry.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
-            return object["id"] as? String
-        })
-        #expect(deadIDs == Set(poison.map(\.id)))
-        for worker in workers { worker.terminate() }
-        for worker in workers { _ = await worker.waitForExit(seconds: 15) }
-        await pool.stop()
     }
 
     /// A job that traps the process running it (fault injection stands in for a bug a job
@@ -89,81 +89,81 @@ import Testing
     /// probation processes run them one at a time, and the one that kills its probation
     /// process is retired as `poison_job` while the rest are answered.
     @Test func aJobThatCrashesItsWorkerTakesOnlyThatWorker() async throws {
-        let pool = try await TestPool(workers: 0)
-        let workers = try (0..<3).map { _ in
-            try pool.launch(["worker"], config: Self.workerConfig, environment: ["CERVELLA_FAULT_INJECTION": "crash"])
-        }
-        defer { for worker in workers { worker.signal(SIGKILL) } }
-        #expect(try await liveWorkers(pool, at: 3) == 3)
+        try await withTestPool(workers: 0) { pool in
+            let workers = try (0..<3).map { _ in
+                try pool.launch(["worker"], config: Self.workerConfig, environment: ["CERVELLA_FAULT_INJECTION": "crash"])
+            }
+            defer { for worker in workers { worker.signal(SIGKILL) } }
+            #expect(try await liveWorkers(pool, at: 3) == 3)
 
-        let ordinary = try (0..<40).map { try pool.job("Summarize memo \($0).\n#sim latency_ms=300", cache: false, timeout: 90) }
-        var crashing = try pool.job("Summarize the crash.", cache: false, timeout: 90)
-        crashing.metadata["cervella_fault"] = .string("crash")
-        for (index, job) in ordinary.enumerated() {
-            _ = try await pool.producer.enqueue(job)
-            if index == 20 { _ = try await pool.producer.enqueue(crashing) }
-        }
-        for job in ordinary {
-            let result = try await pool.producer.waitForResult(job)
-            #expect(result.ok, "\(job.id): \(String(describing: result.error))")
-        }
-        let retired = try await pool.producer.waitForResult(crashing)
-        #expect(retired.error?.code == "poison_job", "\(String(describing: retired.error))")
-        #expect(workers.filter(\.isRunning).count == 2, "exactly the worker that took the job died")
+            let ordinary = try (0..<40).map { try pool.job("Summarize memo \($0).\n#sim latency_ms=300", cache: false, timeout: 90) }
+            var crashing = try pool.job("Summarize the crash.", cache: false, timeout: 90)
+            crashing.metadata["cervella_fault"] = .string("crash")
+            for (index, job) in ordinary.enumerated() {
+                _ = try await pool.producer.enqueue(job)
+                if index == 20 { _ = try await pool.producer.enqueue(crashing) }
+            }
+            for job in ordinary {
+                let result = try await pool.producer.waitForResult(job)
+                #expect(result.ok, "\(job.id): \(String(describing: result.error))")
+            }
+            let retired = try await pool.producer.waitForResult(crashing)
+            #expect(retired.error?.code == "poison_job", "\(String(describing: retired.error))")
+            #expect(workers.filter(\.isRunning).count == 2, "exactly the worker that took the job died")
 
-        let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
-        #expect(dead.count == 1)
-        let entry = try JSONSerialization.jsonObject(with: Data(try #require(dead.first?.bytes))) as? [String: Any]
-        #expect(entry?["id"] as? String == crashing.id)
-        #expect((entry?["history"] as? [String])?.last?.contains("alone") == true)
-        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.quarantine))).integer == 0)
-        for worker in workers { worker.terminate() }
-        for worker in workers { _ = await worker.waitForExit(seconds: 15) }
-        await pool.stop()
+            let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
+            #expect(dead.count == 1)
+            let entry = try JSONSerialization.jsonObject(with: Data(try #require(dead.first?.bytes))) as? [String: Any]
+            #expect(entry?["id"] as? String == crashing.id)
+            #expect((entry?["history"] as? [String])?.last?.contains("alone") == true)
+            #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.quarantine))).integer == 0)
+            for worker in workers { worker.terminate() }
+            for worker in workers { _ = await worker.waitForExit(seconds: 15) }
+        }
     }
 
     @Test func theDeadLetterListIsCappedInLengthAndPayloadSize() async throws {
-        let pool = try await TestPool(configure: {
+        try await withTestPool(configure: {
             $0.worker.deadLetterMaxLength = 3
             $0.worker.deadLetterPayloadBytes = 1024
-        })
-        let queue = RedisArgument(pool.keys.queue(.tier1))
-        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
-        try await pool.redis.send("LPUSH", queue, RedisArgument(bytes: big))
-        for index in 0..<4 { try await pool.redis.send("LPUSH", queue, RedisArgument("garbage \(index)")) }
-        // Five dead jobs in all: wait until every one was handled (each adds to the statistics).
-        let deadline = Date().addingTimeInterval(30)
-        let hour = RedisArgument(pool.keys.stats(hour: HourKey.now()))
-        while try await pool.redis.send("HGET", hour, "dead").integer ?? 0 < 5, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
-        // Five dead jobs, three kept (which three depends on the order concurrent jobs commit).
-        #expect(dead.count == 3)
-        await pool.stop()
+        }) { pool in
+            let queue = RedisArgument(pool.keys.queue(.tier1))
+            let big = [UInt8](repeating: UInt8(ascii: "x"), count: 200_000)
+            try await pool.redis.send("LPUSH", queue, RedisArgument(bytes: big))
+            for index in 0..<4 { try await pool.redis.send("LPUSH", queue, RedisArgument("garbage \(index)")) }
+            // Five dead jobs in all: wait until every one was handled (each adds to the statistics).
+            let deadline = Date().addingTimeInterval(30)
+            let hour = RedisArgument(pool.keys.stats(hour: HourKey.now()))
+            while try await pool.redis.send("HGET", hour, "dead").integer ?? 0 < 5, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
+            // Five dead jobs, three kept (which three depends on the order concurrent jobs commit).
+            #expect(dead.count == 3)
 
-        let capped = try await TestPool(configure: { $0.worker.deadLetterPayloadBytes = 1024 })
-        try await capped.redis.send("LPUSH", RedisArgument(capped.keys.queue(.tier1)), RedisArgument(bytes: big))
-        var stored: [String: Any]?
-        for _ in 0..<200 where stored == nil {
-            try await Task.sleep(for: .milliseconds(50))
-            stored = try await capped.redis.send("LINDEX", RedisArgument(capped.keys.dead), 0).bytes.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+            let capped = try await TestPool(configure: { $0.worker.deadLetterPayloadBytes = 1024 })
+            try await capped.redis.send("LPUSH", RedisArgument(capped.keys.queue(.tier1)), RedisArgument(bytes: big))
+            var stored: [String: Any]?
+            for _ in 0..<200 where stored == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                stored = try await capped.redis.send("LINDEX", RedisArgument(capped.keys.dead), 0).bytes.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+            }
+            #expect((stored?["payload"] as? String)?.utf8.count == 1024)
+            #expect(stored?["payload_truncated"] as? Bool == true)
+            #expect(stored?["payload_bytes"] as? Int == big.count)
+            await capped.stop()
         }
-        #expect((stored?["payload"] as? String)?.utf8.count == 1024)
-        #expect(stored?["payload_truncated"] as? Bool == true)
-        #expect(stored?["payload_bytes"] as? Int == big.count)
-        await capped.stop()
     }
 
     /// What the client reads says what failed, never where or what the provider answered.
     @Test func providerErrorsReachTheClientWithoutAddressOrBody() async throws {
-        let pool = try await TestPool(configure: { $0.fallback.enabled = false })
-        let secret = "PROMPT-TEXT-\(UUID().uuidString.prefix(6))"
-        let result = try await pool.ask("Summarize \(secret).\n#sim status=400", cache: false)
-        #expect(result.ok == false)
-        let message = try #require(result.error?.message)
-        #expect(message.contains("HTTP 400"), "\(message)")
-        #expect(!message.contains("127.0.0.1"), "\(message)")
-        #expect(!message.contains(String(pool.simulator.port)), "\(message)")
-        #expect(!message.contains(secret), "\(message)")
-        await pool.stop()
+        try await withTestPool(configure: { $0.fallback.enabled = false }) { pool in
+            let secret = "PROMPT-TEXT-\(UUID().uuidString.prefix(6))"
+            let result = try await pool.ask("Summarize \(secret).\n#sim status=400", cache: false)
+            #expect(result.ok == false)
+            let message = try #require(result.error?.message)
+            #expect(message.contains("HTTP 400"), "\(message)")
+            #expect(!message.contains("127.0.0.1"), "\(message)")
+            #expect(!message.contains(String(pool.simulator.port)), "\(message)")
+            #expect(!message.contains(secret), "\(message)")
+        }
     }
 }

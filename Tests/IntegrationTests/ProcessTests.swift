@@ -20,63 +20,63 @@ import Testing
     }
 
     @Test func sigtermDrainsInFlightJobsAndExitsCleanly() async throws {
-        let pool = try await TestPool(workers: 0)
-        let worker = try startWorker(pool)
-        let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
-        for job in jobs { _ = try await pool.producer.enqueue(job) }
-        // Wait until the worker holds all six, then ask it to stop.
-        let deadline = Date().addingTimeInterval(10)
-        while try await processingCount(pool) < 6, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(try await processingCount(pool) == 6)
-        kill(worker.processIdentifier, SIGTERM)
-        #expect(await worker.waitForExit(seconds: 15))
-        #expect(worker.terminationStatus == 0)
-        for job in jobs {
-            let result = try await pool.producer.waitForResult(job)
-            #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+        try await withTestPool(workers: 0) { pool in
+            let worker = try startWorker(pool)
+            let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
+            for job in jobs { _ = try await pool.producer.enqueue(job) }
+            // Wait until the worker holds all six, then ask it to stop.
+            let deadline = Date().addingTimeInterval(10)
+            while try await processingCount(pool) < 6, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(try await processingCount(pool) == 6)
+            kill(worker.processIdentifier, SIGTERM)
+            #expect(await worker.waitForExit(seconds: 15))
+            #expect(worker.terminationStatus == 0)
+            for job in jobs {
+                let result = try await pool.producer.waitForResult(job)
+                #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+            }
+            #expect(try await processingCount(pool) == 0)
         }
-        #expect(try await processingCount(pool) == 0)
-        await pool.stop()
     }
 
     @Test func sigtermPastTheDrainTimeoutHandsJobsBackAndAnotherWorkerFinishesThem() async throws {
-        let pool = try await TestPool(workers: 0)
-        let worker = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
-        let jobs = try (0..<4).map { try pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
-        for job in jobs { _ = try await pool.producer.enqueue(job) }
-        let deadline = Date().addingTimeInterval(10)
-        while try await processingCount(pool) < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        kill(worker.processIdentifier, SIGTERM)
-        #expect(await worker.waitForExit(seconds: 10))
-        #expect(worker.terminationStatus == 0)
-        // Nothing lost: every job is back in its queue, none stuck in a processing list.
-        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 4)
-        #expect(try await processingCount(pool) == 0)
+        try await withTestPool(workers: 0) { pool in
+            let worker = try startWorker(pool, extraConfig: "drain_timeout_seconds = 0.3")
+            let jobs = try (0..<4).map { try pool.job("Translate document \($0).\n#sim latency_ms=4000", cache: false, timeout: 60) }
+            for job in jobs { _ = try await pool.producer.enqueue(job) }
+            let deadline = Date().addingTimeInterval(10)
+            while try await processingCount(pool) < 4, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            kill(worker.processIdentifier, SIGTERM)
+            #expect(await worker.waitForExit(seconds: 10))
+            #expect(worker.terminationStatus == 0)
+            // Nothing lost: every job is back in its queue, none stuck in a processing list.
+            #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 4)
+            #expect(try await processingCount(pool) == 0)
 
-        let second = try startWorker(pool)
-        for job in jobs {
-            let result = try await pool.producer.waitForResult(job)
-            #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+            let second = try startWorker(pool)
+            for job in jobs {
+                let result = try await pool.producer.waitForResult(job)
+                #expect(result.ok, "job \(job.id): \(String(describing: result.error))")
+            }
+            kill(second.processIdentifier, SIGTERM)
+            #expect(await second.waitForExit(seconds: 15))
         }
-        kill(second.processIdentifier, SIGTERM)
-        #expect(await second.waitForExit(seconds: 15))
-        await pool.stop()
     }
 
     @Test func pythonExampleFromTheProtocolDocumentIsAnswered() async throws {
-        let pool = try await TestPool(workers: 1)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let document = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
-        let start = try #require(document.range(of: "```python\n"))
-        let end = try #require(document.range(of: "\n```", range: start.upperBound..<document.endIndex))
-        let script = String(document[start.upperBound..<end.lowerBound])
+        try await withTestPool(workers: 1) { pool in
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let document = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+            let start = try #require(document.range(of: "```python\n"))
+            let end = try #require(document.range(of: "\n```", range: start.upperBound..<document.endIndex))
+            let script = String(document[start.upperBound..<end.lowerBound])
 
-        let (status, text) = try await TestEnvironment.runPython(
-            script, environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
-        )
-        #expect(status == 0, "python said: \(text)")
-        #expect(text.contains("model=qwen3-4b tier=1"))
-        #expect(text.contains("Summary"))
-        await pool.stop()
+            let (status, text) = try await TestEnvironment.runPython(
+                script, environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
+            )
+            #expect(status == 0, "python said: \(text)")
+            #expect(text.contains("model=qwen3-4b tier=1"))
+            #expect(text.contains("Summary"))
+        }
     }
 }

@@ -38,43 +38,43 @@ struct RealEngineTests {
 
     @Test func tierOneJobIsAnsweredByTheRealEngineThroughTheWorkerProcess() async throws {
         let engine = try await RealEngine.start()
-        let pool = try await TestPool(workers: 0)
-        // Logprob confidence alone, and a threshold of 0: the tiny model is always unsure, and
-        // this test is about its answer reaching the caller.
-        let worker = try pool.launch(["worker"], config: """
-            [worker]
-            block_timeout_seconds = 0.5
-            [tier1]
-            confidence_method = "logprobs"
-            confidence_threshold = 0.0
-            """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
-        let text = "Summarize: workers pop jobs with BLMOVE and answer through a reply key."
-        let job = try pool.job(text, params: GenerationParameters(maxTokens: 24, temperature: 0))
-        let result = try await pool.producer.submit(job)
-        kill(worker.processIdentifier, SIGTERM)
-        #expect(await worker.waitForExit(seconds: 15))
+        try await withTestPool(workers: 0) { pool in
+            // Logprob confidence alone, and a threshold of 0: the tiny model is always unsure, and
+            // this test is about its answer reaching the caller.
+            let worker = try pool.launch(["worker"], config: """
+                [worker]
+                block_timeout_seconds = 0.5
+                [tier1]
+                confidence_method = "logprobs"
+                confidence_threshold = 0.0
+                """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let text = "Summarize: workers pop jobs with BLMOVE and answer through a reply key."
+            let job = try pool.job(text, params: GenerationParameters(maxTokens: 24, temperature: 0))
+            let result = try await pool.producer.submit(job)
+            kill(worker.processIdentifier, SIGTERM)
+            #expect(await worker.waitForExit(seconds: 15))
 
-        #expect(result.ok, "\(String(describing: result.error))")
-        let metadata = try #require(result.metadata)
-        #expect(metadata.modelUsed == "qwen3-4b")
-        #expect(metadata.tier == 1)
-        #expect(metadata.fallback == false)
-        #expect(metadata.fallbackSuppressed == nil)
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 0)
-        #expect(pool.simulator.stats.count("/v1/messages") == 0)
+            #expect(result.ok, "\(String(describing: result.error))")
+            let metadata = try #require(result.metadata)
+            #expect(metadata.modelUsed == "qwen3-4b")
+            #expect(metadata.tier == 1)
+            #expect(metadata.fallback == false)
+            #expect(metadata.fallbackSuppressed == nil)
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 0)
+            #expect(pool.simulator.stats.count("/v1/messages") == 0)
 
-        // Greedy decoding is deterministic: the engine gives the same answer again, and the
-        // result carries its text, its usage and the confidence of its real logprobs.
-        let direct = try EngineCompletion(try await engine.chat(directRequest(text, maxTokens: 24)).json)
-        #expect(result.response == direct.content)
-        #expect(!direct.content.isEmpty)
-        #expect(metadata.tokensOutput == direct.completionTokens)
-        #expect(metadata.tokensInput > 10)
-        let confidence = try #require(metadata.confidence)
-        #expect(abs(confidence - ConfidenceScorer.fromLogprobs(direct.logprobs)) < 0.002, "\(confidence) vs the engine's logprobs")
-        #expect((metadata.confidence ?? 1) < 0.7, "a random-weight model is not confident")
-        await pool.stop()
-        await engine.close()
+            // Greedy decoding is deterministic: the engine gives the same answer again, and the
+            // result carries its text, its usage and the confidence of its real logprobs.
+            let direct = try EngineCompletion(try await engine.chat(directRequest(text, maxTokens: 24)).json)
+            #expect(result.response == direct.content)
+            #expect(!direct.content.isEmpty)
+            #expect(metadata.tokensOutput == direct.completionTokens)
+            #expect(metadata.tokensInput > 10)
+            let confidence = try #require(metadata.confidence)
+            #expect(abs(confidence - ConfidenceScorer.fromLogprobs(direct.logprobs)) < 0.002, "\(confidence) vs the engine's logprobs")
+            #expect((metadata.confidence ?? 1) < 0.7, "a random-weight model is not confident")
+            await engine.close()
+        }
     }
 
     /// llama.cpp sends fewer logprob entries than completion tokens (a token ending in a
@@ -118,64 +118,64 @@ struct RealEngineTests {
     /// engine's 4,096-token context: the engine refuses it, and Claude answers.
     @Test func requestOverTheEnginesContextFailsOverToClaude() async throws {
         let engine = try await RealEngine.start()
-        let pool = try await TestPool(configure: { $0.tiers[1]?.endpoints = [engine.baseURL] })
-        let text = "Summarize: " + String(repeating: "the quarterly figures of the harbour office ", count: 700)
-        let result = try await pool.ask(text, cache: false)
-        #expect(result.ok, "\(String(describing: result.error))")
-        let metadata = try #require(result.metadata)
-        #expect(metadata.tierDecisionReason == "simple_task_pattern_matched")
-        #expect(metadata.fallback)
-        #expect(metadata.fallbackReason == "error_context_length")
-        #expect(metadata.originalModel == "qwen3-4b")
-        #expect(metadata.modelUsed == "claude-sonnet-4-5")
-        #expect(pool.simulator.stats.count("/v1/messages") == 1)
-        await pool.stop()
+        try await withTestPool(configure: { $0.tiers[1]?.endpoints = [engine.baseURL] }) { pool in
+            let text = "Summarize: " + String(repeating: "the quarterly figures of the harbour office ", count: 700)
+            let result = try await pool.ask(text, cache: false)
+            #expect(result.ok, "\(String(describing: result.error))")
+            let metadata = try #require(result.metadata)
+            #expect(metadata.tierDecisionReason == "simple_task_pattern_matched")
+            #expect(metadata.fallback)
+            #expect(metadata.fallbackReason == "error_context_length")
+            #expect(metadata.originalModel == "qwen3-4b")
+            #expect(metadata.modelUsed == "claude-sonnet-4-5")
+            #expect(pool.simulator.stats.count("/v1/messages") == 1)
 
-        // The provider's error carries the engine's own words, and not the prompt.
-        var settings = TierSettings.defaults(tier: 1)
-        settings.endpoints = [engine.baseURL]
-        let provider = OpenAIProvider(settings: settings, http: engine.http)
-        do {
-            _ = try await provider.complete(ProviderRequest(messages: [ChatMessage(role: "user", content: text)], maxTokens: 16, timeout: .seconds(60)))
-            Issue.record("the engine accepted a prompt over its context")
-        } catch {
-            #expect(error.code == .contextLength)
-            #expect(error.status == 400)
-            #expect(error.message.contains("exceeds the available context size"), "\(error.message)")
-            #expect(!error.message.contains("harbour"))
+            // The provider's error carries the engine's own words, and not the prompt.
+            var settings = TierSettings.defaults(tier: 1)
+            settings.endpoints = [engine.baseURL]
+            let provider = OpenAIProvider(settings: settings, http: engine.http)
+            do {
+                _ = try await provider.complete(ProviderRequest(messages: [ChatMessage(role: "user", content: text)], maxTokens: 16, timeout: .seconds(60)))
+                Issue.record("the engine accepted a prompt over its context")
+            } catch let error as ProviderError {
+                #expect(error.code == .contextLength)
+                #expect(error.status == 400)
+                #expect(error.message.contains("exceeds the available context size"), "\(error.message)")
+                #expect(!error.message.contains("harbour"))
+            }
+            await engine.close()
         }
-        await engine.close()
     }
 
     /// The engine dies (SIGKILL) while it generates: the job is not lost, Claude answers it.
     @Test func engineKilledMidRequestFallsBackToClaude() async throws {
         let engine = try await RealEngine.start()
-        let pool = try await TestPool(configure: {
+        try await withTestPool(configure: {
             $0.tiers[1]?.endpoints = [engine.baseURL]
             $0.fallback.timeoutMs = 60_000
-        })
-        // About 3,000 tokens: seconds of generation, so the kill lands mid-request.
-        let job = try pool.job("Write a very long story about queues.", cache: false, timeout: 90, params: GenerationParameters(maxTokens: 3000))
-        _ = try await pool.producer.enqueue(job)
-        let deadline = ContinuousClock.now + .seconds(30)
-        var generating = false
-        while !generating && ContinuousClock.now < deadline {
-            generating = await engine.isProcessing()
-            if !generating { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        try #require(generating, "the engine never started generating")
-        engine.kill()
+        }) { pool in
+            // About 3,000 tokens: seconds of generation, so the kill lands mid-request.
+            let job = try pool.job("Write a very long story about queues.", cache: false, timeout: 90, params: GenerationParameters(maxTokens: 3000))
+            _ = try await pool.producer.enqueue(job)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var generating = false
+            while !generating && ContinuousClock.now < deadline {
+                generating = await engine.isProcessing()
+                if !generating { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            try #require(generating, "the engine never started generating")
+            engine.kill()
 
-        let result = try await pool.producer.waitForResult(job)
-        #expect(result.ok, "\(String(describing: result.error))")
-        let metadata = try #require(result.metadata)
-        #expect(metadata.fallback)
-        #expect(metadata.fallbackReason == "error_connection", "reason \(metadata.fallbackReason ?? "nil")")
-        #expect(metadata.originalModel == "qwen3-4b")
-        #expect(metadata.modelUsed == "claude-sonnet-4-5")
-        #expect(try await processingCount(pool) == 0)
-        #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.dead)).integer == 0)
-        await pool.stop()
-        await engine.close()
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.ok, "\(String(describing: result.error))")
+            let metadata = try #require(result.metadata)
+            #expect(metadata.fallback)
+            #expect(metadata.fallbackReason == "error_connection", "reason \(metadata.fallbackReason ?? "nil")")
+            #expect(metadata.originalModel == "qwen3-4b")
+            #expect(metadata.modelUsed == "claude-sonnet-4-5")
+            #expect(try await processingCount(pool) == 0)
+            #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.dead)).integer == 0)
+            await engine.close()
+        }
     }
 }

@@ -22,32 +22,32 @@ import Testing
     }
 
     @Test func transientErrorsAreRetriedThenFallBack() async throws {
-        let pool = try await TestPool()
-        let result = try await pool.ask("Explain retries.\n#sim openai status=503", cache: false)
-        #expect(result.metadata?.fallbackReason == "error_http_5xx")
-        // Three attempts on the small model, then one Claude call.
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 3)
-        #expect(pool.simulator.stats.count("/v1/messages") == 1)
-        await pool.stop()
+        try await withTestPool { pool in
+            let result = try await pool.ask("Explain retries.\n#sim openai status=503", cache: false)
+            #expect(result.metadata?.fallbackReason == "error_http_5xx")
+            // Three attempts on the small model, then one Claude call.
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 3)
+            #expect(pool.simulator.stats.count("/v1/messages") == 1)
+        }
     }
 
     @Test func clientErrorsAreNotRetried() async throws {
-        let pool = try await TestPool()
-        let result = try await pool.ask("Explain retries.\n#sim openai status=400", cache: false)
-        #expect(result.metadata?.fallbackReason == "error_http_4xx")
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 1)
-        await pool.stop()
+        try await withTestPool { pool in
+            let result = try await pool.ask("Explain retries.\n#sim openai status=400", cache: false)
+            #expect(result.metadata?.fallbackReason == "error_http_4xx")
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 1)
+        }
     }
 
     @Test func rateLimitedCallsWaitForRetryAfter() async throws {
-        let pool = try await TestPool()
-        let started = Date()
-        let result = try await pool.ask("Explain rate limits.\n#sim openai status=429", cache: false)
-        let elapsed = Date().timeIntervalSince(started)
-        #expect(result.metadata?.fallbackReason == "error_rate_limited")
-        #expect(pool.simulator.stats.count("/v1/chat/completions") == 3)
-        // The simulator's 429 says Retry-After: 1; two waits of at least a second each.
-        #expect(elapsed >= 2)
-        await pool.stop()
+        try await withTestPool { pool in
+            let started = Date()
+            let result = try await pool.ask("Explain rate limits.\n#sim openai status=429", cache: false)
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(result.metadata?.fallbackReason == "error_rate_limited")
+            #expect(pool.simulator.stats.count("/v1/chat/completions") == 3)
+            // The simulator's 429 says Retry-After: 1; two waits of at least a second each.
+            #expect(elapsed >= 2)
+        }
     }
 }

@@ -245,6 +245,23 @@ public final class TestPool: Sendable {
     }
 }
 
+/// Starts a pool, runs `body` with it, and stops everything the pool started (workers, the
+/// simulator, the test's keys) when `body` returns, and also when it throws or is cancelled.
+public func withTestPool<T>(
+    configure: (inout CervellaSettings) -> Void = { _ in }, workers: Int = 1, simulator: RunningSimulator? = nil,
+    _ body: (TestPool) async throws -> T
+) async throws -> T {
+    let pool = try await TestPool(configure: configure, workers: workers, simulator: simulator)
+    do {
+        let result = try await body(pool)
+        await pool.stop()
+        return result
+    } catch {
+        await pool.stop()
+        throw error
+    }
+}
+
 /// A gateway started by a test.
 public struct RunningGateway: Sendable {
     public let baseURL: String
