@@ -26,6 +26,7 @@ import signal
 import sys
 import time
 
+from chaoslib import settings
 from chaoslib.common import log
 from chaoslib.processes import Processes
 from chaoslib.reconcile import print_reports, verdict
@@ -52,6 +53,12 @@ def main():
     args = parser.parse_args()
     args.jobs = args.jobs or (300 if args.short else 2000)
     args.rate = args.rate or (25.0 if args.short else 40.0)
+    # The pool's heartbeat, reaper and fallback settings, from the code's defaults; no guess.
+    try:
+        timing = settings.load()
+    except settings.SettingsError as error:
+        sys.exit(f"chaos driver: {error}")
+    log(f"pool timings: {timing.describe()}")
 
     def terminate(signum, _frame):
         raise SystemExit(128 + signum)
@@ -65,7 +72,7 @@ def main():
         for index, name in enumerate(s.strip() for s in args.scenarios.split(",") if s.strip()):
             if name not in NAMES:
                 parser.error(f"unknown scenario {name!r}")
-            scenario = Scenario(name, args, procs, random.Random(args.seed * 10 + index))
+            scenario = Scenario(name, args, procs, random.Random(args.seed * 10 + index), timing)
             try:
                 scenario.setup()
                 t0 = time.time()

@@ -17,8 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .common import wait_until
-from .settings import CONCURRENCY, DEFAULT_FALLBACK_TIMEOUT_MS, FALLBACK_TIMEOUT_MS, HEARTBEAT_INTERVAL_S, \
-    HEARTBEAT_TTL_S, REAPER_INTERVAL_S, WORKERS
+from .settings import CONCURRENCY, FALLBACK_TIMEOUT_MS, WORKERS
 
 
 def free_port():
@@ -147,13 +146,13 @@ reply_ttl_seconds = 900
 queues = ["fallback", "tier1", "tier3"]
 concurrency = {CONCURRENCY}
 block_timeout_seconds = 1.0
-heartbeat_interval_seconds = {HEARTBEAT_INTERVAL_S}
-heartbeat_ttl_seconds = {HEARTBEAT_TTL_S}
+heartbeat_interval_seconds = {self.timing.heartbeat_interval_s}
+heartbeat_ttl_seconds = {self.timing.heartbeat_ttl_s}
 drain_timeout_seconds = 5.0
-reaper_interval_seconds = {REAPER_INTERVAL_S}
+reaper_interval_seconds = {self.timing.reaper_interval_s}
 
 [fallback]
-timeout_ms = {FALLBACK_TIMEOUT_MS.get(self.name, DEFAULT_FALLBACK_TIMEOUT_MS)}
+timeout_ms = {FALLBACK_TIMEOUT_MS.get(self.name, self.timing.default_fallback_timeout_ms)}
 
 [tier2]
 enabled = false

@@ -13,7 +13,7 @@ import time
 from .common import REDIS_ERRORS, log, with_retry
 from .processes import Processes, ScenarioProcesses
 from .reconcile import Reconciler
-from .settings import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S, JOB_DEADLINE_S, REAPER_INTERVAL_S, REAPER_LEASE_S
+from .settings import JOB_DEADLINE_S
 
 NAMES = ("a", "b", "c", "d")
 
@@ -22,8 +22,9 @@ class Scenario(ScenarioProcesses, Reconciler):
     """One scenario: its processes (ScenarioProcesses), its producer and chaos threads (here) and
     its collector and reconciliation (Reconciler)."""
 
-    def __init__(self, name, args, procs, rng):
+    def __init__(self, name, args, procs, rng, timing):
         self.name = name
+        self.timing = timing  # settings.Timing: the pool's heartbeat, reaper and fallback settings
         self.args = args
         self.procs = procs
         self.rng = rng  # jobs (producer thread)
@@ -218,8 +219,9 @@ class Scenario(ScenarioProcesses, Reconciler):
         r = self.client()
         window = self.enqueue_window()
         start = time.monotonic()
-        long_stop = HEARTBEAT_TTL_S + REAPER_LEASE_S + 2 * REAPER_INTERVAL_S + 1.5
-        plan = [(0.15, 3 * HEARTBEAT_INTERVAL_S, "3 heartbeat periods"), (0.45, long_stop, "TTL + reaper lease + margin")]
+        timing = self.timing
+        long_stop = timing.heartbeat_ttl_s + timing.reaper_lease_s + 2 * timing.reaper_interval_s + 1.5
+        plan = [(0.15, 3 * timing.heartbeat_interval_s, "3 heartbeat periods"), (0.45, long_stop, "TTL + reaper lease + margin")]
         used = set()
         for fraction, duration, why in plan:
             delay = start + fraction * window - time.monotonic()
