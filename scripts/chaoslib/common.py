@@ -12,7 +12,6 @@ def log(message):
     print(f"\033[1m==>\033[0m {message}", file=sys.stderr, flush=True)
 
 
-
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -26,7 +26,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-
 class Processes:
     """Every child process this driver starts; pids also go to a file for scripts/chaos's trap."""
 

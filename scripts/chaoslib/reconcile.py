@@ -217,7 +217,6 @@ class Reconciler:
         return report
 
 
-
 def fmt_s(value):
     return "-" if value is None else f"{value:.1f} s"
 
