@@ -120,6 +120,9 @@ public final class Worker: Service, Sendable {
 
     var isStopping: Bool { stopping.isSet }
 
+    /// The operator's live switches as this worker last read them.
+    public var liveFlags: LiveFlags { live.current }
+
     public func run() async throws {
         logger.info("worker started", metadata: [
             "cervella.queues": "\(queues.map(\.rawValue).joined(separator: ","))",

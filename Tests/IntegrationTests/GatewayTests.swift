@@ -159,7 +159,7 @@ import Testing
             #expect(metadata["tier_decision_reason"] as? String == "simple_task_pattern_matched_tier1_disabled")
             #expect(try await client.send("POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":true}"#, key: Self.adminKey).status == 200)
             // Workers see a switch within a second; until then they would still forward tier 1.
-            try await Task.sleep(for: .seconds(1))
+            #expect(await pool.workersSee { $0.isEnabled(1) })
             let back = client.object(try await client.send("POST", "/api/chat", json: #"{"message":"Summarize the second memo."}"#))
             #expect((back["metadata"] as? [String: Any])?["tier"] as? Int == 1)
             let rollback = try await client.send("POST", "/api/admin/emergency-rollback", key: Self.adminKey)

@@ -1,4 +1,5 @@
 import Spawn
+import ControlPlane
 import Foundation
 import Gateway
 import JobProtocol
@@ -224,6 +225,13 @@ public final class TestPool: Sendable {
         return try producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
     }
 
+    /// Waits until every in-process worker has read live switches that satisfy `condition`
+    /// (they re-read them every 250 ms); false when one has not within `timeout`.
+    public func workersSee(_ condition: (LiveFlags) -> Bool, timeout: Duration = .seconds(10)) async -> Bool {
+        let current = workers.withLock { $0.map(\.0) }
+        return await eventually(timeout: timeout) { current.allSatisfy { condition($0.liveFlags) } }
+    }
+
     /// Waits until the workers have added their counts to the hourly stats: they flush every
     /// `worker.stats_flush_seconds` (0.1 s here), not inside each job's commit.
     public func settleStats() async throws {
@@ -242,6 +250,17 @@ public final class TestPool: Sendable {
         }
         producer.close()
         redis.close()
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` has passed; true when it held.
+/// A test waits on what it needs, not on a fixed sleep that a loaded machine can outlast.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(20))
     }
 }
 
