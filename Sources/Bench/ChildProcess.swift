@@ -32,6 +32,28 @@ final class ChildProcess: Sendable {
         return (rss, peak)
     }
 
+    /// Resident memory per mapped file (anonymous mappings under "[anonymous]"), largest
+    /// first, in megabytes: where an RSS figure comes from.
+    func residentByMapping() -> [(name: String, megabytes: Double)] {
+        // Read to the end: /proc files report no size, and a sized read stops at the first page.
+        guard let file = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps"), let data = try? file.readToEnd() else { return [] }
+        try? file.close()
+        let smaps = String(decoding: data, as: UTF8.self)
+        var resident: [String: Double] = [:]
+        var current = "[anonymous]"
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                // A mapping's header: address range, permissions, offset, device, inode, path.
+                current = fields.count >= 6 ? fields[5...].joined(separator: " ") : "[anonymous]"
+            } else if first == "Rss:", fields.count >= 2, let kilobytes = Double(fields[1]) {
+                resident[current, default: 0] += kilobytes / 1024
+            }
+        }
+        return resident.map { (name: $0.key, megabytes: $0.value) }.sorted { $0.megabytes > $1.megabytes }
+    }
+
     /// From /proc/<pid>/smaps_rollup, in megabytes: the proportional share of every page
     /// (shared code split between the processes that map it) and the process's own
     /// anonymous memory (heap, stacks).
