@@ -40,7 +40,7 @@ public struct CervellaSettings: Sendable, Equatable {
         /// SIGTERM: how long in-flight jobs may finish before the rest is handed back.
         public var drainTimeoutSeconds = 20.0
         /// How often a worker tries to take the reaper lease and recover dead workers' jobs.
-        public var reaperIntervalSeconds = 2.0
+        public var reaperIntervalSeconds = 1.0
         /// How often a worker adds its counted statistics to the hourly hash (Sidekiq flushes
         /// its processed/failed counts the same way). A killed worker loses at most this much
         /// of its counts, never a job or a result.

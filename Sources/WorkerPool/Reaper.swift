@@ -13,9 +13,11 @@ import Settings
 /// recorded, where a probation process runs it alone (`ProbationSupervisor`): a job that
 /// crashes the process running it takes one worker, never the pool.
 ///
-/// With a 15 s heartbeat TTL and a 2 s scan (the lease lasts one scan interval), a killed
-/// worker's jobs are quarantined within about 17 s. A live worker is never reclaimed, however
-/// long its provider call: its heartbeat runs on its own schedule.
+/// A killed worker process is seen by its closed connections (`Reaper+Liveness.swift`): its
+/// jobs are quarantined within one scan (1 s by default; two when it held the lease) plus
+/// 0.75 s. A lost host is seen when its heartbeat expires (15 s TTL) plus a scan. A live
+/// worker is never reclaimed, however long its provider call: its heartbeat runs on its own
+/// schedule.
 struct Reaper: Sendable {
     /// The live worker's writer: its connection, and the commit path for retired jobs.
     let writer: CommitWriter
