@@ -149,6 +149,25 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Hermetic: no Redis, no simulator (a Redis URL where nothing listens, never reached).
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "JobProtocol", "RedisClient", "Settings",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "ProducerTests",
+            dependencies: [
+                "Producer", "ControlPlane", "JobProtocol", "RedisClient", "Routing", "Settings", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ControlPlaneTests", dependencies: ["ControlPlane", "JobProtocol", "RedisClient", "Settings"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -9,11 +9,12 @@ public enum ConfigReport {
         var tiers: [String: Any] = [:]
         for number in 1...3 {
             let tier = settings.tier(number)
-            tiers[String(number)] = [
-                "enabled": flags.isEnabled(number), "model": tier.model, "kind": tier.kind.rawValue,
-                "endpoints": tier.endpoints, "confidence_method": tier.confidenceMethod.rawValue,
-                "confidence_threshold": tier.confidenceThreshold, "api_key_set": tier.apiKey != nil,
-            ] as [String: Any]
+            tiers[String(number)] =
+                [
+                    "enabled": flags.isEnabled(number), "model": tier.model, "kind": tier.kind.rawValue,
+                    "endpoints": tier.endpoints, "confidence_method": tier.confidenceMethod.rawValue,
+                    "confidence_threshold": tier.confidenceThreshold, "api_key_set": tier.apiKey != nil,
+                ] as [String: Any]
         }
         return [
             "poc_validated": flags.pocValidated,

@@ -37,13 +37,17 @@ public final class LiveConfigWatcher: Sendable {
             return state
         }
         if previous != flags {
-            logger.notice("live configuration changed", metadata: [
-                "cervella.tiers_enabled": "\(flags.tierEnabled.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-                "cervella.fallback_enabled": "\(flags.fallbackEnabled)",
-            ])
+            logger.notice(
+                "live configuration changed",
+                metadata: [
+                    "cervella.tiers_enabled":
+                        "\(flags.tierEnabled.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+                    "cervella.fallback_enabled": "\(flags.fallbackEnabled)",
+                ])
         }
         if !problems.isEmpty, problems != previousProblems {
-            logger.warning("ignoring unreadable fields in the live configuration hash", metadata: ["cervella.problems": "\(problems.joined(separator: "; "))"])
+            logger.warning(
+                "ignoring unreadable fields in the live configuration hash", metadata: ["cervella.problems": "\(problems.joined(separator: "; "))"])
         }
     }
 

@@ -16,36 +16,29 @@ public struct StatsReport: Sendable {
     public var endpointHealth: [String: [UInt8]] = [:]
 
     public static func load(connection: RedisConnection, keys: KeySpace, now: Date = Date(), hours: Int = 24) async throws -> StatsReport {
-        let hourKeys = (0..<hours).map { keys.stats(hour: HourlyStats.hourKey(now.addingTimeInterval(-3600 * Double($0)))) }
-        let replies = try await connection.pipeline(hourKeys.map { RedisCommand("HGETALL", RedisArgument($0)) })
-        let today = String(HourlyStats.hourKey(now).prefix(8))
-        var totals: [String: Double] = [:]
-        var costToday = 0.0
-        for (key, reply) in zip(hourKeys, replies) {
-            let values = reply.array ?? []
-            var index = 0
-            while index + 1 < values.count {
-                if let field = values[index].string, let number = values[index + 1].string.flatMap(Double.init) {
-                    totals[field, default: 0] += number
-                    if field == "cost_usd" && key.dropLast(2).hasSuffix(today) { costToday += number }
-                }
-                index += 2
-            }
-        }
-        var report = StatsReport(totals: totals, costToday: costToday, hours: hours)
-        let health = try await connection.send("HGETALL", RedisArgument(keys.health)).array ?? []
+        let hourStamps = (0..<hours).map { HourlyStats.hourKey(now.addingTimeInterval(-3600 * Double($0))) }
+        let replies = try await connection.pipeline(hourStamps.map { RedisCommand("HGETALL", RedisArgument(keys.stats(hour: $0))) })
+        var report = StatsReport(hourly: zip(hourStamps, replies).map { (hour: $0, reply: $1) }, today: String(HourlyStats.hourKey(now).prefix(8)))
+        let health = try await connection.send("HGETALL", RedisArgument(keys.health))
+        report.addHealth(health, now: now)
+        return report
+    }
+
+    /// Adds the workers' endpoint health (the HGETALL reply of `cervella:health`): entries of
+    /// the last 30 s only, by tier, so that a stopped worker's last view does not linger.
+    mutating func addHealth(_ reply: RedisValue, now: Date) {
+        let health = reply.array ?? []
         var index = 0
         while index + 1 < health.count {
             defer { index += 2 }
             guard let field = health[index].string, let bytes = health[index + 1].bytes,
-                  let entry = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                  let at = entry["at"] as? Double, now.timeIntervalSince1970 - at < 30,
-                  let state = entry["state"] as? String, field.hasPrefix("tier"), let tier = Int(field.dropFirst(4).prefix(1))
+                let entry = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+                let at = entry["at"] as? Double, now.timeIntervalSince1970 - at < 30,
+                let state = entry["state"] as? String, field.hasPrefix("tier"), let tier = Int(field.dropFirst(4).prefix(1))
             else { continue }
-            report.probedHealth[tier, default: []].append(state)
-            report.endpointHealth[field] = bytes
+            probedHealth[tier, default: []].append(state)
+            endpointHealth[field] = bytes
         }
-        return report
     }
 
     func value(_ field: String) -> Double { totals[field] ?? 0 }
@@ -59,7 +52,7 @@ public struct StatsReport: Sendable {
             seen += value("latency_le_\(bucket):tier\(tier)")
             if seen >= 0.95 * count { return bucket }
         }
-        return nil // beyond the last bucket
+        return nil  // beyond the last bucket
     }
 
     /// The report's model health: the workers' fresh view of the tier's endpoints (circuit
@@ -82,7 +75,8 @@ public struct StatsReport: Sendable {
 
     private func errorFallbacks(tier: Int) -> Double {
         // Fallback reasons are counted pool-wide; attribute error-class ones to the small tiers' share.
-        let errorReasons = totals.filter { $0.key.hasPrefix("fallback_reason:error_") || $0.key == "fallback_reason:timeout_error" }.values.reduce(0, +)
+        let errorReasons = totals.filter { $0.key.hasPrefix("fallback_reason:error_") || $0.key == "fallback_reason:timeout_error" }.values.reduce(
+            0, +)
         let fallbacks = value("fallbacks:tier1") + value("fallbacks:tier2")
         guard fallbacks > 0 else { return 0 }
         return errorReasons * value("fallbacks:tier\(tier)") / fallbacks
@@ -119,7 +113,8 @@ public struct StatsReport: Sendable {
         return [
             "window_hours": hours,
             "requests_24h": ["total": Int(total), "tier_1": Int(requests[0]), "tier_2": Int(requests[1]), "tier_3": Int(requests[2])],
-            "tier_distribution": total > 0 ? ["tier_1": round(requests[0] / total, 3), "tier_2": round(requests[1] / total, 3), "tier_3": round(requests[2] / total, 3)] : [:],
+            "tier_distribution": total > 0
+                ? ["tier_1": round(requests[0] / total, 3), "tier_2": round(requests[1] / total, 3), "tier_3": round(requests[2] / total, 3)] : [:],
             "fallback_rate": fallbackRate,
             "fallback_reasons": reasons,
             "avg_latency_ms": latency,
@@ -149,8 +144,32 @@ public struct StatsReport: Sendable {
             alerts.append("cost today $\(String(format: "%.2f", costToday)) is over DAILY_COST_ALERT_USD $\(settings.budget.dailyCostAlertUSD)")
         }
         if cost * Double(daysInMonth) > settings.budget.monthlyBudgetUSD {
-            alerts.append("monthly projection $\(String(format: "%.2f", cost * Double(daysInMonth))) is over MONTHLY_BUDGET_USD $\(settings.budget.monthlyBudgetUSD)")
+            alerts.append(
+                "monthly projection $\(String(format: "%.2f", cost * Double(daysInMonth))) is over MONTHLY_BUDGET_USD $\(settings.budget.monthlyBudgetUSD)"
+            )
         }
         return alerts
+    }
+}
+
+extension StatsReport {
+    /// The totals of hourly hashes, each an HGETALL reply by its hour stamp (`YYYYMMDDHH`);
+    /// `costToday` sums `cost_usd` over the hours of `today` (`YYYYMMDD`). Fields that are not
+    /// numbers are skipped.
+    init(hourly: [(hour: String, reply: RedisValue)], today: String) {
+        var totals: [String: Double] = [:]
+        var costToday = 0.0
+        for (hour, reply) in hourly {
+            let values = reply.array ?? []
+            var index = 0
+            while index + 1 < values.count {
+                if let field = values[index].string, let number = values[index + 1].string.flatMap(Double.init) {
+                    totals[field, default: 0] += number
+                    if field == "cost_usd" && hour.hasPrefix(today) { costToday += number }
+                }
+                index += 2
+            }
+        }
+        self.init(totals: totals, costToday: costToday, hours: hourly.count)
     }
 }

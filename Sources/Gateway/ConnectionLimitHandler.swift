@@ -81,7 +81,8 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         state = .refused
         // Counted, and logged at debug only: under a flood a line per connection would be the attack.
         Counter(label: "cervella_http_connections_refused_total").increment()
-        logger.debug("connection refused: the gateway holds its maximum of open connections", metadata: ["cervella.max_connections": "\(counter.limit)"])
+        logger.debug(
+            "connection refused: the gateway holds its maximum of open connections", metadata: ["cervella.max_connections": "\(counter.limit)"])
         // Not from inside channelActive: closing there would send channelInactive down the
         // pipeline before channelActive reached NIOAsyncChannel's handler, which traps.
         context.eventLoop.assumeIsolated().execute { [self] in

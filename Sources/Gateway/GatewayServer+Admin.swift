@@ -24,7 +24,9 @@ extension GatewayServer {
         try await withRedisDeadline { try await store.set(["tier\(toggle.tier)_enabled": toggle.enabled ? "true" : "false"], by: "gateway") }
         await refreshLiveFlags()
         logger.notice("tier toggled through the admin API", metadata: ["cervella.tier": "\(toggle.tier)", "cervella.enabled": "\(toggle.enabled)"])
-        return GatewayResponse.json(["tier": toggle.tier, "enabled": toggle.enabled, "message": "Tier \(toggle.tier) \(toggle.enabled ? "enabled" : "disabled")"])
+        return GatewayResponse.json([
+            "tier": toggle.tier, "enabled": toggle.enabled, "message": "Tier \(toggle.tier) \(toggle.enabled ? "enabled" : "disabled")",
+        ])
     }
 
     func rollback() async throws -> Response {

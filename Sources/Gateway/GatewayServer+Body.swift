@@ -10,10 +10,14 @@ extension GatewayServer {
             let buffer = try await request.body.collect(upTo: settings.gateway.requestBodyLimitBytes)
             return Data(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw Refusal(response: GatewayResponse.error(.contentTooLarge, code: "body_too_large", message: "the request body exceeds \(settings.gateway.requestBodyLimitBytes) bytes"))
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .contentTooLarge, code: "body_too_large", message: "the request body exceeds \(settings.gateway.requestBodyLimitBytes) bytes"))
         } catch {
             // The connection ended mid-body, or the read timeout closed it: nobody reads this.
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "body_unreadable", message: "the request body could not be read completely; send it again"))
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .badRequest, code: "body_unreadable", message: "the request body could not be read completely; send it again"))
         }
     }
 
@@ -22,10 +26,12 @@ extension GatewayServer {
     /// or an XML document is never half-read as JSON.
     static func checkContentType(_ value: String?) throws {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return }
-        let mediaType = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
+        let mediaType =
+            value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) { return }
-        let message = mediaType == "application/x-www-form-urlencoded"
+        let message =
+            mediaType == "application/x-www-form-urlencoded"
             ? "the body must be JSON: send Content-Type: application/json (curl -d sends application/x-www-form-urlencoded; add -H 'Content-Type: application/json')"
             : "Content-Type '\(mediaType.prefix(100))' is not supported; send a JSON body with Content-Type: application/json"
         throw Refusal(response: GatewayResponse.error(.unsupportedMediaType, code: "unsupported_media_type", message: message))
@@ -83,8 +89,9 @@ extension GatewayServer {
         let text = String(decoding: data.prefix(1_048_576), as: UTF8.self)
         let pattern = #""([^"\\]{1,64})"\s*:\s*\[?\s*"# + NSRegularExpression.escapedPattern(for: literal) + "(?![0-9.eE+-])"
         guard let expression = try? NSRegularExpression(pattern: pattern),
-              let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-              let range = Range(match.range(at: 1), in: text) else { return nil }
+            let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let range = Range(match.range(at: 1), in: text)
+        else { return nil }
         return String(text[range])
     }
 

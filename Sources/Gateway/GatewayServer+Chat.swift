@@ -10,14 +10,17 @@ extension GatewayServer {
     func chat(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let chat = try decode(ChatRequest.self, from: try await body(request, context))
         guard chat.stream != true else {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
         }
         guard !chat.message.isBlank else { throw Self.invalid("message is empty") }
         try validated { validator in
             if let context = chat.context { try validator.check(free: .object(context), at: "context") }
         }
         let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]
-        let job = try makeJob(messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
+        let job = try makeJob(
+            messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
         let result = try await run(job, endpoint: "/api/chat")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         return GatewayResponse.encoded(ChatResponse(response: result.response ?? "", metadata: metadata))
@@ -30,7 +33,8 @@ extension GatewayServer {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet"))
         }
         if let n = body.n, n != 1 { throw Self.invalid("only n = 1 is supported, got \(n)") }
-        let params = GenerationParameters(maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
+        let params = GenerationParameters(
+            maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
         try validated { validator in
             try validator.check(messages: body.messages)
             // Both names are checked when both are sent, though max_completion_tokens wins.
@@ -43,8 +47,13 @@ extension GatewayServer {
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         let completion: [String: Any] = [
             "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(saturating: job.createdAt), "model": metadata.modelUsed,
-            "choices": [["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]],
-            "usage": ["prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput, "total_tokens": metadata.tokensInput &+ metadata.tokensOutput],
+            "choices": [
+                ["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]
+            ],
+            "usage": [
+                "prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput,
+                "total_tokens": metadata.tokensInput &+ metadata.tokensOutput,
+            ],
         ]
         return GatewayResponse.json(completion, headers: Self.cervellaHeaders(metadata))
     }
@@ -67,7 +76,10 @@ extension GatewayServer {
         }
     }
 
-    func makeJob(messages: [ChatMessage], tierHint: String, forceModel: String?, enableFallback: Bool, params: GenerationParameters = .init(), cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:]) throws -> Job {
+    func makeJob(
+        messages: [ChatMessage], tierHint: String, forceModel: String?, enableFallback: Bool, params: GenerationParameters = .init(),
+        cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:]
+    ) throws -> Job {
         guard ["auto", "simple", "medium", "complex"].contains(tierHint) else {
             throw Self.invalid("tier_hint must be auto, simple, medium or complex")
         }
@@ -102,15 +114,22 @@ extension GatewayServer {
         case .full:
             dispatcher.cancel(job.id)
             logRequest(job, result: nil, endpoint: endpoint, status: 503)
-            throw Refusal(response: GatewayResponse.error(.serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
         case .queued:
             guard let answered = await dispatcher.wait(job.id) else {
                 logRequest(job, result: nil, endpoint: endpoint, status: 504)
-                throw Refusal(response: GatewayResponse.error(.gatewayTimeout, code: "deadline_exceeded", message: "no result within \(Int(saturating: remaining)) s; the job id is \(job.id)"))
+                throw Refusal(
+                    response: GatewayResponse.error(
+                        .gatewayTimeout, code: "deadline_exceeded",
+                        message: "no result within \(Int(saturating: remaining)) s; the job id is \(job.id)"))
             }
             result = answered
         }
-        logRequest(job, result: result, endpoint: endpoint, status: result.ok ? 200 : Int(JobErrorTable.entry(for: JobErrorTable.publicCode(result.error?.code)).status.code))
+        logRequest(
+            job, result: result, endpoint: endpoint,
+            status: result.ok ? 200 : Int(JobErrorTable.entry(for: JobErrorTable.publicCode(result.error?.code)).status.code))
         return result
     }
 
@@ -154,7 +173,8 @@ extension GatewayServer {
         var metadata: Logger.Metadata = [
             "cervella.request.id": "\(job.id)", "cervella.endpoint": "\(endpoint)", "cervella.status": "\(status)",
             "cervella.messages": "\(job.messages.count)", "cervella.message_chars": "\(job.messages.reduce(0) { $0 + $1.text.count })",
-            "cervella.tier_hint": "\(job.tierHint)", "cervella.route.tier": "\(job.route?.tier ?? 0)", "cervella.route.reason": "\(job.route?.reason ?? "-")",
+            "cervella.tier_hint": "\(job.tierHint)", "cervella.route.tier": "\(job.route?.tier ?? 0)",
+            "cervella.route.reason": "\(job.route?.reason ?? "-")",
             "cervella.success": "\(result?.ok ?? false)",
         ]
         if let m = result?.metadata {

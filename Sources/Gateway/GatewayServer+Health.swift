@@ -50,17 +50,20 @@ extension GatewayServer {
         _ = try await commands.send("PING")
         let lists = try await commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
         let listPrefix = keys.prefix + ":processing:"
-        let workerIDs = Set(lists.compactMap { list -> String? in
-            guard list.hasPrefix(listPrefix), let colon = list.dropFirst(listPrefix.count).firstIndex(of: ":") else { return nil }
-            return String(list[list.index(after: colon)...])
-        }).sorted()
+        let workerIDs = Set(
+            lists.compactMap { list -> String? in
+                guard list.hasPrefix(listPrefix), let colon = list.dropFirst(listPrefix.count).firstIndex(of: ":") else { return nil }
+                return String(list[list.index(after: colon)...])
+            }
+        ).sorted()
         var alive = 0
         var served = Set<String>()
         if !workerIDs.isEmpty {
             let values = try await commands.send(RedisCommand("MGET", arguments: workerIDs.map { RedisArgument(keys.worker($0)) })).array ?? []
             for value in values {
                 guard let bytes = value.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                      let queues = object["queues"] as? String else { continue }
+                    let queues = object["queues"] as? String
+                else { continue }
                 alive += 1
                 served.formUnion(queues.split(separator: ",").map(String.init))
             }

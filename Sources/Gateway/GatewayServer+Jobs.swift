@@ -8,7 +8,7 @@ extension GatewayServer {
     ///
     /// The job belongs to the key that sent it: its accepted marker holds the key's digest
     /// (`"1"` on a gateway without keys), and `GET /api/jobs/{id}` shows it to that key only.
-    func submitJob(_ request: Request, _ context: GatewayRequestContext, _ caller: Caller) async throws -> Response {
+    func submitJob(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(AsyncJobRequest.self, from: try await body(request, context))
         var messages = body.messages ?? []
         if messages.isEmpty, let message = body.message, !message.isEmpty {
@@ -32,13 +32,15 @@ extension GatewayServer {
         // `timeout` was validated (at most a day), so the conversion cannot trap.
         let ttl = Int(saturating: timeout) + settings.redis.replyTTLSeconds + 60
         let owner: String
-        switch caller {
+        switch context.caller {
         case .user(let digest): owner = digest
         case .anonymous, .admin: owner = "1"
         }
         let commands = self.commands, producer = self.producer, keys = self.keys
         let maxQueueLength = settings.gateway.maxQueueLength, replyTTL = settings.redis.replyTTLSeconds
-        _ = try await withRedisDeadline { try await commands.send("SET", RedisArgument(keys.accepted(job.id)), RedisArgument(owner), "EX", RedisArgument(ttl)) }
+        _ = try await withRedisDeadline {
+            try await commands.send("SET", RedisArgument(keys.accepted(job.id)), RedisArgument(owner), "EX", RedisArgument(ttl))
+        }
         switch try await withRedisDeadline({ try await producer.enqueue(job, maxQueueLength: maxQueueLength) }) {
         case .queued:
             break
@@ -53,10 +55,16 @@ extension GatewayServer {
             }
         case .full:
             _ = try? await withRedisDeadline { try await commands.send("DEL", RedisArgument(keys.accepted(job.id))) }
-            throw Refusal(response: GatewayResponse.error(.serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
         }
         logRequest(job, result: nil, endpoint: "/api/jobs", status: 202)
-        return GatewayResponse.json(["id": job.id, "status": "queued", "status_url": "/api/jobs/\(job.id)", "route": ["tier": job.route?.tier ?? 0, "reason": job.route?.reason ?? ""]], status: .accepted)
+        return GatewayResponse.json(
+            [
+                "id": job.id, "status": "queued", "status_url": "/api/jobs/\(job.id)",
+                "route": ["tier": job.route?.tier ?? 0, "reason": job.route?.reason ?? ""],
+            ], status: .accepted)
     }
 
     /// `GET /api/jobs/{id}`: 200 with the result, 202 while pending, 404 unknown or expired.
@@ -66,18 +74,20 @@ extension GatewayServer {
     /// learn which ids exist. The admin key sees every job, and a gateway without keys shows
     /// every job to its loopback clients, as before. A failed result's message is replaced
     /// by the fixed one for its code (`JobErrorTable`).
-    func jobStatus(_ request: Request, _ context: GatewayRequestContext, _ caller: Caller) async throws -> Response {
+    func jobStatus(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
         guard !id.isEmpty, id.utf8.count <= 200, !id.contains(":") else { throw Self.invalid("invalid job id") }
         let commands = self.commands, keys = self.keys
         let replies = try await withRedisDeadline {
-            try await commands.pipeline([RedisCommand("LINDEX", RedisArgument(keys.reply(id)), 0), RedisCommand("GET", RedisArgument(keys.accepted(id)))])
+            try await commands.pipeline([
+                RedisCommand("LINDEX", RedisArgument(keys.reply(id)), 0), RedisCommand("GET", RedisArgument(keys.accepted(id))),
+            ])
         }
         let owner = replies[1].string
         let visible: Bool
-        switch caller {
+        switch context.caller {
         case .anonymous, .admin: visible = true
-        case .user(let digest): visible = owner.map { Self.constantTimeEquals($0, digest) } ?? false
+        case .user(let digest): visible = owner.map { Authenticator.constantTimeEquals($0, digest) } ?? false
         }
         let unknown = GatewayResponse.error(.notFound, code: "job_not_found", message: "no job \(id): unknown, or its result expired")
         guard visible else { return unknown }

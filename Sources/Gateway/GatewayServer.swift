@@ -28,9 +28,14 @@ public final class GatewayServer: Service, Sendable {
     let store: LiveConfigStore
     let host: String
     let port: Int
+    let authenticator: Authenticator
+    let admission: AdmissionControl
     private let onListening: @Sendable (Int) async -> Void
 
-    public init(settings: CervellaSettings, host: String? = nil, port: Int? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
+    public init(
+        settings: CervellaSettings, host: String? = nil, port: Int? = nil, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws {
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
         self.logger = logger
@@ -52,6 +57,8 @@ public final class GatewayServer: Service, Sendable {
             self.host = requestedHost
         }
         self.port = port ?? settings.gateway.port
+        self.authenticator = Authenticator(settings: settings.gateway, listeningOn: self.host)
+        self.admission = AdmissionControl(settings: settings, connection: commands, logger: logger)
         self.onListening = onListening
     }
 
@@ -79,7 +86,9 @@ public final class GatewayServer: Service, Sendable {
         let app = Application(
             router: router,
             server: .http1(configuration: connectionConfiguration()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "cervella", backlog: Self.listenBacklog(maxConnections: settings.gateway.maxConnections)),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "cervella",
+                backlog: Self.listenBacklog(maxConnections: settings.gateway.maxConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -91,19 +100,37 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
+    /// The routes. `/healthz` is bare; every other route runs behind the middleware of its
+    /// access level (`guardedRoutes`), registered once per group rather than per route.
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in GatewayResponse.json(["status": "ok"]) }
-        router.get("/readyz") { request, context in await self.guarded(request, context, access: .probe) { _, _, _ in await self.readiness() } }
-        router.get("/metrics") { request, context in await self.guarded(request, context, access: .probe) { _, _, _ in self.metrics() } }
-        router.post("/api/chat") { request, context in await self.guarded(request, context) { request, context, _ in try await self.chat(request, context) } }
-        router.post("/v1/chat/completions") { request, context in await self.guarded(request, context) { request, context, _ in try await self.completion(request, context) } }
-        router.get("/v1/models") { request, context in await self.guarded(request, context) { _, _, _ in self.models() } }
-        router.post("/api/jobs") { request, context in await self.guarded(request, context) { try await self.submitJob($0, $1, $2) } }
-        router.get("/api/jobs/{id}") { request, context in await self.guarded(request, context, access: .userOrAdmin) { try await self.jobStatus($0, $1, $2) } }
-        router.get("/api/admin/stats") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.adminStats() } }
-        router.get("/api/admin/config") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.adminConfig() } }
-        router.post("/api/admin/toggle-tier") { request, context in await self.guarded(request, context, access: .admin) { request, context, _ in try await self.toggleTier(request, context) } }
-        router.post("/api/admin/emergency-rollback") { request, context in await self.guarded(request, context, access: .admin) { _, _, _ in try await self.rollback() } }
+        guardedRoutes(router, access: .probe)
+            .get("/readyz") { _, _ in await self.readiness() }
+            .get("/metrics") { _, _ in self.metrics() }
+        guardedRoutes(router, access: .user)
+            .post("/api/chat") { request, context in try await self.chat(request, context) }
+            .post("/v1/chat/completions") { request, context in try await self.completion(request, context) }
+            .get("/v1/models") { _, _ in self.models() }
+            .post("/api/jobs") { request, context in try await self.submitJob(request, context) }
+        guardedRoutes(router, access: .userOrAdmin)
+            .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
+        guardedRoutes(router, access: .admin)
+            .get("/api/admin/stats") { _, _ in try await self.adminStats() }
+            .get("/api/admin/config") { _, _ in try await self.adminConfig() }
+            .post("/api/admin/toggle-tier") { request, context in try await self.toggleTier(request, context) }
+            .post("/api/admin/emergency-rollback") { _, _ in try await self.rollback() }
+    }
+
+    /// A group of routes open to `access`: each request is counted and timed, then
+    /// authenticated, then admitted (the failed-authentication budget of its address, the
+    /// rate limit of its key), then handled; whatever is thrown on the way becomes a JSON error.
+    func guardedRoutes(_ router: Router<GatewayRequestContext>, access: RouteAccess) -> RouterGroup<GatewayRequestContext> {
+        router.group().addMiddleware {
+            RequestMetricsMiddleware<GatewayRequestContext>()
+            ErrorResponseMiddleware<GatewayRequestContext>(logger: logger)
+            AuthenticationMiddleware(access: access, authenticator: authenticator, admission: admission)
+            AdmissionMiddleware(access: access, admission: admission)
+        }
     }
 
     /// The listen backlog: room for a burst of up to `max_connections` new clients (the
@@ -127,5 +154,18 @@ public final class GatewayServer: Service, Sendable {
             ConnectionLimitHandler(counter: counter, logger: logger),
             SlowClientHandler(headerTimeout: header, bodyTimeout: body, logger: logger),
         ])
+    }
+}
+
+extension GatewayServer {
+    /// Why a request was refused: thrown by a handler or a middleware, answered by
+    /// `ErrorResponseMiddleware` with its response.
+    struct Refusal: Error {
+        var response: Response
+    }
+
+    /// Runs a Redis round trip of the request path under `gateway.redis_timeout_ms`.
+    func withRedisDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await RedisDeadline.run(.milliseconds(settings.gateway.redisTimeoutMs), operation)
     }
 }

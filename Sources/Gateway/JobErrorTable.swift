@@ -37,7 +37,10 @@ enum JobErrorTable {
     /// which no worker writes, becomes `job_failed`).
     static func publicCode(_ code: String?) -> String {
         guard let code, !code.isEmpty, code.utf8.count <= 64,
-              code.utf8.allSatisfy({ ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") })
+            code.utf8.allSatisfy({
+                ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || $0 == UInt8(ascii: "_")
+            })
         else { return "job_failed" }
         return code
     }

@@ -23,7 +23,10 @@ struct RequestValidator {
         for (index, message) in messages.enumerated() {
             let at = "\(field)[\(index)]"
             if message.role == "tool" {
-                throw Failure(message: "\(at): role 'tool' is not supported yet: a tool message must follow an assistant message with tool_calls, and Cervella does not forward tool calls")
+                throw Failure(
+                    message:
+                        "\(at): role 'tool' is not supported yet: a tool message must follow an assistant message with tool_calls, and Cervella does not forward tool calls"
+                )
             }
             guard Self.roles.contains(message.role) else {
                 throw Failure(message: "\(at).role must be system, user or assistant, got '\(Self.excerpt(message.role))'")

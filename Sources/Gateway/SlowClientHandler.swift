@@ -128,7 +128,8 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             )
             context.close(promise: nil)
         case .body:
-            logger.debug("closing a connection whose request body did not arrive in time", metadata: ["cervella.timeout_seconds": "\(seconds(bodyTimeout))"])
+            logger.debug(
+                "closing a connection whose request body did not arrive in time", metadata: ["cervella.timeout_seconds": "\(seconds(bodyTimeout))"])
             if responseStarted {
                 context.close(promise: nil)
                 return

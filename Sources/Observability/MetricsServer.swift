@@ -29,7 +29,8 @@ public struct MetricsServer: Service {
     public func run() async throws {
         let router = Router()
         Self.addRoute(to: router)
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cervella-metrics"), logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cervella-metrics"), logger: logger)
         try await app.runService()
     }
 }

@@ -27,17 +27,18 @@ public struct Producer: Sendable {
         case full
     }
 
-    static let enqueueScript = RedisScript("""
-    -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON, ARGV[2] max queue length (0: none)
-    if KEYS[2] ~= '' then
-      local hit = redis.call('GET', KEYS[2])
-      if hit then return hit end
-    end
-    local limit = tonumber(ARGV[2])
-    if limit > 0 and redis.call('LLEN', KEYS[1]) >= limit then return 0 end
-    redis.call('LPUSH', KEYS[1], ARGV[1])
-    return false
-    """)
+    static let enqueueScript = RedisScript(
+        """
+        -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON, ARGV[2] max queue length (0: none)
+        if KEYS[2] ~= '' then
+          local hit = redis.call('GET', KEYS[2])
+          if hit then return hit end
+        end
+        local limit = tonumber(ARGV[2])
+        if limit > 0 and redis.call('LLEN', KEYS[1]) >= limit then return 0 end
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        return false
+        """)
 
     /// `flags` gives the live switches at each call (a `LiveConfigWatcher`'s `current`, or
     /// the file settings); `classifier` replaces the report's rules when given.
@@ -50,7 +51,8 @@ public struct Producer: Sendable {
         self.flags = flags
         self.router = Router(
             settings: settings,
-            classifier: classifier ?? RuleClassifier(settings: settings.routing, defaultTier: settings.producer.defaultTier, pocValidated: { flags().pocValidated })
+            classifier: classifier
+                ?? RuleClassifier(settings: settings.routing, defaultTier: settings.producer.defaultTier, pocValidated: { flags().pocValidated })
         )
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
@@ -87,25 +89,41 @@ public struct Producer: Sendable {
     /// disabled tiers.
     public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?) throws(Router.UnknownModel) -> Route {
         let live = flags()
-        let routing = RoutingFlags(tierEnabled: live.tierEnabled, tier1Percentage: live.tier1Percentage, tier2Percentage: live.tier2Percentage, pocValidated: live.pocValidated)
+        let routing = RoutingFlags(
+            tierEnabled: live.tierEnabled, tier1Percentage: live.tier1Percentage, tier2Percentage: live.tier2Percentage,
+            pocValidated: live.pocValidated)
         return try router.route(jobID: jobID, messages: messages, tierHint: tierHint, forceModel: forceModel, flags: routing)
     }
 
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
     public func enqueue(_ job: Job, maxQueueLength: Int = 0) async throws -> Enqueued {
+        let call = try Self.enqueueCall(for: job, keys: keys, maxQueueLength: maxQueueLength)
+        let reply = try await connection.evaluate(Self.enqueueScript, keys: call.keys, arguments: call.arguments)
+        return Self.enqueued(reply, job: call.job)
+    }
+
+    /// The enqueue script's keys (the tier's queue, the cache key or `''`) and arguments (the
+    /// job's JSON, the queue cap), and the job as pushed: marked `cache_checked` when the
+    /// script looks the cache up, so that the worker need not look again.
+    static func enqueueCall(
+        for job: Job, keys: KeySpace, maxQueueLength: Int
+    ) throws -> (job: Job, keys: [RedisArgument], arguments: [RedisArgument]) {
         let tier = job.route?.tier ?? 3
         guard let queue = QueueName.forTier(tier) else {
             throw RedisError(.serverError, "route tier \(tier) has no queue")
         }
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
-        // The script below looks the cache up before it pushes: the worker need not look again.
         var job = job
         job.cacheChecked = job.cache
-        let payload = job.jsonBytes()
-        let reply = try await connection.evaluate(
-            Self.enqueueScript, keys: [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
-            arguments: [RedisArgument(bytes: payload), RedisArgument(maxQueueLength)]
+        return (
+            job, [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
+            [RedisArgument(bytes: job.jsonBytes()), RedisArgument(maxQueueLength)]
         )
+    }
+
+    /// What the enqueue script's answer means: 0 the queue is full, a cached result's bytes
+    /// a cache hit, nothing (nil) queued.
+    static func enqueued(_ reply: RedisValue, job: Job) -> Enqueued {
         if reply.integer == 0 { return .full }
         guard let bytes = reply.bytes else { return .queued }
         return .cached(JobResult.fromCache(bytes, for: job, worker: "producer"))
@@ -115,8 +133,18 @@ public struct Producer: Sendable {
     public func waitForResult(_ job: Job) async throws -> JobResult {
         let remaining = max(0.1, (job.deadlineAt ?? Date().timeIntervalSince1970 + 60) - Date().timeIntervalSince1970 + 1)
         let reply = try await waiters.pop(job.replyTo, seconds: remaining)
+        return Self.result(ofPop: reply, job: job, waitedSeconds: remaining)
+    }
+
+    /// The result in a BLPOP reply (`[list, element]`); without one, `deadline_exceeded` naming
+    /// the queue that should have served the job; an element that is not a result, `bad_result`.
+    static func result(ofPop reply: RedisValue, job: Job, waitedSeconds: Double) -> JobResult {
         guard let pair = reply.array, pair.count == 2, let bytes = pair[1].bytes else {
-            return .failure(id: job.id, code: "deadline_exceeded", message: "no result within \(Int(saturating: remaining)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker")
+            return .failure(
+                id: job.id, code: "deadline_exceeded",
+                message:
+                    "no result within \(Int(saturating: waitedSeconds)) s; is a worker serving queue '\(job.route.map { "tier\($0.tier)" } ?? "?")'? Start one with: cervella worker"
+            )
         }
         do {
             return try JobResult.decode(bytes)

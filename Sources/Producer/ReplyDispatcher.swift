@@ -35,32 +35,59 @@ public final class ReplyDispatcher: Sendable {
 
     public var waiting: Int { waiters.withLock { $0.count } }
 
+    /// What a message on the reply channel means for this gateway.
+    enum Announcement: Equatable {
+        /// The result itself, for a job waited on here (its reply list is to be deleted).
+        case result(JobResult, replyKey: String)
+        /// Only the id of a job waited on here (a worker of an earlier version): the result
+        /// is to be fetched from the reply list.
+        case jobID(String, replyKey: String)
+        /// A job nobody here waits on, or a result that cannot be read.
+        case ignored
+    }
+
+    /// Reads a reply-channel message; `replyKey` gives the reply list of a job waited on here,
+    /// nil for any other.
+    ///
+    /// Results for other gateways' requests are skipped by their id, without being decoded.
+    static func announcement(_ payload: [UInt8], replyKey: (String) -> String?) -> Announcement {
+        if payload.first == UInt8(ascii: "{") {
+            if let id = JobResult.peekID(payload), replyKey(id) == nil { return .ignored }
+            guard let result = try? JobResult.decode(payload), let key = replyKey(result.id) else { return .ignored }
+            return .result(result, replyKey: key)
+        }
+        let id = String(decoding: payload, as: UTF8.self)
+        guard let key = replyKey(id) else { return .ignored }
+        return .jobID(id, replyKey: key)
+    }
+
     /// Starts listening; call before the first `register`.
     public func start() {
         let subscriber = RedisSubscriber(
             configuration: commands.configuration, channel: keys.replyEvents, name: "gateway-replies@\(keys.prefix)", logger: logger,
             onSubscribed: { [self] in Task { await self.sweep(expiredOnly: false) } },
             onMessage: { [self] payload in
-                if payload.first == UInt8(ascii: "{") {
-                    // Results for other gateways' requests are skipped without being decoded.
-                    if let id = JobResult.peekID(payload), self.waiters.withLock({ $0[id] == nil }) { return }
-                    guard let result = try? JobResult.decode(payload),
-                          let key = self.waiters.withLock({ $0[result.id]?.replyKey }) else { return }
+                switch Self.announcement(payload, replyKey: { id in self.waiters.withLock { $0[id]?.replyKey } }) {
+                case .result(let result, let replyKey):
                     self.deliver(id: result.id, result: result)
-                    self.discard(key)
+                    self.discard(replyKey)
+                case .jobID(let id, let replyKey):
+                    Task { await self.fetch(id: id, replyKey: replyKey) }
+                case .ignored:
                     return
                 }
-                let id = String(decoding: payload, as: UTF8.self)
-                guard let key = self.waiters.withLock({ $0[id]?.replyKey }) else { return }
-                Task { await self.fetch(id: id, replyKey: key) }
             }
         )
         self.subscriber.withLock { $0 = subscriber }
     }
 
     public func stop() {
-        subscriber.withLock { $0?.close(); $0 = nil }
-        let pending = waiters.withLock { waiters in defer { waiters.removeAll() }; return waiters }
+        subscriber.withLock {
+            $0?.close(); $0 = nil
+        }
+        let pending = waiters.withLock { waiters in
+            defer { waiters.removeAll() }; return waiters
+        }
         for waiter in pending.values { waiter.continuation?.resume(returning: nil) }
     }
 
@@ -134,12 +161,14 @@ public final class ReplyDispatcher: Sendable {
     }
 
     private func deliver(id: String, bytes: [UInt8]) {
-        let result = (try? JobResult.decode(bytes))
+        let result =
+            (try? JobResult.decode(bytes))
             ?? .failure(id: id, code: "bad_result", message: "the reply list held a result that is not valid JSON")
         deliver(id: id, result: result)
     }
 
-    private func deliver(id: String, result: JobResult) {
+    /// Hands a result to its waiter: at once when it waits, else kept until it does.
+    func deliver(id: String, result: JobResult) {
         let continuation: CheckedContinuation<JobResult?, Never>? = waiters.withLock { waiters in
             guard var waiter = waiters[id] else { return nil }
             if let continuation = waiter.continuation {

@@ -1,0 +1,57 @@
+import ControlPlane
+import Settings
+import Testing
+
+/// The switches an operator sets in the `cervella:config` hash, over the file's settings.
+@Suite struct LiveFlagsTests {
+    static let base = LiveFlags(settings: CervellaSettings())
+
+    @Test func startUpValuesComeFromTheSettings() {
+        var settings = CervellaSettings()
+        settings.tiers[2]?.enabled = true
+        settings.fallback.enabled = false
+        settings.routing.tier1Percentage = 40
+        let flags = LiveFlags(settings: settings)
+        #expect(flags.tierEnabled == [1: true, 2: true, 3: true])
+        #expect(flags.fallbackEnabled == false)
+        #expect(flags.tier1Percentage == 40)
+        #expect(flags.isEnabled(9), "a tier nobody configured is not switched off")
+    }
+
+    @Test func hashFieldsOverrideTheSettings() {
+        let (flags, problems) = Self.base.applying([
+            "tier1_enabled": "off", "tier2_enabled": "YES", "tier1_percentage": "25.5", "tier2_percentage": "100",
+            "fallback_enabled": "0", "poc_validated": "true", "updated_at": "1767225600", "updated_by": "gateway", "reason": "x",
+        ])
+        #expect(problems.isEmpty)
+        #expect(flags.tierEnabled[1] == false)
+        #expect(flags.tierEnabled[2] == true)
+        #expect(flags.tier1Percentage == 25.5)
+        #expect(flags.tier2Percentage == 100)
+        #expect(flags.fallbackEnabled == false)
+        #expect(flags.pocValidated == true)
+    }
+
+    @Test func unreadableFieldsAreSkippedAndReported() {
+        let (flags, problems) = Self.base.applying(["tier1_enabled": "maybe", "tier1_percentage": "101", "tier2_percentage": "-1", "colour": "blue"])
+        #expect(flags == Self.base)
+        #expect(
+            Set(problems) == [
+                "tier1_enabled=maybe is not a boolean", "tier1_percentage=101 is not a percentage 0–100",
+                "tier2_percentage=-1 is not a percentage 0–100", "unknown field colour",
+            ])
+    }
+
+    @Test func booleansAreWrittenTheUsualWays() {
+        for yes in ["1", "true", "TRUE", "on", "yes"] { #expect(LiveFlags.bool(yes) == true, "\(yes)") }
+        for no in ["0", "false", "Off", "no"] { #expect(LiveFlags.bool(no) == false, "\(no)") }
+        for neither in ["", "2", "y", "enabled"] { #expect(LiveFlags.bool(neither) == nil, "\(neither)") }
+    }
+
+    @Test func everyDocumentedFieldIsUnderstood() {
+        for field in LiveFlags.fields {
+            let value = field.hasSuffix("percentage") ? "50" : "true"
+            #expect(Self.base.applying([field: value]).problems.isEmpty, "\(field)")
+        }
+    }
+}
