@@ -274,7 +274,7 @@ public struct Bench: Sendable {
         _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
         let (_, gateway) = try await rig.startGateway()
         let question = "Summarize: the cached question"
-        let prime = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: rig.settings.tier(1).model, text: question))
+        let prime = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: rig.settings.tier(.tier1).model, text: question))
         guard prime.status == 200 else { throw BenchError("priming the cache through the gateway failed with HTTP \(prime.status)") }
         let total = Int(options.rate * options.durationSeconds)
         let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct", total: total, rate: options.rate) { _ in question }
@@ -310,7 +310,7 @@ public struct Bench: Sendable {
 
         let (gatewayProcess, gateway) = try await rig.startGateway()
         let baseline = gatewayProcess.memory()?.rss ?? 0
-        let model = rig.settings.tier(1).model
+        let model = rig.settings.tier(.tier1).model
         // No worker runs yet: every request waits in the gateway while its job sits queued.
         let requests = Task {
             await Load.closed(label: "waiting requests", total: options.waitingRequests, window: options.waitingRequests) { index, collector in
@@ -367,7 +367,7 @@ struct BenchProducer {
         producer = Producer(settings: rig.settings, connection: connection)
         dispatcher = ReplyDispatcher(commands: connection, keys: rig.keys, logger: logger)
         dispatcher.start()
-        route = Route(tier: 1, model: rig.settings.tier(1).model, reason: "bench")
+        route = Route(tier: 1, model: rig.settings.tier(.tier1).model, reason: "bench")
     }
 
     /// `total` jobs with `window` in flight; `text` gives each job's message.
@@ -391,7 +391,7 @@ extension BenchRig {
     /// Calls straight to an HTTP chat endpoint (the simulator, or a gateway), closed loop.
     func chatCalls(_ url: String, label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
         await Load.closed(label: label, total: total, window: window) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(1).model, text: text(index)))
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(.tier1).model, text: text(index)))
             status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
     }
@@ -399,7 +399,7 @@ extension BenchRig {
     /// The same at a fixed rate (open loop).
     func chatCalls(_ url: String, label: String, total: Int, rate: Double, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
         await Load.open(label: label, total: total, ratePerSecond: rate) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(1).model, text: text(index)))
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(.tier1).model, text: text(index)))
             status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
     }

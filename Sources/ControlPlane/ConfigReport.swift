@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Settings
 
 /// The report's `/api/admin/config` JSON (4.2): the effective flags and each tier's model,
@@ -7,9 +8,9 @@ public enum ConfigReport {
     public static func json(settings: CervellaSettings, overrides: [String: String]) -> [String: Any] {
         let (flags, problems) = LiveFlags(settings: settings).applying(overrides)
         var tiers: [String: Any] = [:]
-        for number in 1...3 {
+        for number in Tier.allCases {
             let tier = settings.tier(number)
-            tiers[String(number)] =
+            tiers[number.description] =
                 [
                     "enabled": flags.isEnabled(number), "model": tier.model, "kind": tier.kind.rawValue,
                     "endpoints": tier.endpoints, "confidence_method": tier.confidenceMethod.rawValue,

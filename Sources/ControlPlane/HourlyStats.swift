@@ -6,12 +6,12 @@ import Synchronization
 /// One thing that happened to a job, as counted in `cervella:stats:<YYYYMMDDHH>`.
 public enum StatsEvent: Sendable, Equatable {
     /// A job taken from a tier's own queue (counted once, at the tier it was routed to).
-    case handled(tier: Int)
+    case handled(tier: Tier)
     /// An answer delivered by `tier`; `claudeEquivalentUSD` is what Claude alone would have cost.
-    case answered(tier: Int, latencyMs: Int, confidence: Double?, costUSD: Double, claudeEquivalentUSD: Double)
+    case answered(tier: Tier, latencyMs: Int, confidence: Double?, costUSD: Double, claudeEquivalentUSD: Double)
     /// A small-model attempt sent on to Claude; its cost is spent even though it is discarded.
-    case fellBack(tier: Int, reason: String, confidence: Double?, costUSD: Double)
-    case failed(tier: Int, code: String)
+    case fellBack(tier: Tier, reason: String, confidence: Double?, costUSD: Double)
+    case failed(tier: Tier, code: String)
     case cacheHit(savedUSD: Double)
     case dead
     /// A job finished a second time (after a reclaim): a provider call whose answer was dropped.

@@ -1,3 +1,4 @@
+import JobProtocol
 import Settings
 
 /// The switches an operator can flip at run time, without a restart (report 4.2 and 7):
@@ -6,21 +7,21 @@ import Settings
 /// Start-up values come from `worker.toml` and the environment; fields present in the
 /// `cervella:config` hash override them.
 public struct LiveFlags: Sendable, Equatable {
-    public var tierEnabled: [Int: Bool]
+    public var tierEnabled: [Tier: Bool]
     public var tier1Percentage: Double
     public var tier2Percentage: Double
     public var fallbackEnabled: Bool
     public var pocValidated: Bool
 
     public init(settings: CervellaSettings) {
-        tierEnabled = [1: settings.tier(1).enabled, 2: settings.tier(2).enabled, 3: settings.tier(3).enabled]
+        tierEnabled = Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, settings.tier($0).enabled) })
         tier1Percentage = settings.routing.tier1Percentage
         tier2Percentage = settings.routing.tier2Percentage
         fallbackEnabled = settings.fallback.enabled
         pocValidated = settings.routing.pocValidated
     }
 
-    public func isEnabled(_ tier: Int) -> Bool { tierEnabled[tier] ?? true }
+    public func isEnabled(_ tier: Tier) -> Bool { tierEnabled[tier] ?? true }
 
     /// The hash fields an operator may set, and what they mean.
     public static let fields = [
@@ -36,7 +37,7 @@ public struct LiveFlags: Sendable, Equatable {
         for (field, value) in hash {
             switch field {
             case "tier1_enabled", "tier2_enabled", "tier3_enabled":
-                guard let enabled = Self.bool(value), let tier = Int(String(field.dropFirst(4).prefix(1))) else {
+                guard let enabled = Self.bool(value), let tier = Int(String(field.dropFirst(4).prefix(1))).flatMap({ Tier($0) }) else {
                     problems.append("\(field)=\(value) is not a boolean"); continue
                 }
                 flags.tierEnabled[tier] = enabled

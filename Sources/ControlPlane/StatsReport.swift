@@ -11,7 +11,7 @@ public struct StatsReport: Sendable {
     public var costToday: Double
     public var hours: Int
     /// Fresh per-worker health entries: tier → states reported by workers in the last 30 s.
-    public var probedHealth: [Int: [String]] = [:]
+    public var probedHealth: [Tier: [String]] = [:]
     /// The same entries' endpoint details, as JSON, by `tier<N>:<worker>`.
     public var endpointHealth: [String: [UInt8]] = [:]
 
@@ -34,7 +34,7 @@ public struct StatsReport: Sendable {
             guard let field = health[index].string, let bytes = health[index + 1].bytes,
                 let entry = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                 let at = entry["at"] as? Double, now.timeIntervalSince1970 - at < 30,
-                let state = entry["state"] as? String, field.hasPrefix("tier"), let tier = Int(field.dropFirst(4).prefix(1))
+                let state = entry["state"] as? String, field.hasPrefix("tier"), let tier = Int(field.dropFirst(4).prefix(1)).flatMap({ Tier($0) })
             else { continue }
             probedHealth[tier, default: []].append(state)
             endpointHealth[field] = bytes
@@ -44,7 +44,7 @@ public struct StatsReport: Sendable {
     func value(_ field: String) -> Double { totals[field] ?? 0 }
 
     /// Average latency, a p95 read off the histogram (the bucket's upper bound), and counts.
-    public func latencyP95(tier: Int) -> Int? {
+    public func latencyP95(tier: Tier) -> Int? {
         let count = value("answered:tier\(tier)")
         guard count > 0 else { return nil }
         var seen = 0.0
@@ -59,21 +59,21 @@ public struct StatsReport: Sendable {
     /// breakers and `/health` probes) when there is one; otherwise from the last hours' error
     /// rates: `healthy`, `degraded` (over 5% errors or fallbacks on errors), `down` (over 50%),
     /// or `unknown` without traffic.
-    public func health(tier: Int) -> String {
+    public func health(tier: Tier) -> String {
         // The endpoints' circuit breakers and probes, as the workers saw them; the worst wins.
         if let states = probedHealth[tier], !states.isEmpty {
             for state in ["down", "degraded", "healthy"] where states.contains(state) { return state }
         }
-        let requests = value("requests:tier\(tier)") + (tier == 3 ? value("answered:tier3") - value("requests:tier3") : 0)
+        let requests = value("requests:tier\(tier)") + (tier == .claude ? value("answered:tier3") - value("requests:tier3") : 0)
         guard requests > 0 else { return "unknown" }
-        let errors = value("errors:tier\(tier)") + (tier < 3 ? errorFallbacks(tier: tier) : 0)
+        let errors = value("errors:tier\(tier)") + (tier.isSmall ? errorFallbacks(tier: tier) : 0)
         let rate = errors / requests
         if rate > 0.5 { return "down" }
         if rate > 0.05 { return "degraded" }
         return "healthy"
     }
 
-    private func errorFallbacks(tier: Int) -> Double {
+    private func errorFallbacks(tier: Tier) -> Double {
         // Fallback reasons are counted pool-wide; attribute error-class ones to the small tiers' share.
         let errorReasons = totals.filter { $0.key.hasPrefix("fallback_reason:error_") || $0.key == "fallback_reason:timeout_error" }.values.reduce(
             0, +)
@@ -85,7 +85,7 @@ public struct StatsReport: Sendable {
     /// The report's stats JSON, plus the cost projection and the saving against Claude alone.
     public func json(settings: CervellaSettings, now: Date = Date()) -> [String: Any] {
         func round(_ value: Double, _ places: Double = 4) -> Double { (value * pow(10, places)).rounded() / pow(10, places) }
-        let requests = (1...3).map { value("requests:tier\($0)") }
+        let requests = Tier.allCases.map { value("requests:tier\($0)") }
         var fallbackRate: [String: Any] = [:]
         var confidence: [String: Any] = [:]
         for tier in 1...2 {
@@ -96,7 +96,7 @@ public struct StatsReport: Sendable {
         }
         var latency: [String: Any] = [:]
         var p95: [String: Any] = [:]
-        for tier in 1...3 {
+        for tier in Tier.allCases {
             let count = value("answered:tier\(tier)")
             latency["tier_\(tier)"] = count > 0 ? Int(value("latency_ms_sum:tier\(tier)") / count) : NSNull()
             p95["tier_\(tier)"] = latencyP95(tier: tier).map { $0 as Any } ?? (count > 0 ? ">10000" : NSNull())
@@ -108,7 +108,7 @@ public struct StatsReport: Sendable {
         let calendar = Calendar(identifier: .gregorian)
         let daysInMonth = calendar.range(of: .day, in: .month, for: now)?.count ?? 30
         var modelsHealth: [String: String] = [:]
-        for tier in 1...3 { modelsHealth[settings.tier(tier).model] = health(tier: tier) }
+        for tier in Tier.allCases { modelsHealth[settings.tier(tier).model] = health(tier: tier) }
         let total = requests.reduce(0, +)
         return [
             "window_hours": hours,
@@ -120,7 +120,7 @@ public struct StatsReport: Sendable {
             "avg_latency_ms": latency,
             "p95_latency_ms": p95,
             "avg_confidence": confidence,
-            "error_rate": total > 0 ? round((1...3).map { value("errors:tier\($0)") }.reduce(0, +) / total) : 0,
+            "error_rate": total > 0 ? round(Tier.allCases.map { value("errors:tier\($0)") }.reduce(0, +) / total) : 0,
             "cache_hits_24h": Int(value("cache_hits")),
             "dead_letters_24h": Int(value("dead")),
             "cost_24h_usd": round(cost),

@@ -19,7 +19,7 @@ extension GatewayServer {
 
     func toggleTier(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let toggle = try decode(ToggleTierRequest.self, from: try await body(request, context))
-        guard (1...3).contains(toggle.tier) else { throw Self.invalid("tier must be 1, 2 or 3, got \(toggle.tier)") }
+        guard Tier(toggle.tier) != nil else { throw Self.invalid("tier must be 1, 2 or 3, got \(toggle.tier)") }
         let store = self.store
         try await withRedisDeadline { try await store.set(["tier\(toggle.tier)_enabled": toggle.enabled ? "true" : "false"], by: "gateway") }
         await refreshLiveFlags()

@@ -61,7 +61,7 @@ extension GatewayServer {
     /// `GET /v1/models`: `auto` (the classifier) and each tier's model.
     func models() -> Response {
         var data: [[String: Any]] = [["id": "auto", "object": "model", "created": 0, "owned_by": "cervella"]]
-        for tier in 1...3 {
+        for tier in Tier.allCases {
             data.append(["id": settings.tier(tier).model, "object": "model", "created": 0, "owned_by": "cervella-tier\(tier)"])
         }
         return GatewayResponse.json(["object": "list", "data": data])

@@ -25,7 +25,7 @@ extension GatewayServer {
             checks["workers"] = alive.workers
             let flags = live.current
             var tiers: [String: String] = [:]
-            for tier in 1...3 where flags.isEnabled(tier) {
+            for tier in Tier.allCases where flags.isEnabled(tier) {
                 let ok = alive.queues.contains("tier\(tier)")
                 tiers["tier\(tier)"] = ok ? "ok" : "no live worker serves queue tier\(tier)"
                 ready = ready && ok

@@ -122,12 +122,13 @@ extension Job {
     public var originQueue: QueueName {
         if let last = recoveries.last?.queue, let queue = QueueName(rawValue: last), queue != .quarantine { return queue }
         if fallbackFrom != nil { return .fallback }
-        return route.flatMap { QueueName.forTier($0.tier) } ?? .tier3
+        return route.flatMap { Tier($0.tier)?.queue } ?? .tier3
     }
 }
 
 /// Where the producer sent the job, and why.
 public struct Route: Codable, Sendable, Equatable, Hashable {
+    /// The tier's number, as on the wire (`Tier(number)` in the code).
     public var tier: Int
     public var model: String
     public var reason: String
@@ -141,6 +142,7 @@ public struct Route: Codable, Sendable, Equatable, Hashable {
 
 /// Set on a job that a tier-1/2 worker pushed to the fallback queue.
 public struct FallbackOrigin: Codable, Sendable, Equatable {
+    /// The tier's number, as on the wire (`Tier(number)` in the code).
     public var tier: Int
     public var model: String
     public var reason: String

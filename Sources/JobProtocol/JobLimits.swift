@@ -20,7 +20,7 @@ public enum JobLimits {
     /// Nesting of `metadata` and of content parts.
     public static let maxNesting = 32
     public static let maxRecoveries = 100
-    public static let tiers: ClosedRange<Int> = 1...3
+    public static let tiers: ClosedRange<Int> = Tier.tier1.number...Tier.claude.number
     /// `fallback_from.latency_ms`: one day.
     public static let latencyMs: ClosedRange<Int> = 0...86_400_000
     /// `fallback_from.cost_usd`: what one discarded attempt may have cost.

@@ -82,20 +82,11 @@ public enum QueueName: String, Sendable, CaseIterable, Codable {
     public static let workQueues: [QueueName] = [.tier1, .tier2, .tier3, .fallback]
 
     /// The tier whose provider serves this queue; the fallback queue is served by Claude (tier 3).
-    public var servingTier: Int {
+    public var servingTier: Tier {
         switch self {
-        case .tier1: return 1
-        case .tier2: return 2
-        case .tier3, .fallback, .quarantine: return 3
-        }
-    }
-
-    public static func forTier(_ tier: Int) -> QueueName? {
-        switch tier {
-        case 1: return .tier1
-        case 2: return .tier2
-        case 3: return .tier3
-        default: return nil
+        case .tier1: return .tier1
+        case .tier2: return .tier2
+        case .tier3, .fallback, .quarantine: return .claude
         }
     }
 }

@@ -52,7 +52,7 @@ public struct Producer: Sendable {
         self.router = Router(
             settings: settings,
             classifier: classifier
-                ?? RuleClassifier(settings: settings.routing, defaultTier: settings.producer.defaultTier, pocValidated: { flags().pocValidated })
+                ?? RuleClassifier(settings: settings.routing, defaultTier: settings.producer.defaultTierValue, pocValidated: { flags().pocValidated })
         )
         self.settings = settings
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
@@ -108,9 +108,9 @@ public struct Producer: Sendable {
     static func enqueueCall(
         for job: Job, keys: KeySpace, maxQueueLength: Int
     ) throws -> (job: Job, keys: [RedisArgument], arguments: [RedisArgument]) {
-        let tier = job.route?.tier ?? 3
-        guard let queue = QueueName.forTier(tier) else {
-            throw RedisError(.serverError, "route tier \(tier) has no queue")
+        let number = job.route?.tier ?? Tier.claude.number
+        guard let queue = Tier(number)?.queue else {
+            throw RedisError(.serverError, "route tier \(number) has no queue")
         }
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
         var job = job

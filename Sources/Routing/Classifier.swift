@@ -2,10 +2,10 @@ import JobProtocol
 
 /// What a classifier decided: a tier and the reason, which travels with the job to its result.
 public struct TierDecision: Sendable, Equatable {
-    public var tier: Int
+    public var tier: Tier
     public var reason: String
 
-    public init(tier: Int, reason: String) {
+    public init(tier: Tier, reason: String) {
         self.tier = tier
         self.reason = reason
     }
@@ -21,17 +21,17 @@ public protocol Classifier: Sendable {
 
 /// The live flags the router obeys (file settings, overridden by `cervella:config`).
 public struct RoutingFlags: Sendable, Equatable {
-    public var tierEnabled: [Int: Bool]
+    public var tierEnabled: [Tier: Bool]
     public var tier1Percentage: Double
     public var tier2Percentage: Double
     public var pocValidated: Bool
 
-    public init(tierEnabled: [Int: Bool], tier1Percentage: Double, tier2Percentage: Double, pocValidated: Bool) {
+    public init(tierEnabled: [Tier: Bool], tier1Percentage: Double, tier2Percentage: Double, pocValidated: Bool) {
         self.tierEnabled = tierEnabled
         self.tier1Percentage = tier1Percentage
         self.tier2Percentage = tier2Percentage
         self.pocValidated = pocValidated
     }
 
-    public func isEnabled(_ tier: Int) -> Bool { tierEnabled[tier] ?? true }
+    public func isEnabled(_ tier: Tier) -> Bool { tierEnabled[tier] ?? true }
 }

@@ -10,8 +10,8 @@ import Settings
 /// to the next tier up, and the reason says so (`default_tier_tier1_disabled`).
 public struct Router: Sendable {
     public let classifier: any Classifier
-    private let models: [Int: String]
-    private let aliases: [String: Int]
+    private let models: [Tier: String]
+    private let aliases: [String: Tier]
 
     public struct UnknownModel: Error, Sendable, Equatable, CustomStringConvertible {
         public var model: String
@@ -21,14 +21,14 @@ public struct Router: Sendable {
 
     public init(settings: CervellaSettings, classifier: any Classifier) {
         self.classifier = classifier
-        var models: [Int: String] = [:]
-        var aliases: [String: Int] = [:]
-        for tier in 1...3 {
+        var models: [Tier: String] = [:]
+        var aliases: [String: Tier] = [:]
+        for tier in Tier.allCases {
             models[tier] = settings.tier(tier).model
             aliases[settings.tier(tier).model.lowercased()] = tier
         }
         // The report's own model names work too.
-        for (name, tier) in [("qwen3-4b", 1), ("qwen3", 1), ("deepseek-r1", 2), ("claude-sonnet-4.5", 3), ("claude-sonnet-4-5", 3), ("claude", 3)] where aliases[name] == nil {
+        for (name, tier) in [("qwen3-4b", Tier.tier1), ("qwen3", .tier1), ("deepseek-r1", .tier2), ("claude-sonnet-4.5", .tier3), ("claude-sonnet-4-5", .tier3), ("claude", .tier3)] where aliases[name] == nil {
             aliases[name] = tier
         }
         self.models = models
@@ -50,20 +50,20 @@ public struct Router: Sendable {
             fromClassifier = true
         }
 
-        if fromClassifier, decision.tier < 3 {
-            let percentage = decision.tier == 1 ? flags.tier1Percentage : flags.tier2Percentage
+        if fromClassifier, decision.tier.isSmall {
+            let percentage = decision.tier == .tier1 ? flags.tier1Percentage : flags.tier2Percentage
             if RolloutDraw.bucket(jobID) >= percentage {
-                decision = TierDecision(tier: 3, reason: "rollout_control_group")
+                decision = TierDecision(tier: .claude, reason: "rollout_control_group")
             }
         }
-        if decision.tier < 3 && !flags.isEnabled(decision.tier) {
-            let next = ((decision.tier + 1)...3).first { $0 == 3 || flags.isEnabled($0) } ?? 3
+        if decision.tier.isSmall && !flags.isEnabled(decision.tier) {
+            let next = Tier.allCases.first { $0 > decision.tier && ($0 == .claude || flags.isEnabled($0)) } ?? .claude
             decision = TierDecision(tier: next, reason: "\(decision.reason)_tier\(decision.tier)_disabled")
         }
-        return Route(tier: decision.tier, model: models[decision.tier] ?? "", reason: decision.reason)
+        return Route(tier: decision.tier.number, model: models[decision.tier] ?? "", reason: decision.reason)
     }
 
-    static let hintTiers = ["simple": 1, "medium": 2, "complex": 3]
+    static let hintTiers: [String: Tier] = ["simple": .tier1, "medium": .tier2, "complex": .tier3]
 }
 
 /// A sticky draw in [0, 100) per request id: the same id always lands in the same group, so a

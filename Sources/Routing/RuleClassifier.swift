@@ -14,11 +14,11 @@ public struct RuleClassifier: Classifier {
     public let complexKeywords: [String]
     private let simplePatterns: [NSRegularExpressionBox]
     private let pocValidated: @Sendable () -> Bool
-    private let defaultTier: Int
+    private let defaultTier: Tier
 
     /// `pocValidated` is read at each decision, so a live switch takes effect at once;
     /// `defaultTier` (the report's DEFAULT_TIER) applies once the POC is validated.
-    public init(settings: RoutingSettings, defaultTier: Int = 1, pocValidated: @escaping @Sendable () -> Bool) {
+    public init(settings: RoutingSettings, defaultTier: Tier = .tier1, pocValidated: @escaping @Sendable () -> Bool) {
         self.defaultTier = defaultTier
         self.contextLimitTokens = settings.contextLimitTokens
         self.complexKeywords = settings.complexKeywords.map { $0.lowercased() }
@@ -30,21 +30,21 @@ public struct RuleClassifier: Classifier {
 
     public func classify(_ messages: [ChatMessage]) -> TierDecision {
         if TokenEstimator.estimate(messages) > contextLimitTokens {
-            return TierDecision(tier: 3, reason: "long_context_exceeds_qwen3_limit")
+            return TierDecision(tier: .claude, reason: "long_context_exceeds_qwen3_limit")
         }
         if messages.contains(where: \.hasNonTextParts) {
-            return TierDecision(tier: 3, reason: "multimodal_required")
+            return TierDecision(tier: .claude, reason: "multimodal_required")
         }
         let lastUser = (messages.last { $0.role == "user" }?.text ?? "").lowercased()
         if complexKeywords.contains(where: { lastUser.contains($0) }) {
-            return TierDecision(tier: 3, reason: "complex_keywords_detected")
+            return TierDecision(tier: .claude, reason: "complex_keywords_detected")
         }
         let trimmed = lastUser.trimmedWhitespace
         let range = NSRange(trimmed.startIndex..., in: trimmed)
         if simplePatterns.contains(where: { $0.regex.firstMatch(in: trimmed, options: [.anchored], range: range) != nil }) {
-            return TierDecision(tier: 1, reason: "simple_task_pattern_matched")
+            return TierDecision(tier: .tier1, reason: "simple_task_pattern_matched")
         }
-        return TierDecision(tier: pocValidated() ? defaultTier : 3, reason: "default_tier")
+        return TierDecision(tier: pocValidated() ? defaultTier : .claude, reason: "default_tier")
     }
 }
 

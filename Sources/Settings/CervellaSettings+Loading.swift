@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import TOMLKit
 
 extension CervellaSettings {
@@ -93,7 +94,7 @@ extension CervellaSettings {
             try table.read("tier1_percentage", into: &routing.tier1Percentage)
             try table.read("tier2_percentage", into: &routing.tier2Percentage)
         }
-        for number in 1...3 {
+        for number in Tier.allCases {
             guard let table = try reader.table("tier\(number)") else { continue }
             var tier = self.tier(number)
             if table.has("api_key") {
@@ -152,10 +153,10 @@ extension CervellaSettings {
         try reader.read("TIER_1_PERCENTAGE", into: &routing.tier1Percentage)
         try reader.read("TIER_2_PERCENTAGE", into: &routing.tier2Percentage)
 
-        let names: [Int: (endpoint: String, model: String)] = [
-            1: ("QWEN3_ENDPOINT", "QWEN3_MODEL"), 2: ("DEEPSEEK_ENDPOINT", "DEEPSEEK_MODEL"), 3: ("CLAUDE_ENDPOINT", "CLAUDE_MODEL"),
+        let names: [Tier: (endpoint: String, model: String)] = [
+            .tier1: ("QWEN3_ENDPOINT", "QWEN3_MODEL"), .tier2: ("DEEPSEEK_ENDPOINT", "DEEPSEEK_MODEL"), .tier3: ("CLAUDE_ENDPOINT", "CLAUDE_MODEL"),
         ]
-        for number in 1...3 {
+        for number in Tier.allCases {
             var tier = self.tier(number)
             if let endpoints = reader.string(names[number]!.endpoint) {
                 tier.endpoints = endpoints.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -176,9 +177,9 @@ extension CervellaSettings {
         routing.pocValidated = values.pocValidated
         routing.tier1Percentage = values.tier1
         routing.tier2Percentage = values.tier2
-        var tier2 = tier(2)
+        var tier2 = tier(.tier2)
         tier2.enabled = values.tier2Enabled
-        tiers[2] = tier2
+        tiers[.tier2] = tier2
     }
 
     /// Reads each tier's API key from its environment variable or key file, and the gateway's keys.
@@ -194,7 +195,7 @@ extension CervellaSettings {
         }
         gateway.apiKeys = keys
         if let admin = env["CERVELLA_ADMIN_KEY"], !admin.isEmpty { gateway.adminKey = admin }
-        for number in 1...3 {
+        for number in Tier.allCases {
             var tier = self.tier(number)
             if let file = tier.apiKeyFile {
                 do {

@@ -55,7 +55,7 @@ extension CervellaSettings {
         for name in worker.queues where !QueueName.workQueues.contains(where: { $0.rawValue == name }) {
             throw SettingsError(key: "worker.queues", "unknown queue '\(name)'; use tier1, tier2, tier3 or fallback")
         }
-        guard (1...3).contains(producer.defaultTier) else {
+        guard Tier(producer.defaultTier) != nil else {
             throw SettingsError(key: "producer.default_tier (DEFAULT_TIER)", "must be 1, 2 or 3, got \(producer.defaultTier)")
         }
         guard producer.jobTimeoutSeconds > 0, producer.jobTimeoutSeconds <= 86_400 else {
@@ -73,7 +73,7 @@ extension CervellaSettings {
                 throw SettingsError(key: "routing.simple_patterns", "'\(pattern)' is not a valid regular expression")
             }
         }
-        for number in 1...3 {
+        for number in Tier.allCases {
             let tier = self.tier(number)
             let key = "tier\(number)"
             guard !tier.model.isEmpty else { throw SettingsError(key: "\(key).model", "must not be empty") }

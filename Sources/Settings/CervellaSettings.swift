@@ -63,6 +63,9 @@ public struct CervellaSettings: Sendable, Equatable {
         /// Seconds from enqueue to the job's deadline.
         public var jobTimeoutSeconds = 60.0
         public init() {}
+
+        /// `defaultTier` as a tier (validation keeps it within 1...3).
+        public var defaultTierValue: Tier { Tier(defaultTier) ?? .tier1 }
     }
 
     public var redis = Redis()
@@ -82,11 +85,11 @@ public struct CervellaSettings: Sendable, Equatable {
         public var monthlyBudgetUSD = 400.0
         public init() {}
     }
-    public var tiers: [Int: TierSettings] = [1: .defaults(tier: 1), 2: .defaults(tier: 2), 3: .defaults(tier: 3)]
+    public var tiers: [Tier: TierSettings] = [.tier1: .defaults(tier: .tier1), .tier2: .defaults(tier: .tier2), .tier3: .defaults(tier: .tier3)]
 
     public init() {}
 
-    public func tier(_ number: Int) -> TierSettings { tiers[number] ?? .defaults(tier: number) }
+    public func tier(_ tier: Tier) -> TierSettings { tiers[tier] ?? .defaults(tier: tier) }
 }
 
 // Settings files and the environment give durations in seconds (the names say so); the code

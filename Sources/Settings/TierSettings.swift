@@ -1,3 +1,5 @@
+import JobProtocol
+
 /// One tier's provider: which API, which model, where, and how its answers are judged and priced.
 public struct TierSettings: Sendable, Equatable {
     public enum ProviderKind: String, Sendable, Equatable, CaseIterable {
@@ -30,7 +32,7 @@ public struct TierSettings: Sendable, Equatable {
         case p10
     }
 
-    public var tier: Int
+    public var tier: Tier
     public var enabled: Bool
     public var kind: ProviderKind
     public var model: String
@@ -57,25 +59,25 @@ public struct TierSettings: Sendable, Equatable {
     public var gpuHourUSD: Double
     public var requestsPerGPUHour: Double
 
-    public static func defaults(tier: Int) -> TierSettings {
+    public static func defaults(tier: Tier) -> TierSettings {
         switch tier {
-        case 1:
+        case .tier1:
             return TierSettings(
-                tier: 1, enabled: true, kind: .openai, model: "qwen3-4b", endpoints: ["http://127.0.0.1:8000"],
+                tier: .tier1, enabled: true, kind: .openai, model: "qwen3-4b", endpoints: ["http://127.0.0.1:8000"],
                 apiKeyEnv: "QWEN3_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
                 confidenceMethod: .auto, confidenceThreshold: 0.70, timeoutMs: 10_000, defaultMaxTokens: 1000,
                 inputUSDPerMillionTokens: 0, outputUSDPerMillionTokens: 0, gpuHourUSD: 0.35, requestsPerGPUHour: 1200
             )
-        case 2:
+        case .tier2:
             return TierSettings(
-                tier: 2, enabled: false, kind: .openai, model: "deepseek-r1", endpoints: ["http://127.0.0.1:8001"],
+                tier: .tier2, enabled: false, kind: .openai, model: "deepseek-r1", endpoints: ["http://127.0.0.1:8001"],
                 apiKeyEnv: "DEEPSEEK_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
                 confidenceMethod: .auto, confidenceThreshold: 0.70, timeoutMs: 10_000, defaultMaxTokens: 2000,
                 inputUSDPerMillionTokens: 0, outputUSDPerMillionTokens: 0, gpuHourUSD: 0.50, requestsPerGPUHour: 600
             )
-        default:
+        case .tier3:
             return TierSettings(
-                tier: 3, enabled: true, kind: .anthropic, model: "claude-sonnet-4-5", endpoints: ["https://api.anthropic.com"],
+                tier: .tier3, enabled: true, kind: .anthropic, model: "claude-sonnet-4-5", endpoints: ["https://api.anthropic.com"],
                 apiKeyEnv: "CLAUDE_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
                 confidenceMethod: .none, confidenceThreshold: 0, timeoutMs: 60_000, defaultMaxTokens: 1000,
                 inputUSDPerMillionTokens: 3, outputUSDPerMillionTokens: 15, cachedInputUSDPerMillionTokens: 0.30,

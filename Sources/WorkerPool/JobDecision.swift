@@ -13,7 +13,7 @@ enum JobDecision {
     /// recovered from) and that queue's tier.
     struct Route: Sendable, Equatable {
         var queue: QueueName
-        var tier: Int
+        var tier: Tier
 
         init(fetchedFrom queue: QueueName, job: Job) {
             self.queue = queue == .quarantine ? job.originQueue : queue
@@ -21,7 +21,7 @@ enum JobDecision {
         }
 
         /// A tier-1/2 job: one that may fall back to Claude.
-        var smallTier: Bool { tier < 3 && queue != .fallback }
+        var smallTier: Bool { tier.isSmall && queue != .fallback }
 
         /// Counted once, where the job was routed; a fallback hop is not a new request.
         var handled: [StatsEvent] { queue == .fallback ? [] : [.handled(tier: tier)] }
@@ -42,7 +42,7 @@ enum JobDecision {
         guard route.smallTier, !flags.isEnabled(route.tier) else { return nil }
         var next = job
         let reason = "tier\(route.tier)_disabled"
-        next.fallbackFrom = FallbackOrigin(tier: route.tier, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
+        next.fallbackFrom = FallbackOrigin(tier: route.tier.number, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
         return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: route.tier, reason: reason, confidence: nil, costUSD: 0)])
     }
 
@@ -114,7 +114,7 @@ enum JobDecision {
         switch verdict {
         case .fallBack(let reason):
             var next = job
-            next.fallbackFrom = FallbackOrigin(tier: tier, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
+            next.fallbackFrom = FallbackOrigin(tier: tier.number, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
             return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
         case .answer(let kept):
             suppressed = kept
@@ -132,7 +132,7 @@ enum JobDecision {
 
         let totalCost = cost + (job.fallbackFrom?.costUSD ?? 0)
         let metadata = ResultMetadata(
-            modelUsed: call.model, tier: tier, latencyMs: Int.milliseconds(fromSeconds: context.now - job.createdAt),
+            modelUsed: call.model, tier: tier.number, latencyMs: Int.milliseconds(fromSeconds: context.now - job.createdAt),
             queueMs: Int.milliseconds(fromSeconds: context.poppedAt - job.createdAt), confidence: confidence,
             costUSD: (totalCost * 1e9).rounded() / 1e9,
             tokensInput: response.tokensInput, tokensOutput: response.tokensOutput,
@@ -143,7 +143,7 @@ enum JobDecision {
             reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
         )
         let cacheable = Verdict.isCacheable(verdict, answer: response.text)
-        let claudeEquivalent = settings.tier(3).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
+        let claudeEquivalent = settings.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
         return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? context.cacheKey : nil, stats: route.handled + [answered])
     }

@@ -53,7 +53,7 @@ extension Worker {
         if let cacheKey, job.fallbackFrom == nil, !job.cacheChecked, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
-            let claude = settings.tier(3)
+            let claude = settings.tier(.claude)
             let saved = result.metadata.map { claude.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput) } ?? 0
             return .reply(job, result, stats: [.cacheHit(savedUSD: saved)])
         }

@@ -27,7 +27,7 @@ public final class Worker: Service, Sendable {
     /// Every Redis command and round trip of this worker, reported in its heartbeat.
     public let traffic = RedisTraffic()
     let http: HTTPClient
-    let providers: [Int: any ChatProvider]
+    let providers: [Tier: any ChatProvider]
     let slots: SlotPool
     let retryPolicy = RetryPolicy()
     /// Counted outcomes, written to the hourly stats every `worker.stats_flush_seconds`.
@@ -93,8 +93,8 @@ public final class Worker: Service, Sendable {
             configuration: .init(maxConnectionsPerHost: max(64, slotCount), maxTotalConnections: max(512, slotCount * 2)),
             logger: logger
         )
-        var providers: [Int: any ChatProvider] = [:]
-        for tier in 1...3 { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
+        var providers: [Tier: any ChatProvider] = [:]
+        for tier in Tier.allCases { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
         self.providers = providers
         self.slots = SlotPool(capacity: slotCount)
         self.live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)

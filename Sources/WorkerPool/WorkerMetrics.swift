@@ -12,7 +12,7 @@ enum WorkerMetrics {
     static func observe(_ commit: JobCommit, queue: QueueName, settings: CervellaSettings) {
         switch commit.outcome {
         case .reply(let job, let result, _):
-            let tier = result.metadata?.tier ?? queue.servingTier
+            let tier = result.metadata.flatMap { Tier($0.tier) } ?? queue.servingTier
             let model = result.metadata?.modelUsed ?? settings.tier(tier).model
             let outcome = !result.ok ? "error" : (result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered"))
             Counter(label: "cervella_requests_total", dimensions: [("tier", "\(tier)"), ("model", model), ("outcome", outcome)]).increment()
@@ -56,7 +56,7 @@ enum WorkerMetrics {
     }
 
     /// 1 for a closed circuit, 0.5 half-open, 0 open.
-    static func endpoint(tier: Int, _ status: EndpointStatus) {
+    static func endpoint(tier: Tier, _ status: EndpointStatus) {
         let value: Double = switch status.state {
         case .closed: 1
         case .halfOpen: 0.5

@@ -43,7 +43,7 @@ struct AdminCommand: AsyncParsableCommand {
         @Argument(help: "on or off.") var state: String
 
         func validate() throws {
-            guard (1...3).contains(tier) else { throw ValidationError("tier must be 1, 2 or 3") }
+            guard Tier(tier) != nil else { throw ValidationError("tier must be 1, 2 or 3") }
             guard LiveFlags.bool(state) != nil else { throw ValidationError("state must be on or off") }
         }
 

@@ -52,7 +52,7 @@ struct AskCommand: AsyncParsableCommand {
         guard ["auto", "simple", "medium", "complex"].contains(tierHint) else {
             throw ValidationError("--tier-hint must be auto, simple, medium or complex")
         }
-        if let tier, !(1...3).contains(tier) { throw ValidationError("--tier must be 1, 2 or 3") }
+        if let tier, Tier(tier) == nil { throw ValidationError("--tier must be 1, 2 or 3") }
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
         if let maxTokens, !JobLimits.maxTokens.contains(maxTokens) {
             throw ValidationError("--max-tokens must be \(JobLimits.maxTokens.lowerBound) to \(JobLimits.maxTokens.upperBound)")
@@ -88,7 +88,7 @@ struct AskCommand: AsyncParsableCommand {
         let producer = Producer(settings: settings, connection: connection, flags: { live })
         defer { producer.close() }
         var route: Route?
-        if let tier { route = Route(tier: tier, model: settings.tier(tier).model, reason: "cli_tier_option") }
+        if let tier, let chosen = Tier(tier) { route = Route(tier: tier, model: settings.tier(chosen).model, reason: "cli_tier_option") }
         let job = try producer.makeJob(
             messages: messages, params: GenerationParameters(maxTokens: maxTokens, expectedFormat: expectedFormat),
             tierHint: tierHint, forceModel: forceModel, enableFallback: !noFallback, cache: !noCache,

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ConfigReportTests {
     static func settings() -> CervellaSettings {
         var settings = CervellaSettings()
-        settings.tiers[3]?.apiKey = "sk-ant-very-secret"
+        settings.tiers[.tier3]?.apiKey = "sk-ant-very-secret"
         settings.gateway.apiKeys = ["gateway-secret"]
         settings.gateway.adminKey = "admin-secret"
         return settings

@@ -16,8 +16,8 @@ import Testing
 
     @Test func anAnswerCountsItsTierLatencyBucketConfidenceAndCost() {
         let increments = HourlyStats.increments(for: [
-            .handled(tier: 1),
-            .answered(tier: 1, latencyMs: 342, confidence: 0.92, costUSD: 0.0008, claudeEquivalentUSD: 0.01),
+            .handled(tier: .tier1),
+            .answered(tier: .tier1, latencyMs: 342, confidence: 0.92, costUSD: 0.0008, claudeEquivalentUSD: 0.01),
         ])
         #expect(
             increments.integers == [
@@ -28,7 +28,7 @@ import Testing
 
     @Test func latenciesFallInTheFirstBucketThatHoldsThem() {
         func bucket(_ latency: Int) -> String? {
-            HourlyStats.increments(for: [.answered(tier: 2, latencyMs: latency, confidence: nil, costUSD: 0, claudeEquivalentUSD: 0)])
+            HourlyStats.increments(for: [.answered(tier: .tier2, latencyMs: latency, confidence: nil, costUSD: 0, claudeEquivalentUSD: 0)])
                 .integers.keys.first { $0.hasPrefix("latency_le_") }
         }
         #expect(bucket(0) == "latency_le_100:tier2")
@@ -40,9 +40,9 @@ import Testing
 
     @Test func fallbackReasonsAreCountedByClass() {
         let increments = HourlyStats.increments(for: [
-            .fellBack(tier: 1, reason: "low_confidence_0.55", confidence: 0.55, costUSD: 0.001),
-            .fellBack(tier: 2, reason: "low_confidence_0.31", confidence: nil, costUSD: 0),
-            .fellBack(tier: 1, reason: "timeout_error", confidence: nil, costUSD: 0),
+            .fellBack(tier: .tier1, reason: "low_confidence_0.55", confidence: 0.55, costUSD: 0.001),
+            .fellBack(tier: .tier2, reason: "low_confidence_0.31", confidence: nil, costUSD: 0),
+            .fellBack(tier: .tier1, reason: "timeout_error", confidence: nil, costUSD: 0),
         ])
         #expect(increments.integers["fallback_reason:low_confidence"] == 2)
         #expect(increments.integers["fallback_reason:timeout_error"] == 1)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func failuresCacheHitsAndRecoveriesHaveTheirOwnCounters() {
         let increments = HourlyStats.increments(for: [
-            .failed(tier: 3, code: "error_http_5xx"), .cacheHit(savedUSD: 0.02), .dead, .duplicate, .recovered(count: 4), .recovered(count: 1),
+            .failed(tier: .tier3, code: "error_http_5xx"), .cacheHit(savedUSD: 0.02), .dead, .duplicate, .recovered(count: 4), .recovered(count: 1),
         ])
         #expect(
             increments.integers == [
@@ -66,8 +66,8 @@ import Testing
 
     @Test func hostileNumbersNeitherTrapNorPoisonTheSums() {
         let increments = HourlyStats.increments(for: [
-            .answered(tier: 1, latencyMs: .max, confidence: .nan, costUSD: .infinity, claudeEquivalentUSD: 0),
-            .answered(tier: 1, latencyMs: 5, confidence: nil, costUSD: 0, claudeEquivalentUSD: 0),
+            .answered(tier: .tier1, latencyMs: .max, confidence: .nan, costUSD: .infinity, claudeEquivalentUSD: 0),
+            .answered(tier: .tier1, latencyMs: 5, confidence: nil, costUSD: 0, claudeEquivalentUSD: 0),
         ])
         #expect(increments.integers["latency_ms_sum:tier1"] == .max)
         #expect(increments.decimals["cost_usd"] == nil)

@@ -8,14 +8,13 @@ import Testing
 
     @Test func startUpValuesComeFromTheSettings() {
         var settings = CervellaSettings()
-        settings.tiers[2]?.enabled = true
+        settings.tiers[.tier2]?.enabled = true
         settings.fallback.enabled = false
         settings.routing.tier1Percentage = 40
         let flags = LiveFlags(settings: settings)
-        #expect(flags.tierEnabled == [1: true, 2: true, 3: true])
+        #expect(flags.tierEnabled == [.tier1: true, .tier2: true, .tier3: true])
         #expect(flags.fallbackEnabled == false)
         #expect(flags.tier1Percentage == 40)
-        #expect(flags.isEnabled(9), "a tier nobody configured is not switched off")
     }
 
     @Test func hashFieldsOverrideTheSettings() {
@@ -24,8 +23,8 @@ import Testing
             "fallback_enabled": "0", "poc_validated": "true", "updated_at": "1767225600", "updated_by": "gateway", "reason": "x",
         ])
         #expect(problems.isEmpty)
-        #expect(flags.tierEnabled[1] == false)
-        #expect(flags.tierEnabled[2] == true)
+        #expect(flags.tierEnabled[.tier1] == false)
+        #expect(flags.tierEnabled[.tier2] == true)
         #expect(flags.tier1Percentage == 25.5)
         #expect(flags.tier2Percentage == 100)
         #expect(flags.fallbackEnabled == false)

@@ -37,17 +37,16 @@ import Testing
                 .bulk(Array("tier2:w1".utf8)), entry("down", age: 31),
                 .bulk(Array("garbage".utf8)), entry("down", age: 1),
             ]), now: now)
-        #expect(report.probedHealth[1]?.sorted() == ["down", "healthy"])
-        #expect(report.probedHealth[2] == nil)
+        #expect(report.probedHealth[.tier1]?.sorted() == ["down", "healthy"])
+        #expect(report.probedHealth[.tier2] == nil)
         #expect(Set(report.endpointHealth.keys) == ["tier1:w1", "tier1:w2"])
         // The worst fresh state wins.
-        #expect(report.health(tier: 1) == "down")
+        #expect(report.health(tier: .tier1) == "down")
     }
 
     @Test func withoutProbesHealthFollowsTheErrorRate() {
         func health(requests: Double, errors: Double) -> String {
-            StatsReport(totals: ["requests:tier3": requests, "answered:tier3": requests, "errors:tier3": errors], costToday: 0, hours: 24).health(
-                tier: 3)
+            StatsReport(totals: ["requests:tier3": requests, "answered:tier3": requests, "errors:tier3": errors], costToday: 0, hours: 24).health(tier: .tier3)
         }
         #expect(health(requests: 0, errors: 0) == "unknown")
         #expect(health(requests: 100, errors: 5) == "healthy")
@@ -57,12 +56,12 @@ import Testing
 
     @Test func p95IsTheBucketThatHolds95PercentOfAnswers() {
         var totals = ["answered:tier1": 100.0, "latency_le_100:tier1": 90, "latency_le_250:tier1": 5, "latency_le_500:tier1": 5]
-        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: 1) == 250)
+        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: .tier1) == 250)
         totals["latency_le_250:tier1"] = 0
         totals["latency_le_inf:tier1"] = 5
         totals["latency_le_500:tier1"] = 0
-        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: 1) == nil)
-        #expect(StatsReport(totals: [:], costToday: 0, hours: 24).latencyP95(tier: 1) == nil)
+        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: .tier1) == nil)
+        #expect(StatsReport(totals: [:], costToday: 0, hours: 24).latencyP95(tier: .tier1) == nil)
     }
 
     @Test func theReportsFiguresComeFromTheTotals() {

@@ -8,8 +8,8 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct ConfidenceMethodTests {
     func pool(_ method: TierSettings.ConfidenceMethod, aggregate: TierSettings.LogprobAggregate = .mean) async throws -> TestPool {
         try await TestPool(configure: { settings in
-            settings.tiers[1]?.confidenceMethod = method
-            settings.tiers[1]?.logprobAggregate = aggregate
+            settings.tiers[.tier1]?.confidenceMethod = method
+            settings.tiers[.tier1]?.logprobAggregate = aggregate
         })
     }
 
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func answerThatIsOnlyThinkingCountsAsEmpty() async throws {
-        try await withTestPool(configure: { $0.tiers[2]?.enabled = true }) { pool in
+        try await withTestPool(configure: { $0.tiers[.tier2]?.enabled = true }) { pool in
             // max_tokens cuts the R1 answer inside its <think> block: nothing is left to show.
             let result = try await pool.ask("Why is the sky blue?\n#sim openai think", tier: 2, cache: false, params: GenerationParameters(maxTokens: 3))
             #expect(result.metadata?.fallbackReason == "empty_response")

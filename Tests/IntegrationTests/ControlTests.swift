@@ -38,7 +38,7 @@ import Testing
             #expect(before.metadata?.modelUsed == "qwen3-4b")
             let store = LiveConfigStore(connection: pool.redis, keys: pool.keys)
             try await store.set(["tier1_enabled": "false"], by: "test")
-            #expect(await pool.workersSee { !$0.isEnabled(1) })
+            #expect(await pool.workersSee { !$0.isEnabled(.tier1) })
             pool.simulator.stats.reset()
             // A job routed to tier 1 before the switch (as by a producer that has not seen it yet).
             let stale = try pool.job("Summarize the second note.", tier: 1, cache: false)
@@ -46,7 +46,7 @@ import Testing
             #expect(after.metadata?.modelUsed == "claude-sonnet-4-5")
             #expect(pool.simulator.stats.count("/v1/chat/completions") == 0)
             try await store.set(["tier1_enabled": "true"], by: "test")
-            #expect(await pool.workersSee { $0.isEnabled(1) })
+            #expect(await pool.workersSee { $0.isEnabled(.tier1) })
             let again = try await pool.ask("Summarize the third note.", cache: false)
             #expect(again.metadata?.modelUsed == "qwen3-4b")
         }
@@ -69,9 +69,9 @@ import Testing
     @Test func modelHealthComesFromTheWorkersProbes() async throws {
         // Tier 1: a primary that refuses connections and a healthy backup. Tier 2: only down.
         try await withTestPool(configure: { settings in
-            let simulator = settings.tier(1).endpoints[0]
-            settings.tiers[1]?.endpoints = ["http://127.0.0.1:1", simulator]
-            settings.tiers[2]?.endpoints = ["http://127.0.0.1:1"]
+            let simulator = settings.tier(.tier1).endpoints[0]
+            settings.tiers[.tier1]?.endpoints = ["http://127.0.0.1:1", simulator]
+            settings.tiers[.tier2]?.endpoints = ["http://127.0.0.1:1"]
         }) { pool in
             var health: [String: String] = [:]
             for _ in 0..<40 where health["qwen3-4b"] != "degraded" {
@@ -91,8 +91,8 @@ import Testing
 
     @Test func costsAddUpToTokensAndPricesIncludingTheDiscardedAttempt() async throws {
         try await withTestPool { pool in
-            let tier1 = pool.settings.tier(1)
-            let claude = pool.settings.tier(3)
+            let tier1 = pool.settings.tier(.tier1)
+            let claude = pool.settings.tier(.tier3)
             let direct = try await pool.ask("Summarize: costs are tokens times prices.", cache: false)
             let claudeDirect = try await pool.ask("Explain prices.", tier: 3, cache: false)
             let fellBack = try await pool.ask("Explain prices again.\n#sim openai evasive", cache: false)
@@ -122,11 +122,11 @@ import Testing
         try await withTestPool(workers: 0) { pool in
             let stats = StatsAccumulator()
             let at = Date()
-            stats.add([.handled(tier: 1), .answered(tier: 1, latencyMs: 120, confidence: 0.9, costUSD: 0.001, claudeEquivalentUSD: 0.01)], at: at)
+            stats.add([.handled(tier: .tier1), .answered(tier: .tier1, latencyMs: 120, confidence: 0.9, costUSD: 0.001, claudeEquivalentUSD: 0.01)], at: at)
             let closed = RedisConnection(configuration: try RedisConfiguration(url: pool.settings.redis.url), name: "closed")
             closed.close()
             await #expect(throws: (any Error).self) { try await stats.flush(to: closed, keys: pool.keys) }
-            stats.add([.handled(tier: 1), .cacheHit(savedUSD: 0.01)], at: at)
+            stats.add([.handled(tier: .tier1), .cacheHit(savedUSD: 0.01)], at: at)
             try await stats.flush(to: pool.redis, keys: pool.keys)
             let hour = RedisArgument(pool.keys.stats(hour: HourlyStats.hourKey(at)))
             #expect(try await pool.redis.send("HGET", hour, "requests:tier1").string == "2")

@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func apiChatAnswersInTheReportsShapeForEachTier() async throws {
-        try await withTestPool(configure: { $0.tiers[2]?.enabled = true }) { pool in
+        try await withTestPool(configure: { $0.tiers[.tier2]?.enabled = true }) { pool in
             let (gateway, client) = try await start(pool)
             for (hint, tier, model) in [("simple", 1, "qwen3-4b"), ("medium", 2, "deepseek-r1"), ("complex", 3, "claude-sonnet-4-5")] {
                 let response = try await client.send("POST", "/api/chat", json: #"{"message":"Explain queues","tier_hint":"\#(hint)"}"#)
@@ -159,7 +159,7 @@ import Testing
             #expect(metadata["tier_decision_reason"] as? String == "simple_task_pattern_matched_tier1_disabled")
             #expect(try await client.send("POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":true}"#, key: Self.adminKey).status == 200)
             // Workers see a switch within a second; until then they would still forward tier 1.
-            #expect(await pool.workersSee { $0.isEnabled(1) })
+            #expect(await pool.workersSee { $0.isEnabled(.tier1) })
             let back = client.object(try await client.send("POST", "/api/chat", json: #"{"message":"Summarize the second memo."}"#))
             #expect((back["metadata"] as? [String: Any])?["tier"] as? Int == 1)
             let rollback = try await client.send("POST", "/api/admin/emergency-rollback", key: Self.adminKey)

@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func reasoningOfR1IsStrippedFromTheAnswer() async throws {
-        try await withTestPool(configure: { $0.tiers[2]?.enabled = true }) { pool in
+        try await withTestPool(configure: { $0.tiers[.tier2]?.enabled = true }) { pool in
             let result = try await pool.ask("Why is the sky blue?\n#sim think", tier: 2)
             let answer = try #require(result.response)
             #expect(result.metadata?.modelUsed == "deepseek-r1")
@@ -197,7 +197,7 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             let elapsed = Date().timeIntervalSince(started)
-            #expect(results.allSatisfy { $0.ok })
+            #expect(results.allSatisfy { $0.ok }, "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
             #expect(elapsed < 12, "40 concurrent 1 s calls took \(elapsed) s")
         }
     }
@@ -211,7 +211,7 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(results.count == 200)
-            #expect(results.allSatisfy { $0.ok })
+            #expect(results.allSatisfy { $0.ok }, "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
             #expect(Set(results.map(\.id)).count == 200)
             #expect(pool.simulator.stats.count("/v1/chat/completions") == 200)
         }

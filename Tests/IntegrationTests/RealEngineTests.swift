@@ -82,7 +82,7 @@ struct RealEngineTests {
     /// so neither the entry count nor the joined tokens match the usage or the text.
     @Test func logprobConfidenceComesFromTheEnginesRealLogprobsDespiteItsQuirks() async throws {
         let engine = try await RealEngine.start()
-        var settings = TierSettings.defaults(tier: 1)
+        var settings = TierSettings.defaults(tier: .tier1)
         settings.endpoints = [engine.baseURL]
         let provider = OpenAIProvider(settings: settings, http: engine.http)
         var sawMerged = false
@@ -118,7 +118,7 @@ struct RealEngineTests {
     /// engine's 4,096-token context: the engine refuses it, and Claude answers.
     @Test func requestOverTheEnginesContextFailsOverToClaude() async throws {
         let engine = try await RealEngine.start()
-        try await withTestPool(configure: { $0.tiers[1]?.endpoints = [engine.baseURL] }) { pool in
+        try await withTestPool(configure: { $0.tiers[.tier1]?.endpoints = [engine.baseURL] }) { pool in
             let text = "Summarize: " + String(repeating: "the quarterly figures of the harbour office ", count: 700)
             let result = try await pool.ask(text, cache: false)
             #expect(result.ok, "\(String(describing: result.error))")
@@ -131,7 +131,7 @@ struct RealEngineTests {
             #expect(pool.simulator.stats.count("/v1/messages") == 1)
 
             // The provider's error carries the engine's own words, and not the prompt.
-            var settings = TierSettings.defaults(tier: 1)
+            var settings = TierSettings.defaults(tier: .tier1)
             settings.endpoints = [engine.baseURL]
             let provider = OpenAIProvider(settings: settings, http: engine.http)
             do {
@@ -151,7 +151,7 @@ struct RealEngineTests {
     @Test func engineKilledMidRequestFallsBackToClaude() async throws {
         let engine = try await RealEngine.start()
         try await withTestPool(configure: {
-            $0.tiers[1]?.endpoints = [engine.baseURL]
+            $0.tiers[.tier1]?.endpoints = [engine.baseURL]
             $0.fallback.timeoutMs = 60_000
         }) { pool in
             // About 3,000 tokens: seconds of generation, so the kill lands mid-request.

@@ -57,18 +57,22 @@ import JobProtocol
     }
 
     @Test func queuesAreServedByTheirTierAndFallbackByClaude() {
-        #expect(QueueName.tier1.servingTier == 1)
-        #expect(QueueName.tier2.servingTier == 2)
-        #expect(QueueName.tier3.servingTier == 3)
-        #expect(QueueName.fallback.servingTier == 3)
+        #expect(QueueName.tier1.servingTier == .tier1)
+        #expect(QueueName.tier2.servingTier == .tier2)
+        #expect(QueueName.tier3.servingTier == .tier3)
+        #expect(QueueName.fallback.servingTier == .claude)
+        #expect(QueueName.quarantine.servingTier == .claude)
     }
 
-    @Test func queueForTierCoversOnlyTiersOneToThree() {
-        #expect(QueueName.forTier(1) == .tier1)
-        #expect(QueueName.forTier(2) == .tier2)
-        #expect(QueueName.forTier(3) == .tier3)
-        #expect(QueueName.forTier(0) == nil)
-        #expect(QueueName.forTier(4) == nil)
+    @Test func tiersAreNumberedOneToThreeAndEachHasItsQueue() {
+        #expect(Tier.allCases.map(\.queue) == [.tier1, .tier2, .tier3])
+        #expect(Tier.allCases.map(\.number) == [1, 2, 3])
+        #expect(Tier(0) == nil && Tier(4) == nil && Tier(-1) == nil)
+        #expect(Tier(2) == .tier2)
+        // Interpolated, a tier is its number: the stats fields and metric labels read `tier2`.
+        #expect("tier\(Tier.tier2)" == "tier2")
+        #expect(Tier.tier1.isSmall && Tier.tier2.isSmall && !Tier.claude.isSmall)
+        #expect(Tier.tier1 < .tier2 && Tier.tier2 < .claude)
     }
 
     @Test func queueRawValuesAreTheKeySuffixes() {

@@ -84,10 +84,10 @@ import Testing
 
     @Test func aTierSwitchedOffLiveIsSkipped() throws {
         var base = CervellaSettings()
-        base.tiers[2]?.enabled = true
+        base.tiers[.tier2]?.enabled = true
         var flags = LiveFlags(settings: base)
-        flags.tierEnabled[1] = false
-        try Self.withProducer(Self.settings { $0.tiers[2]?.enabled = true }, flags: flags) { (producer) throws in
+        flags.tierEnabled[.tier1] = false
+        try Self.withProducer(Self.settings { $0.tiers[.tier2]?.enabled = true }, flags: flags) { (producer) throws in
             let route = try producer.makeJob(messages: Self.hello, tierHint: "simple").route
             #expect(route?.tier == 2)
             #expect(route?.reason == "tier_hint_simple_tier1_disabled")

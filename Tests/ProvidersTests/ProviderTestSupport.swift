@@ -17,7 +17,7 @@ import Darwin
 enum Fixture {
     /// A tier of `kind` pointed at `endpoints`: tier 1 for OpenAI, tier 3 for Anthropic.
     static func settings(_ kind: TierSettings.ProviderKind, endpoints: [String], apiKey: String? = "test-key", model: String? = nil) -> TierSettings {
-        var settings = TierSettings.defaults(tier: kind == .openai ? 1 : 3)
+        var settings = TierSettings.defaults(tier: kind == .openai ? .tier1 : .claude)
         settings.endpoints = endpoints
         settings.apiKey = apiKey
         if let model { settings.model = model }

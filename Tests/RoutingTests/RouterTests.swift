@@ -10,7 +10,7 @@ import Testing
         Router(settings: settings, classifier: RuleClassifier(settings: settings.routing, pocValidated: { pocValidated }))
     }
 
-    static let allOn = RoutingFlags(tierEnabled: [1: true, 2: true, 3: true], tier1Percentage: 100, tier2Percentage: 100, pocValidated: true)
+    static let allOn = RoutingFlags(tierEnabled: [.tier1: true, .tier2: true, .tier3: true], tier1Percentage: 100, tier2Percentage: 100, pocValidated: true)
 
     func route(_ text: String, hint: String = "auto", force: String? = nil, flags: RoutingFlags = allOn, id: String = "job-1", router: Router = router()) throws -> Route {
         try router.route(jobID: id, messages: [ChatMessage(role: "user", content: text)], tierHint: hint, forceModel: force, flags: flags)
@@ -38,7 +38,7 @@ import Testing
         let route = try route(text)
         #expect(route.tier == tier)
         #expect(route.reason == reason)
-        #expect(route.model == Self.settings.tier(tier).model)
+        #expect(route.model == Self.settings.tier(try #require(Tier(tier))).model)
     }
 
     @Test func complexKeywordsWinOverSimplePatterns() throws {
@@ -88,11 +88,11 @@ import Testing
 
     @Test func disabledTiersEscalateWithTheReasonSaying() throws {
         var flags = Self.allOn
-        flags.tierEnabled[1] = false
+        flags.tierEnabled[.tier1] = false
         let route = try route("Summarize this", flags: flags)
         #expect(route.tier == 2)
         #expect(route.reason == "simple_task_pattern_matched_tier1_disabled")
-        flags.tierEnabled[2] = false
+        flags.tierEnabled[.tier2] = false
         #expect(try self.route("Summarize this", flags: flags).tier == 3)
         #expect(try self.route("Anything", hint: "medium", flags: flags) == Route(tier: 3, model: "claude-sonnet-4-5", reason: "tier_hint_medium_tier2_disabled"))
         #expect(try self.route("Anything", force: "qwen3-4b", flags: flags).reason == "manual_override_tier1_disabled")
@@ -119,13 +119,13 @@ import Testing
         var settings = CervellaSettings()
         try settings.apply(toml: "[routing]\nphase = \"mvp\"\n")
         #expect(settings.routing.tier1Percentage == 40)
-        #expect(settings.tier(2).enabled == false)
+        #expect(settings.tier(.tier2).enabled == false)
         try settings.apply(toml: "[routing]\nphase = \"poc\"\n")
         #expect(settings.routing.pocValidated == false)
         #expect(settings.routing.tier1Percentage == 0)
         try settings.apply(toml: "[routing]\nphase = \"optimised\"\ntier1_percentage = 75\n")
         #expect(settings.routing.tier1Percentage == 75)
-        #expect(settings.tier(2).enabled)
+        #expect(settings.tier(.tier2).enabled)
         #expect(throws: SettingsError.self) { try settings.apply(toml: "[routing]\nphase = \"beta\"\n") }
     }
 }

@@ -69,34 +69,34 @@ import Settings
 
     @Test func qwenEndpointIsACommaSeparatedListWithSpacesTrimmed() throws {
         let settings = try applying(environment: ["QWEN3_ENDPOINT": "http://gpu-a:8000, http://gpu-b:8000 "])
-        #expect(settings.tier(1).endpoints == ["http://gpu-a:8000", "http://gpu-b:8000"])
+        #expect(settings.tier(.tier1).endpoints == ["http://gpu-a:8000", "http://gpu-b:8000"])
     }
 
     @Test func singleQwenEndpointReplacesTheList() throws {
         var settings = try applying("[tier1]\nendpoints = [\"http://a:1\", \"http://b:2\"]")
         try settings.apply(environment: ["QWEN3_ENDPOINT": "http://c:3"])
-        #expect(settings.tier(1).endpoints == ["http://c:3"])
+        #expect(settings.tier(.tier1).endpoints == ["http://c:3"])
     }
 
     @Test func claudeAndDeepseekEndpointsSetTheirTiers() throws {
         let settings = try applying(environment: ["CLAUDE_ENDPOINT": "http://sim:8090", "DEEPSEEK_ENDPOINT": "http://gpu:8001"])
-        #expect(settings.tier(3).endpoints == ["http://sim:8090"])
-        #expect(settings.tier(2).endpoints == ["http://gpu:8001"])
-        #expect(settings.tier(1).endpoints == TierSettings.defaults(tier: 1).endpoints)
+        #expect(settings.tier(.tier3).endpoints == ["http://sim:8090"])
+        #expect(settings.tier(.tier2).endpoints == ["http://gpu:8001"])
+        #expect(settings.tier(.tier1).endpoints == TierSettings.defaults(tier: .tier1).endpoints)
     }
 
     @Test func modelVariablesSetTheirTiers() throws {
         let settings = try applying(environment: ["QWEN3_MODEL": "Qwen/Qwen3-4B-AWQ", "DEEPSEEK_MODEL": "r1-7b", "CLAUDE_MODEL": "claude-opus-4"])
-        #expect(settings.tier(1).model == "Qwen/Qwen3-4B-AWQ")
-        #expect(settings.tier(2).model == "r1-7b")
-        #expect(settings.tier(3).model == "claude-opus-4")
+        #expect(settings.tier(.tier1).model == "Qwen/Qwen3-4B-AWQ")
+        #expect(settings.tier(.tier2).model == "r1-7b")
+        #expect(settings.tier(.tier3).model == "claude-opus-4")
     }
 
     @Test func emptyVariablesAreIgnored() throws {
         var settings = try applying("[tier1]\nendpoints = [\"http://file:1\"]\nmodel = \"file-model\"")
         try settings.apply(environment: ["QWEN3_ENDPOINT": "", "QWEN3_MODEL": "  ", "REDIS_URL": "", "FALLBACK_TIMEOUT_MS": ""])
-        #expect(settings.tier(1).endpoints == ["http://file:1"])
-        #expect(settings.tier(1).model == "file-model")
+        #expect(settings.tier(.tier1).endpoints == ["http://file:1"])
+        #expect(settings.tier(.tier1).model == "file-model")
         #expect(settings.redis.url == CervellaSettings().redis.url)
         #expect(settings.fallback.timeoutMs == 10_000)
     }
@@ -105,19 +105,19 @@ import Settings
 
     @Test func claudeAPIKeyComesFromTheEnvironment() throws {
         let settings = try CervellaSettings.load(path: nil, environment: ["CLAUDE_API_KEY": "sk-ant-test"])
-        #expect(settings.tier(3).apiKey == "sk-ant-test")
-        #expect(settings.tier(1).apiKey == nil)
+        #expect(settings.tier(.tier3).apiKey == "sk-ant-test")
+        #expect(settings.tier(.tier1).apiKey == nil)
     }
 
     @Test func emptyClaudeAPIKeyMeansNoKey() throws {
         let settings = try CervellaSettings.load(path: nil, environment: ["CLAUDE_API_KEY": ""])
-        #expect(settings.tier(3).apiKey == nil)
+        #expect(settings.tier(.tier3).apiKey == nil)
     }
 
     @Test func qwenAPIKeyComesFromItsOwnVariable() throws {
         let settings = try CervellaSettings.load(path: nil, environment: ["QWEN3_API_KEY": "vllm-token"])
-        #expect(settings.tier(1).apiKey == "vllm-token")
-        #expect(settings.tier(3).apiKey == nil)
+        #expect(settings.tier(.tier1).apiKey == "vllm-token")
+        #expect(settings.tier(.tier3).apiKey == nil)
     }
 
     // MARK: Thresholds, timeouts, switches
@@ -125,9 +125,9 @@ import Settings
     @Test func tierConfidenceThresholdOverridesTheFile() throws {
         var settings = try applying("[tier1]\nconfidence_threshold = 0.8")
         try settings.apply(environment: ["TIER_1_CONFIDENCE_THRESHOLD": "0.55", "TIER_2_CONFIDENCE_THRESHOLD": "0.6"])
-        #expect(settings.tier(1).confidenceThreshold == 0.55)
-        #expect(settings.tier(2).confidenceThreshold == 0.6)
-        #expect(settings.tier(3).confidenceThreshold == 0)
+        #expect(settings.tier(.tier1).confidenceThreshold == 0.55)
+        #expect(settings.tier(.tier2).confidenceThreshold == 0.6)
+        #expect(settings.tier(.tier3).confidenceThreshold == 0)
     }
 
     @Test func nonNumericThresholdIsAnErrorNamingTheVariable() {
@@ -177,9 +177,9 @@ import Settings
 
     @Test func tierEnabledVariablesSwitchEachTier() throws {
         let settings = try applying(environment: ["TIER_1_ENABLED": "false", "TIER_2_ENABLED": "true", "TIER_3_ENABLED": "0"])
-        #expect(settings.tier(1).enabled == false)
-        #expect(settings.tier(2).enabled == true)
-        #expect(settings.tier(3).enabled == false)
+        #expect(settings.tier(.tier1).enabled == false)
+        #expect(settings.tier(.tier2).enabled == true)
+        #expect(settings.tier(.tier3).enabled == false)
     }
 
     @Test func badTierEnabledIsAnErrorNamingTheVariable() {
@@ -213,7 +213,7 @@ import Settings
         ])
         #expect(settings.fallback.timeoutMs == 7000)
         #expect(settings.fallback.enabled == false)
-        #expect(settings.tier(1).model == "from-env")
-        #expect(settings.tier(1).enabled == false)
+        #expect(settings.tier(.tier1).model == "from-env")
+        #expect(settings.tier(.tier1).enabled == false)
     }
 }

@@ -79,7 +79,7 @@ import Settings
         #expect(settings.worker.deadLetterPayloadBytes == 4096)
         #expect(settings.producer.defaultTier == 3)
         #expect(settings.producer.jobTimeoutSeconds == 30.0)
-        let tier2 = settings.tier(2)
+        let tier2 = settings.tier(.tier2)
         #expect(tier2.enabled)
         #expect(tier2.model == "deepseek-r1-distill-qwen-7b")
         #expect(tier2.endpoints == ["http://gpu-a:8001", "http://gpu-b:8001"])
@@ -92,8 +92,8 @@ import Settings
         #expect(tier2.outputUSDPerMillionTokens == 0.2)
         #expect(tier2.gpuHourUSD == 0.6)
         #expect(tier2.requestsPerGPUHour == 500)
-        #expect(settings.tier(3).anthropicVersion == "2024-01-01")
-        #expect(settings.tier(1) == TierSettings.defaults(tier: 1), "tables not in the file keep their defaults")
+        #expect(settings.tier(.tier3).anthropicVersion == "2024-01-01")
+        #expect(settings.tier(.tier1) == TierSettings.defaults(tier: .tier1), "tables not in the file keep their defaults")
         try settings.validate()
     }
 
@@ -105,16 +105,16 @@ import Settings
         [worker]
         block_timeout_seconds = 3
         """)
-        #expect(settings.tier(1).confidenceThreshold == 1.0)
-        #expect(settings.tier(1).requestsPerGPUHour == 1000)
+        #expect(settings.tier(.tier1).confidenceThreshold == 1.0)
+        #expect(settings.tier(.tier1).requestsPerGPUHour == 1000)
         #expect(settings.worker.blockTimeoutSeconds == 3.0)
     }
 
     @Test func laterApplicationsOverrideEarlierOnes() throws {
         var settings = try applying("[tier1]\nmodel = \"a\"\nconfidence_threshold = 0.8")
         try settings.apply(toml: "[tier1]\nmodel = \"b\"")
-        #expect(settings.tier(1).model == "b")
-        #expect(settings.tier(1).confidenceThreshold == 0.8)
+        #expect(settings.tier(.tier1).model == "b")
+        #expect(settings.tier(.tier1).confidenceThreshold == 0.8)
     }
 
     // MARK: Type errors name the key
@@ -195,8 +195,8 @@ import Settings
         let config = try TemporaryFile("[tier3]\napi_key_file = \"\(keyFile.path)\"\n", name: "worker.toml")
         defer { config.remove() }
         let settings = try CervellaSettings.load(path: config.path, environment: ["CLAUDE_API_KEY": "sk-from-env"])
-        #expect(settings.tier(3).apiKeyFile == keyFile.path)
-        #expect(settings.tier(3).apiKey == "sk-from-file")
+        #expect(settings.tier(.tier3).apiKeyFile == keyFile.path)
+        #expect(settings.tier(.tier3).apiKey == "sk-from-file")
     }
 
     @Test func apiKeyFileKeepsOnlyTheFirstLineTrimmed() throws {
@@ -205,7 +205,7 @@ import Settings
         let config = try TemporaryFile("[tier1]\napi_key_file = \"\(keyFile.path)\"\n")
         defer { config.remove() }
         let loaded = try CervellaSettings.load(path: config.path, environment: [:])
-        #expect(loaded.tier(1).apiKey == "sk-first")
+        #expect(loaded.tier(.tier1).apiKey == "sk-first")
     }
 
     @Test func unreadableAPIKeyFileIsAnErrorNamingTheKey() throws {
@@ -217,14 +217,14 @@ import Settings
 
     @Test func emptyAPIKeyFileMeansNoFile() throws {
         let settings = try applying("[tier3]\napi_key_file = \"\"")
-        #expect(settings.tier(3).apiKeyFile == nil)
+        #expect(settings.tier(.tier3).apiKeyFile == nil)
     }
 
     @Test func apiKeyEnvNamesTheVariableThatHoldsTheKey() throws {
         let config = try TemporaryFile("[tier3]\napi_key_env = \"MY_CLAUDE_KEY\"\n")
         defer { config.remove() }
         let settings = try CervellaSettings.load(path: config.path, environment: ["MY_CLAUDE_KEY": "sk-mine", "CLAUDE_API_KEY": "sk-other"])
-        #expect(settings.tier(3).apiKey == "sk-mine")
+        #expect(settings.tier(.tier3).apiKey == "sk-mine")
     }
 
     // MARK: Syntax

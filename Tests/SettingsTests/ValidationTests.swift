@@ -88,7 +88,7 @@ import Settings
         defer { config.remove() }
         // The file alone is invalid; the environment repairs it before validation.
         let settings = try CervellaSettings.load(path: config.path, environment: ["TIER_1_CONFIDENCE_THRESHOLD": "0.6"])
-        #expect(settings.tier(1).confidenceThreshold == 0.6)
+        #expect(settings.tier(.tier1).confidenceThreshold == 0.6)
     }
 
     @Test func errorDescriptionNamesTheKey() {
@@ -99,31 +99,31 @@ import Settings
 
 @Suite struct TierCostTests {
     @Test func claudeIsPricedPerToken() {
-        let claude = TierSettings.defaults(tier: 3)
+        let claude = TierSettings.defaults(tier: .tier3)
         // 1000 input tokens at $3/M plus 500 output tokens at $15/M.
         #expect(abs(claude.costUSD(inputTokens: 1000, outputTokens: 500) - 0.0105) < 1e-12)
     }
 
     @Test func selfHostedTierIsPricedAsAnAmortisedGPUHour() {
-        let qwen = TierSettings.defaults(tier: 1)
+        let qwen = TierSettings.defaults(tier: .tier1)
         // $0.35 per GPU hour over 1200 requests, whatever the tokens.
         #expect(abs(qwen.costUSD(inputTokens: 75, outputTokens: 210) - 0.35 / 1200) < 1e-12)
         #expect(qwen.costUSD(inputTokens: 0, outputTokens: 0) == qwen.costUSD(inputTokens: 10_000, outputTokens: 10_000))
     }
 
     @Test func zeroRequestsPerGPUHourDoesNotDivideByZero() {
-        var tier = TierSettings.defaults(tier: 1)
+        var tier = TierSettings.defaults(tier: .tier1)
         tier.requestsPerGPUHour = 0
         #expect(tier.costUSD(inputTokens: 10, outputTokens: 10) == 0)
     }
 
     @Test func defaultTiersFollowTheReport() {
-        #expect(TierSettings.defaults(tier: 1).enabled)
-        #expect(!TierSettings.defaults(tier: 2).enabled, "tier 2 is optional and off by default")
-        #expect(TierSettings.defaults(tier: 3).enabled)
-        #expect(TierSettings.defaults(tier: 1).confidenceThreshold == 0.70)
-        #expect(TierSettings.defaults(tier: 3).kind == .anthropic)
-        #expect(TierSettings.defaults(tier: 3).apiKeyEnv == "CLAUDE_API_KEY")
+        #expect(TierSettings.defaults(tier: .tier1).enabled)
+        #expect(!TierSettings.defaults(tier: .tier2).enabled, "tier 2 is optional and off by default")
+        #expect(TierSettings.defaults(tier: .tier3).enabled)
+        #expect(TierSettings.defaults(tier: .tier1).confidenceThreshold == 0.70)
+        #expect(TierSettings.defaults(tier: .tier3).kind == .anthropic)
+        #expect(TierSettings.defaults(tier: .tier3).apiKeyEnv == "CLAUDE_API_KEY")
         #expect(CervellaSettings().fallback.timeoutMs == 10_000)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Testing
 import Settings
 
@@ -7,19 +8,19 @@ import Settings
         #expect(FileManager.default.fileExists(atPath: repositoryWorkerTOML))
         let settings = try CervellaSettings.load(path: repositoryWorkerTOML, environment: [:])
         #expect(settings.redis.url == "redis://127.0.0.1:6379/0")
-        #expect(settings.tier(1).kind == .openai)
-        #expect(settings.tier(1).endpoints == ["http://127.0.0.1:8090"])
-        #expect(settings.tier(2).enabled == false)
-        #expect(settings.tier(3).kind == .anthropic)
-        #expect(settings.tier(3).confidenceMethod == .none)
-        #expect(settings.tier(3).apiKey == nil, "no secret may come from the committed file")
+        #expect(settings.tier(.tier1).kind == .openai)
+        #expect(settings.tier(.tier1).endpoints == ["http://127.0.0.1:8090"])
+        #expect(settings.tier(.tier2).enabled == false)
+        #expect(settings.tier(.tier3).kind == .anthropic)
+        #expect(settings.tier(.tier3).confidenceMethod == .none)
+        #expect(settings.tier(.tier3).apiKey == nil, "no secret may come from the committed file")
     }
 
     /// The file says "every key is shown with its default, except the endpoints": so the file,
     /// with the endpoints put back, must equal the built-in defaults.
     @Test func repositoryWorkerTOMLShowsTheBuiltInDefaultsExceptTheEndpoints() throws {
         var settings = try CervellaSettings.load(path: repositoryWorkerTOML, environment: [:])
-        for number in 1...3 {
+        for number in Tier.allCases {
             settings.tiers[number]?.endpoints = TierSettings.defaults(tier: number).endpoints
         }
         #expect(settings == CervellaSettings())
@@ -44,7 +45,7 @@ import Settings
         changed.worker.drainTimeoutSeconds = 1
         changed.producer.defaultTier = 3
         changed.producer.jobTimeoutSeconds = 1
-        for number in 1...3 {
+        for number in Tier.allCases {
             var tier = changed.tier(number)
             tier.enabled.toggle()
             tier.kind = tier.kind == .openai ? .anthropic : .openai
@@ -61,7 +62,7 @@ import Settings
             changed.tiers[number] = tier
         }
         try changed.apply(toml: try String(contentsOfFile: repositoryWorkerTOML, encoding: .utf8))
-        for number in 1...3 {
+        for number in Tier.allCases {
             changed.tiers[number]?.endpoints = TierSettings.defaults(tier: number).endpoints
         }
         #expect(changed == CervellaSettings())
@@ -71,8 +72,8 @@ import Settings
         let settings = try CervellaSettings.load(path: repositoryWorkerTOML, environment: [
             "QWEN3_ENDPOINT": "http://gpu-a:8000,http://gpu-b:8000", "CLAUDE_API_KEY": "sk-test",
         ])
-        #expect(settings.tier(1).endpoints == ["http://gpu-a:8000", "http://gpu-b:8000"])
-        #expect(settings.tier(3).apiKey == "sk-test")
+        #expect(settings.tier(.tier1).endpoints == ["http://gpu-a:8000", "http://gpu-b:8000"])
+        #expect(settings.tier(.tier3).apiKey == "sk-test")
     }
 
     @Test func missingFileIsAnErrorNamingThePath() {

@@ -123,10 +123,10 @@ public final class TestPool: Sendable {
         settings.worker.reaperIntervalSeconds = 0.5
         settings.worker.statsFlushSeconds = 0.1
         settings.worker.concurrency = 16
-        for tier in 1...3 {
+        for tier in Tier.allCases {
             var tierSettings = settings.tier(tier)
             tierSettings.endpoints = [simulator.baseURL]
-            if tier == 3 { tierSettings.apiKey = "sk-ant-test" }
+            if tier == .claude { tierSettings.apiKey = "sk-ant-test" }
             settings.tiers[tier] = tierSettings
         }
         configure(&settings)
@@ -221,7 +221,7 @@ public final class TestPool: Sendable {
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
         messages.append(ChatMessage(role: "user", content: text))
-        let route = tier.map { Route(tier: $0, model: settings.tier($0).model, reason: "test_route") }
+        let route = tier.map { Route(tier: $0, model: Tier($0).map { settings.tier($0).model } ?? "", reason: "test_route") }
         return try producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
     }
 

@@ -32,11 +32,11 @@ import Testing
         job.recoveries = [Recovery(worker: "w0", at: Self.now, queue: "tier2")]
         let route = JobDecision.Route(fetchedFrom: .quarantine, job: job)
         #expect(route == JobDecision.Route(fetchedFrom: .tier2, job: job))
-        #expect(route.tier == 2 && route.smallTier)
+        #expect(route.tier == .tier2 && route.smallTier)
         // The fallback queue is Claude's, and a hop there is not a new request.
         let fallback = JobDecision.Route(fetchedFrom: .fallback, job: job)
-        #expect(fallback.tier == 3 && !fallback.smallTier && fallback.handled.isEmpty)
-        #expect(JobDecision.Route(fetchedFrom: .tier1, job: job).handled == [.handled(tier: 1)])
+        #expect(fallback.tier == .claude && !fallback.smallTier && fallback.handled.isEmpty)
+        #expect(JobDecision.Route(fetchedFrom: .tier1, job: job).handled == [.handled(tier: .tier1)])
     }
 
     @Test func aJobPastItsDeadlineIsAnsweredWithoutACall() throws {
@@ -47,7 +47,7 @@ import Testing
         #expect(result.error?.code == "deadline_exceeded")
         #expect(result.error?.message.contains("1500 ms") == true)
         #expect(cacheKey == nil)
-        #expect(commit.stats == [.handled(tier: 1), .failed(tier: 1, code: "deadline_exceeded")])
+        #expect(commit.stats == [.handled(tier: .tier1), .failed(tier: .tier1, code: "deadline_exceeded")])
         #expect(JobDecision.expired(Self.job(deadlineIn: 1), route: route, now: Self.now) == nil)
         #expect(JobDecision.expired(Self.job(deadlineIn: nil), route: route, now: Self.now) == nil)
     }
@@ -55,15 +55,15 @@ import Testing
     @Test func aSwitchedOffSmallTierSendsTheJobToClaudeUncalled() throws {
         let job = Self.job()
         var flags = Self.flags
-        flags.tierEnabled[1] = false
-        flags.tierEnabled[2] = true
+        flags.tierEnabled[.tier1] = false
+        flags.tierEnabled[.tier2] = true
         let commit = try #require(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), flags: flags, settings: Self.settings))
         guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
         #expect(next.fallbackFrom?.reason == "tier1_disabled")
         #expect(next.fallbackFrom?.costUSD == 0)
         // Tier 2 is still on; Claude's own queue is never bypassed.
         #expect(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier2, job: job), flags: flags, settings: Self.settings) == nil)
-        flags.tierEnabled[3] = false
+        flags.tierEnabled[.tier3] = false
         #expect(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier3, job: job), flags: flags, settings: Self.settings) == nil)
     }
 
@@ -72,13 +72,13 @@ import Testing
         let small = JobDecision.Route(fetchedFrom: .tier1, job: Self.job())
         let claude = JobDecision.Route(fetchedFrom: .fallback, job: Self.job())
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: small, settings: settings, now: Self.now) == settings.fallback.timeoutMs)
-        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: claude, settings: settings, now: Self.now) == settings.tier(3).timeoutMs)
+        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: claude, settings: settings, now: Self.now) == settings.tier(.tier3).timeoutMs)
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 0.25), route: claude, settings: settings, now: Self.now) == 250)
         // Never zero or negative, whatever the clock says.
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: -5), route: claude, settings: settings, now: Self.now) == 1)
         let request = JobDecision.request(for: Self.job(maxTokens: 77), route: small, settings: settings, now: Self.now)
         #expect(request.maxTokens == 77 && request.timeout == .milliseconds(settings.fallback.timeoutMs))
-        #expect(JobDecision.request(for: Self.job(), route: small, settings: settings, now: Self.now).maxTokens == settings.tier(1).defaultMaxTokens)
+        #expect(JobDecision.request(for: Self.job(), route: small, settings: settings, now: Self.now).maxTokens == settings.tier(.tier1).defaultMaxTokens)
     }
 
     @Test func aConfidentAnswerIsRepliedAndCachedWithItsCosts() throws {
@@ -92,8 +92,8 @@ import Testing
         let metadata = try #require(result.metadata)
         #expect(metadata.tier == 1 && metadata.modelUsed == "qwen" && !metadata.fallback)
         #expect(metadata.latencyMs == 2_000 && metadata.queueMs == 1_000)
-        #expect(metadata.costUSD == (Self.settings.tier(1).costUSD(inputTokens: 1_000, outputTokens: 200) * 1e9).rounded() / 1e9)
-        #expect(commit.stats.first == .handled(tier: 1))
+        #expect(metadata.costUSD == (Self.settings.tier(.tier1).costUSD(inputTokens: 1_000, outputTokens: 200) * 1e9).rounded() / 1e9)
+        #expect(commit.stats.first == .handled(tier: .tier1))
     }
 
     @Test func aLowConfidenceAnswerFallsBackCarryingWhatItCost() {
@@ -124,7 +124,7 @@ import Testing
         #expect(result.error?.message.hasPrefix("claude failed: ") == true)
         #expect(result.error?.message.contains("internal-llm") == false)
         #expect(cacheKey == nil)
-        #expect(commit.stats == [.failed(tier: 3, code: "error_http_5xx")])
+        #expect(commit.stats == [.failed(tier: .tier3, code: "error_http_5xx")])
     }
 
     @Test func aFallbackAnswerReportsTheOriginAndAddsTheDiscardedCost() throws {
