@@ -1,12 +1,13 @@
 import Foundation
 
-/// Reads the hot contracts (jobs, results) from bytes without JSONDecoder.
+/// Reads JSON from bytes without JSONDecoder, for the hot contracts' fast readers.
 ///
-/// `JSONValue.parse` is a plain recursive-descent parser; `Job(json:)` and `JobResult(json:)`
-/// map its tree onto the types with the same defaults as their `Codable` conformances. They
-/// answer nil for anything unusual (bad syntax, a wrong type, a number written oddly), and the
-/// caller then uses `JSONDecoder`, which stays the reference for what is accepted and for the
-/// error messages. Tests require both paths to agree.
+/// `JSONValue.parse` is a plain recursive-descent parser; `Job(json:)` (in `Job+JSON.swift`)
+/// and `JobResult(json:)` (in `JobResult+JSON.swift`) map its tree onto the types with the same
+/// defaults as their `Codable` conformances beside them. They answer nil for anything unusual
+/// (bad syntax, a wrong type, a number written oddly), and the caller then uses `JSONDecoder`,
+/// which stays the reference for what is accepted and for the error messages. Tests require
+/// both paths to agree.
 extension JSONValue {
     /// - Parameter skipping: object keys whose values are checked for balance but not built
     ///   (a provider's per-token `bytes` and `top_logprobs`, which nobody reads).
@@ -310,8 +311,9 @@ extension JSONValue {
     }
 }
 
-/// Typed reads from a parsed object; nil when a present field has the wrong type.
-private struct Fields {
+/// Typed reads from a parsed object, for the contracts' fast readers (`Job+JSON.swift`,
+/// `JobResult+JSON.swift`); nil when a present field has the wrong type.
+struct JSONFields {
     let fields: [String: JSONValue]
 
     init?(_ value: JSONValue?) {
@@ -353,10 +355,10 @@ private struct Fields {
         }
     }
 
-    func object(_ key: String) -> Fields?? {
+    func object(_ key: String) -> JSONFields?? {
         switch fields[key] {
         case nil, .null?: return .some(nil)
-        case .object?: return Fields(fields[key]).map { .some($0) } ?? nil
+        case .object?: return JSONFields(fields[key]).map { .some($0) } ?? nil
         default: return nil
         }
     }
@@ -367,143 +369,5 @@ private struct Fields {
         case .array(let elements)?: return .some(elements)
         default: return nil
         }
-    }
-}
-
-extension Job {
-    /// The job in `bytes` when it is plainly well-formed; nil means "ask JSONDecoder".
-    public init?(json bytes: [UInt8]) {
-        guard let root = Fields(JSONValue.parse(bytes)) else { return nil }
-        guard let v = root.int("v"), let v, let id = root.string("id"), let id,
-              let replyTo = root.string("reply_to"), let createdAt = root.double("created_at"),
-              let deadlineAt = root.double("deadline_at"), let attempt = root.int("attempt"),
-              let messageList = root.array("messages"), let messageList,
-              let paramsFields = root.object("params"), let tierHint = root.string("tier_hint"),
-              let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
-              let cache = root.bool("cache"), let routeFields = root.object("route"),
-              let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
-              let cacheChecked = root.bool("cache_checked")
-        else { return nil }
-        var messages: [ChatMessage] = []
-        for element in messageList {
-            guard let message = Fields(element), let role = message.string("role"), let role else { return nil }
-            switch message.fields["content"] {
-            case .string(let text)?: messages.append(ChatMessage(role: role, content: text))
-            case .array(let parts)? where !parts.contains(where: Self.hasWholeDouble):
-                messages.append(ChatMessage(role: role, content: .parts(parts)))
-            default: return nil
-            }
-        }
-        var params = GenerationParameters()
-        if let paramsFields {
-            guard let maxTokens = paramsFields.int("max_tokens"), let temperature = paramsFields.double("temperature"),
-                  let topP = paramsFields.double("top_p"), let stopList = paramsFields.array("stop"),
-                  let format = paramsFields.string("expected_format") else { return nil }
-            var stop: [String]?
-            if let stopList {
-                stop = []
-                for element in stopList {
-                    guard case .string(let text) = element else { return nil }
-                    stop?.append(text)
-                }
-            }
-            params = GenerationParameters(maxTokens: maxTokens, temperature: temperature, topP: topP, stop: stop, expectedFormat: format)
-        }
-        var route: Route?
-        if let routeFields {
-            guard let tier = routeFields.int("tier"), let tier, let model = routeFields.string("model"), let model,
-                  let reason = routeFields.string("reason"), let reason else { return nil }
-            route = Route(tier: tier, model: model, reason: reason)
-        }
-        var origin: FallbackOrigin?
-        if let originFields {
-            guard let tier = originFields.int("tier"), let tier, let model = originFields.string("model"), let model,
-                  let reason = originFields.string("reason"), let reason, let confidence = originFields.double("confidence"),
-                  let latency = originFields.int("latency_ms"), let cost = originFields.double("cost_usd") else { return nil }
-            origin = FallbackOrigin(tier: tier, model: model, reason: reason, confidence: confidence, latencyMs: latency, costUSD: cost)
-        }
-        var metadata: [String: JSONValue] = [:]
-        switch root.fields["metadata"] {
-        case nil, .null?: break
-        case .object(let fields)?:
-            // JSONValue's Codable form reads 1.0 as an integer; leave such numbers to it.
-            guard !fields.values.contains(where: Self.hasWholeDouble) else { return nil }
-            metadata = fields
-        default: return nil
-        }
-        var recoveries: [Recovery] = []
-        for element in recoveryList ?? [] {
-            guard let recovery = Fields(element), let worker = recovery.string("worker"), let worker,
-                  let at = recovery.double("at"), let at, let queue = recovery.string("queue"), let queue else { return nil }
-            recoveries.append(Recovery(worker: worker, at: at, queue: queue))
-        }
-        guard let createdAt = createdAt else { return nil } // the reference decoder supplies "now"
-        self.init(
-            id: id, replyTo: replyTo ?? "", createdAt: createdAt, deadlineAt: deadlineAt, attempt: attempt ?? 0,
-            messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
-            enableFallback: enableFallback ?? true, cache: cache ?? true, route: route, fallbackFrom: origin,
-            metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false
-        )
-        self.v = v
-    }
-
-    private static func hasWholeDouble(_ value: JSONValue) -> Bool {
-        switch value {
-        case .number(let number): return number.rounded() == number
-        case .array(let elements): return elements.contains(where: hasWholeDouble)
-        case .object(let fields): return fields.values.contains(where: hasWholeDouble)
-        default: return false
-        }
-    }
-}
-
-extension JobResult {
-    /// The id of a result as `jsonBytes()` writes it (`{"v":1,"id":"…"`), without decoding the
-    /// rest; nil for any other layout or an id with escapes.
-    public static func peekID(_ bytes: [UInt8]) -> String? {
-        let head = Array(#"{"v":1,"id":""#.utf8)
-        guard bytes.count > head.count, bytes.starts(with: head) else { return nil }
-        guard let end = bytes[head.count...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
-              bytes[end] == UInt8(ascii: "\"") else { return nil }
-        return String(validating: bytes[head.count..<end], as: UTF8.self)
-    }
-
-    /// Reads a result: the fast reader when it can, JSONDecoder (and its errors) otherwise.
-    public static func decode(_ bytes: [UInt8]) throws -> JobResult {
-        if let result = JobResult(json: bytes) { return result }
-        return try JSONDecoder().decode(JobResult.self, from: Data(bytes))
-    }
-
-    /// The result in `bytes` when it is plainly well-formed; nil means "ask JSONDecoder".
-    public init?(json bytes: [UInt8]) {
-        guard let root = Fields(JSONValue.parse(bytes)),
-              let v = root.int("v"), let v, let id = root.string("id"), let id, let ok = root.bool("ok"), let ok,
-              let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error")
-        else { return nil }
-        var metadata: ResultMetadata?
-        if let m = metadataFields {
-            guard let modelUsed = m.string("model_used"), let modelUsed, let tier = m.int("tier"), let tier,
-                  let latencyMs = m.int("latency_ms"), let latencyMs, let queueMs = m.int("queue_ms"), let queueMs,
-                  let confidence = m.double("confidence"), let costUSD = m.double("cost_usd"), let costUSD,
-                  let tokensInput = m.int("tokens_input"), let tokensInput, let tokensOutput = m.int("tokens_output"), let tokensOutput,
-                  let fallback = m.bool("fallback"), let fallback, let fallbackReason = m.string("fallback_reason"),
-                  let originalModel = m.string("original_model"), let originalConfidence = m.double("original_confidence"),
-                  let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
-                  let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
-                  let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed")
-            else { return nil }
-            metadata = ResultMetadata(
-                modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
-                tokensInput: tokensInput, tokensOutput: tokensOutput, fallback: fallback, fallbackReason: fallbackReason,
-                originalModel: originalModel, originalConfidence: originalConfidence, tierDecisionReason: decision,
-                cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed
-            )
-        }
-        var error: ResultError?
-        if let e = errorFields {
-            guard let code = e.string("code"), let code, let message = e.string("message"), let message else { return nil }
-            error = ResultError(code: code, message: message)
-        }
-        self.init(v: v, id: id, ok: ok, response: response, metadata: metadata, error: error)
     }
 }

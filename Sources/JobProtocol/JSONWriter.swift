@@ -1,4 +1,5 @@
-/// Writes the hot contracts (jobs, results) straight to bytes.
+/// Writes JSON straight to bytes, for the hot contracts (`Job+JSON.swift`,
+/// `JobResult+JSON.swift`) and the cache key.
 ///
 /// Foundation's JSONEncoder builds a tree of boxed values through the generic `Encoder`
 /// protocol; at thousands of jobs a second that was a fifth of a worker's CPU. The types'
@@ -148,110 +149,5 @@ public struct JSONWriter {
 
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
-    }
-}
-
-extension Job {
-    /// The job's JSON, as `encode(to:)` describes it, without JSONEncoder.
-    public func jsonBytes() -> [UInt8] {
-        var w = JSONWriter()
-        w.object { w in
-            w.key("v"); w.int(v)
-            w.key("id"); w.string(id)
-            w.key("reply_to"); w.string(replyTo)
-            w.key("created_at"); w.double(createdAt)
-            w.key("deadline_at"); w.double(deadlineAt)
-            w.key("attempt"); w.int(attempt)
-            w.key("messages"); w.array(messages) { $0.message($1) }
-            w.key("params"); w.object { w in
-                if let maxTokens = params.maxTokens { w.key("max_tokens"); w.int(maxTokens) }
-                if let temperature = params.temperature { w.key("temperature"); w.double(temperature) }
-                if let topP = params.topP { w.key("top_p"); w.double(topP) }
-                if let stop = params.stop { w.key("stop"); w.array(stop) { $0.string($1) } }
-                if let format = params.expectedFormat { w.key("expected_format"); w.string(format) }
-            }
-            w.key("tier_hint"); w.string(tierHint)
-            w.key("force_model"); w.string(forceModel)
-            w.key("enable_fallback"); w.bool(enableFallback)
-            w.key("cache"); w.bool(cache)
-            w.key("route")
-            if let route {
-                w.object { w in
-                    w.key("tier"); w.int(route.tier)
-                    w.key("model"); w.string(route.model)
-                    w.key("reason"); w.string(route.reason)
-                }
-            } else {
-                w.null()
-            }
-            w.key("fallback_from")
-            if let origin = fallbackFrom {
-                w.object { w in
-                    w.key("tier"); w.int(origin.tier)
-                    w.key("model"); w.string(origin.model)
-                    w.key("reason"); w.string(origin.reason)
-                    if let confidence = origin.confidence { w.key("confidence"); w.double(confidence) }
-                    if let latency = origin.latencyMs { w.key("latency_ms"); w.int(latency) }
-                    if let cost = origin.costUSD { w.key("cost_usd"); w.double(cost) }
-                }
-            } else {
-                w.null()
-            }
-            w.key("metadata"); w.value(.object(metadata))
-            if !recoveries.isEmpty {
-                w.key("recoveries"); w.array(recoveries) { w, recovery in
-                    w.object { w in
-                        w.key("worker"); w.string(recovery.worker)
-                        w.key("at"); w.double(recovery.at)
-                        w.key("queue"); w.string(recovery.queue)
-                    }
-                }
-            }
-            if cacheChecked { w.key("cache_checked"); w.bool(true) }
-        }
-        return w.bytes
-    }
-}
-
-extension JobResult {
-    /// The result's JSON, as `encode(to:)` describes it, without JSONEncoder.
-    public func jsonBytes() -> [UInt8] {
-        var w = JSONWriter()
-        w.object { w in
-            w.key("v"); w.int(v)
-            w.key("id"); w.string(id)
-            w.key("ok"); w.bool(ok)
-            if ok {
-                w.key("response"); w.string(response ?? "")
-                if let metadata {
-                    w.key("metadata"); w.object { w in
-                        w.key("model_used"); w.string(metadata.modelUsed)
-                        w.key("tier"); w.int(metadata.tier)
-                        w.key("latency_ms"); w.int(metadata.latencyMs)
-                        w.key("queue_ms"); w.int(metadata.queueMs)
-                        w.key("confidence"); w.double(metadata.confidence)
-                        w.key("cost_usd"); w.double(metadata.costUSD)
-                        w.key("tokens_input"); w.int(metadata.tokensInput)
-                        w.key("tokens_output"); w.int(metadata.tokensOutput)
-                        w.key("fallback"); w.bool(metadata.fallback)
-                        w.key("fallback_reason"); w.string(metadata.fallbackReason)
-                        w.key("original_model"); w.string(metadata.originalModel)
-                        w.key("original_confidence"); w.double(metadata.originalConfidence)
-                        w.key("tier_decision_reason"); w.string(metadata.tierDecisionReason)
-                        w.key("cache_hit"); w.bool(metadata.cacheHit)
-                        w.key("worker"); w.string(metadata.worker)
-                        w.key("timestamp"); w.string(metadata.timestamp)
-                        if let chars = metadata.reasoningChars { w.key("reasoning_chars"); w.int(chars) }
-                        if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
-                    }
-                }
-            } else if let error {
-                w.key("error"); w.object { w in
-                    w.key("code"); w.string(error.code)
-                    w.key("message"); w.string(error.message)
-                }
-            }
-        }
-        return w.bytes
     }
 }

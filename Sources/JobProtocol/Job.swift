@@ -5,7 +5,7 @@ import Foundation
 /// Producers in any language write this JSON. Decoding is strict about what the worker
 /// cannot guess (`v`, `id`, `messages`) and lenient about what has a safe default
 /// (`attempt`, `params`, `tier_hint`, `cache`, `metadata`, `reply_to`, the timestamps).
-public struct Job: Codable, Sendable, Equatable {
+public struct Job: Sendable, Equatable {
     public static let version = 1
 
     public var v: Int
@@ -54,65 +54,6 @@ public struct Job: Codable, Sendable, Equatable {
         self.route = route
         self.fallbackFrom = fallbackFrom
         self.metadata = metadata
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case v, id
-        case replyTo = "reply_to"
-        case createdAt = "created_at"
-        case deadlineAt = "deadline_at"
-        case attempt, messages, params
-        case tierHint = "tier_hint"
-        case forceModel = "force_model"
-        case enableFallback = "enable_fallback"
-        case cache, route
-        case fallbackFrom = "fallback_from"
-        case metadata, recoveries
-        case cacheChecked = "cache_checked"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        v = try c.decode(Int.self, forKey: .v)
-        id = try c.decode(String.self, forKey: .id)
-        replyTo = try c.decodeIfPresent(String.self, forKey: .replyTo) ?? ""
-        createdAt = try c.decodeIfPresent(Double.self, forKey: .createdAt) ?? Date().timeIntervalSince1970
-        deadlineAt = try c.decodeIfPresent(Double.self, forKey: .deadlineAt)
-        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 0
-        messages = try c.decode([ChatMessage].self, forKey: .messages)
-        params = try c.decodeIfPresent(GenerationParameters.self, forKey: .params) ?? .init()
-        tierHint = try c.decodeIfPresent(String.self, forKey: .tierHint) ?? "auto"
-        forceModel = try c.decodeIfPresent(String.self, forKey: .forceModel)
-        enableFallback = try c.decodeIfPresent(Bool.self, forKey: .enableFallback) ?? true
-        cache = try c.decodeIfPresent(Bool.self, forKey: .cache) ?? true
-        route = try c.decodeIfPresent(Route.self, forKey: .route)
-        fallbackFrom = try c.decodeIfPresent(FallbackOrigin.self, forKey: .fallbackFrom)
-        metadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .metadata) ?? [:]
-        recoveries = try c.decodeIfPresent([Recovery].self, forKey: .recoveries) ?? []
-        cacheChecked = try c.decodeIfPresent(Bool.self, forKey: .cacheChecked) ?? false
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        // Optionals are written as explicit nulls, as in the documented contract.
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(v, forKey: .v)
-        try c.encode(id, forKey: .id)
-        try c.encode(replyTo, forKey: .replyTo)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(deadlineAt, forKey: .deadlineAt)
-        try c.encode(attempt, forKey: .attempt)
-        try c.encode(messages, forKey: .messages)
-        try c.encode(params, forKey: .params)
-        try c.encode(tierHint, forKey: .tierHint)
-        try c.encode(forceModel, forKey: .forceModel)
-        try c.encode(enableFallback, forKey: .enableFallback)
-        try c.encode(cache, forKey: .cache)
-        try c.encode(route, forKey: .route)
-        try c.encode(fallbackFrom, forKey: .fallbackFrom)
-        try c.encode(metadata, forKey: .metadata)
-        // Written only once there is history, so first-attempt jobs stay as documented.
-        if !recoveries.isEmpty { try c.encode(recoveries, forKey: .recoveries) }
-        if cacheChecked { try c.encode(cacheChecked, forKey: .cacheChecked) }
     }
 }
 

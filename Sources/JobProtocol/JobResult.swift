@@ -1,7 +1,7 @@
 import Foundation
 
 /// The result a worker pushes to the job's reply list: an answer (`ok: true`) or an error.
-public struct JobResult: Codable, Sendable, Equatable {
+public struct JobResult: Sendable, Equatable {
     public var v: Int
     public var id: String
     public var ok: Bool
@@ -16,26 +16,11 @@ public struct JobResult: Codable, Sendable, Equatable {
     public static func failure(id: String, code: String, message: String) -> JobResult {
         JobResult(v: Job.version, id: id, ok: false, response: nil, metadata: nil, error: ResultError(code: code, message: message))
     }
-
-    enum CodingKeys: String, CodingKey { case v, id, ok, response, metadata, error }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(v, forKey: .v)
-        try c.encode(id, forKey: .id)
-        try c.encode(ok, forKey: .ok)
-        if ok {
-            try c.encode(response ?? "", forKey: .response)
-            try c.encodeIfPresent(metadata, forKey: .metadata)
-        } else {
-            try c.encodeIfPresent(error, forKey: .error)
-        }
-    }
 }
 
 /// Why a job has no answer. Codes are stable: `deadline_exceeded`, `invalid_job`,
 /// `provider_unavailable`, `error_<provider code>`, …
-public struct ResultError: Codable, Sendable, Equatable {
+public struct ResultError: Sendable, Equatable {
     public var code: String
     public var message: String
 
@@ -46,7 +31,7 @@ public struct ResultError: Codable, Sendable, Equatable {
 }
 
 /// The report's ResponseMetadata plus the pool's own fields (queue wait, cache, worker).
-public struct ResultMetadata: Codable, Sendable, Equatable {
+public struct ResultMetadata: Sendable, Equatable {
     public var modelUsed: String
     public var tier: Int
     public var latencyMs: Int
@@ -92,37 +77,6 @@ public struct ResultMetadata: Codable, Sendable, Equatable {
         self.cacheHit = cacheHit
         self.worker = worker
         self.timestamp = timestamp
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case modelUsed = "model_used", tier, latencyMs = "latency_ms", queueMs = "queue_ms", confidence
-        case costUSD = "cost_usd", tokensInput = "tokens_input", tokensOutput = "tokens_output", fallback
-        case fallbackReason = "fallback_reason", originalModel = "original_model"
-        case originalConfidence = "original_confidence", tierDecisionReason = "tier_decision_reason"
-        case cacheHit = "cache_hit", worker, timestamp
-        case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(modelUsed, forKey: .modelUsed)
-        try c.encode(tier, forKey: .tier)
-        try c.encode(latencyMs, forKey: .latencyMs)
-        try c.encode(queueMs, forKey: .queueMs)
-        try c.encode(confidence, forKey: .confidence)
-        try c.encode(costUSD, forKey: .costUSD)
-        try c.encode(tokensInput, forKey: .tokensInput)
-        try c.encode(tokensOutput, forKey: .tokensOutput)
-        try c.encode(fallback, forKey: .fallback)
-        try c.encode(fallbackReason, forKey: .fallbackReason)
-        try c.encode(originalModel, forKey: .originalModel)
-        try c.encode(originalConfidence, forKey: .originalConfidence)
-        try c.encode(tierDecisionReason, forKey: .tierDecisionReason)
-        try c.encode(cacheHit, forKey: .cacheHit)
-        try c.encode(worker, forKey: .worker)
-        try c.encode(timestamp, forKey: .timestamp)
-        try c.encodeIfPresent(reasoningChars, forKey: .reasoningChars)
-        try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
     }
 }
 

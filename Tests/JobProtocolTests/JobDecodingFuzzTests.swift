@@ -100,8 +100,45 @@ import Testing
 }
 
 /// The fast reader may decline anything, but what it accepts must be exactly what
-/// JSONDecoder reads from the same bytes.
+/// JSONDecoder reads from the same bytes; and the fast writer must say what JSONEncoder says.
 @Suite struct FastReaderAgreementTests {
+    /// For random values of one contract: the fast writer's bytes read back as the same value
+    /// through JSONDecoder and through the fast reader, JSONEncoder's bytes read back through
+    /// the fast reader, and wherever the fast reader accepts mutated bytes, JSONDecoder reads the
+    /// same value from them.
+    static func agree<T: Codable & Equatable>(
+        seed: UInt64, make: (inout RandomContracts) -> T, write: (T) -> [UInt8], fastRead: ([UInt8]) -> T?
+    ) throws {
+        let iterations = ProcessInfo.processInfo.environment["CERVELLA_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 2_000
+        var values = RandomContracts(random: JobDecodingFuzzTests.Generator(state: seed))
+        var mutations = JobDecodingFuzzTests.Generator(state: ~seed)
+        var acceptedMutants = 0
+        for _ in 0..<iterations {
+            let value = make(&values)
+            let written = write(value)
+            let shown = String(decoding: written.prefix(400), as: UTF8.self)
+            #expect((try? JSONDecoder().decode(T.self, from: Data(written))) == value, "JSONDecoder, written: \(shown)")
+            #expect(fastRead(written) == value, "fast reader, written: \(shown)")
+            let encoded = try JSONEncoder().encode(value)
+            #expect(fastRead(Array(encoded)) == value, "fast reader, encoded: \(String(decoding: encoded.prefix(400), as: UTF8.self))")
+            let mutant = JobDecodingFuzzTests.mutate(written, using: &mutations)
+            if let fast = fastRead(mutant) {
+                acceptedMutants += 1
+                #expect((try? JSONDecoder().decode(T.self, from: Data(mutant))) == fast, "mutant: \(String(decoding: mutant.prefix(400), as: UTF8.self))")
+            }
+        }
+        // A mutator whose every output the fast reader declines compares nothing.
+        #expect(acceptedMutants > iterations / 100, "\(acceptedMutants) of \(iterations) mutants accepted")
+    }
+
+    @Test func randomJobsReadAndWriteTheSameOnEveryPath() throws {
+        try Self.agree(seed: 0x10B, make: { $0.job() }, write: { $0.jsonBytes() }, fastRead: { Job(json: $0) })
+    }
+
+    @Test func randomResultsReadAndWriteTheSameOnEveryPath() throws {
+        try Self.agree(seed: 0x2E5, make: { $0.result() }, write: { $0.jsonBytes() }, fastRead: { JobResult(json: $0) })
+    }
+
     @Test func mutatedPayloadsReadTheSameBothWays() {
         let iterations = ProcessInfo.processInfo.environment["CERVELLA_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 5_000
         var random = JobDecodingFuzzTests.Generator(state: 0xFA57)

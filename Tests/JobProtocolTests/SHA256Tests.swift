@@ -42,6 +42,34 @@ import JobProtocol
         #expect(SHA256.hex(message) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// The first byte-oriented vectors of NIST's CAVS file SHA256ShortMsg.rsp.
+    @Test(arguments: [
+        ([0xd3], "28969cdfa74a12c82f3bad960b0b000aca2ac329deea5c2328ebc6f2ba9802c1"),
+        ([0x11, 0xaf], "5ca7133fa735326081558ac312c620eeca9970d1e70a4b95533d956f072d1f98"),
+        ([0xb4, 0x19, 0x0e], "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2"),
+        ([0x74, 0xba, 0x25, 0x21], "b16aa56be3880d18cd41e68384cf1ec8c17680c45a02b1575dc1518923ae8b0e"),
+    ] as [([UInt8], String)])
+    func shortMessagesMatchNISTVectors(message: [UInt8], expected: String) {
+        #expect(SHA256.hex(message) == expected)
+    }
+
+    /// Every length from 0 to 299 bytes (every tail a last block can have, over five blocks):
+    /// the digest of their 300 digests, laid end to end. Expected value from Python's hashlib:
+    /// `sha256(b"".join(sha256(bytes((i * 7 + 3) & 255 for i in range(n))).digest() for n in range(300)))`.
+    @Test func everyTailLengthHashesCorrectly() {
+        var digests: [UInt8] = []
+        for length in 0..<300 {
+            digests += SHA256.digest((0..<length).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) })
+        }
+        #expect(SHA256.hex(digests) == "7b074096cabb18dd0d1b468a173cb2f97f80e952525bca29542e606fd6d0753a")
+    }
+
+    @Test func collectionsWithoutContiguousStorageHashTheSame() {
+        let letters = repeatElement(UInt8(ascii: "a"), count: 1_000_000)
+        #expect(letters.withContiguousStorageIfAvailable { _ in true } == nil)
+        #expect(SHA256.hex(letters) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
     @Test func nonASCIITextIsHashedAsItsUTF8Bytes() {
         #expect(SHA256.hex(Array("caffè".utf8)) == "07f4328075815d92fe80ac02bdfdebcdae3e72964113e430e86f2ac4d4a455c5")
     }
