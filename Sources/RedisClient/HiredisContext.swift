@@ -3,7 +3,8 @@ import Foundation
 
 /// Owns one hiredis `redisContext` in blocking mode; the only type that touches hiredis.
 ///
-/// Not thread-safe: a `RedisConnection` uses it from its own thread only.
+/// Not thread-safe: a `RedisConnectionLoop` or a `SubscriberLoop` uses it from its own
+/// thread only.
 final class HiredisContext {
     private let context: UnsafeMutablePointer<redisContext>
 
@@ -29,7 +30,8 @@ final class HiredisContext {
         return owner
     }
 
-    /// The socket, for waking a blocked read from another thread with shutdown(2).
+    /// The socket: polled while the connection is idle, written by callers then, and shut
+    /// down to wake a subscriber's blocked read.
     var fileDescriptor: Int32 { context.pointee.fd }
 
     /// True once hiredis reported an I/O or protocol error; the context is then unusable.
@@ -42,30 +44,15 @@ final class HiredisContext {
         }
     }
 
-    /// Appends one command to the output buffer; nothing is sent until a reply is read.
-    func append(_ command: RedisCommand) throws(RedisError) {
-        let count = command.arguments.count
-        let lengths = command.arguments.map(\.count)
-        // Each argument is copied into one contiguous buffer so the argv pointers stay valid for the call.
-        var storage = [CChar](repeating: 0, count: max(1, lengths.reduce(0, +)))
-        var offsets: [Int] = []
-        offsets.reserveCapacity(count)
-        var offset = 0
-        for argument in command.arguments {
-            offsets.append(offset)
-            for (index, byte) in argument.enumerated() { storage[offset + index] = CChar(bitPattern: byte) }
-            offset += argument.count
-        }
-        let status = storage.withUnsafeBufferPointer { buffer -> Int32 in
-            var argv = offsets.map { Optional(UnsafePointer(buffer.baseAddress! + $0)) }
-            return argv.withUnsafeMutableBufferPointer { argvBuffer in
-                lengths.withUnsafeBufferPointer { lengthBuffer in
-                    redisAppendCommandArgv(context, Int32(count), argvBuffer.baseAddress, lengthBuffer.baseAddress)
-                }
-            }
+    /// Appends commands already in Redis's wire format (`RedisCommand.encode`) to the output
+    /// buffer; nothing is sent until a reply is read.
+    func append(encoded bytes: ArraySlice<UInt8>) throws(RedisError) {
+        guard !bytes.isEmpty else { return }
+        let status = bytes.withUnsafeBytes { raw in
+            redisAppendFormattedCommand(context, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
         }
         if status != REDIS_OK {
-            throw RedisError(.connectionLost, "cannot buffer \(command): \(errorText)")
+            throw RedisError(.connectionLost, "cannot buffer a command: \(errorText)")
         }
     }
 

@@ -22,8 +22,6 @@ CURLcode cervella_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct
 CURLcode cervella_curl_easy_setopt_data_callback(CURL *handle, CURLoption option, cervella_curl_data_callback value);
 
 CURLcode cervella_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
-CURLcode cervella_curl_easy_getinfo_ptr(CURL *handle, CURLINFO info, void **value);
-CURLcode cervella_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);
 
 CURLMcode cervella_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 

@@ -1,0 +1,18 @@
+import Synchronization
+
+/// Commands written and round trips made (pipelines flushed): what a process costs Redis,
+/// as `cervella bench` and a worker's heartbeat report it.
+public final class RedisTraffic: Sendable {
+    private let commandCount = Atomic<Int>(0)
+    private let roundTripCount = Atomic<Int>(0)
+
+    public init() {}
+
+    func record(commands: Int) {
+        commandCount.add(commands, ordering: .relaxed)
+        roundTripCount.add(1, ordering: .relaxed)
+    }
+
+    public var commands: Int { commandCount.load(ordering: .relaxed) }
+    public var roundTrips: Int { roundTripCount.load(ordering: .relaxed) }
+}
