@@ -66,7 +66,9 @@ public struct ScenarioReport: Sendable, Encodable {
         }
         let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
         for row in cells {
-            lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            lines.append(
+                zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(
+                    in: .whitespaces))
         }
         lines += notes.map { "  note: \($0)" }
         return lines.joined(separator: "\n")

@@ -30,7 +30,8 @@ final class BenchRig: @unchecked Sendable {
         self.keys = KeySpace(prefix: settings.redis.keyPrefix)
         self.logger = logger
         self.redis = RedisConnection(configuration: try RedisConfiguration(url: settings.redis.url), name: "bench", logger: logger)
-        self.http = try HTTPClient(configuration: .init(maxConnectionsPerHost: httpConnections, maxTotalConnections: httpConnections * 2), logger: logger)
+        self.http = try HTTPClient(
+            configuration: .init(maxConnectionsPerHost: httpConnections, maxTotalConnections: httpConnections * 2), logger: logger)
         logDirectory = NSTemporaryDirectory() + "cervella-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
     }
@@ -77,7 +78,8 @@ final class BenchRig: @unchecked Sendable {
         }
         var started: [ChildProcess] = []
         for index in 0..<count {
-            started.append(try spawn("worker-\(children.count)-\(index)", ["worker", "--queues", queues, "--concurrency", String(concurrency)] + extra))
+            started.append(
+                try spawn("worker-\(children.count)-\(index)", ["worker", "--queues", queues, "--concurrency", String(concurrency)] + extra))
         }
         let deadline = ContinuousClock.now + .seconds(30)
         for child in started {
@@ -123,7 +125,8 @@ final class BenchRig: @unchecked Sendable {
                 let text = try await redis.send("GET", key).bytes.map { Data($0) }
                 let beat = text.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
                 if let beat, let at = beat["at"] as? Double, at > since,
-                   let sent = beat["redis_commands"] as? Int, let trips = beat["redis_round_trips"] as? Int {
+                    let sent = beat["redis_commands"] as? Int, let trips = beat["redis_round_trips"] as? Int
+                {
                     commands += sent
                     roundTrips += trips
                     break
@@ -138,9 +141,10 @@ final class BenchRig: @unchecked Sendable {
     /// The redis-server's pid when it runs on this machine (INFO server), to read its CPU time.
     func redisServerPID() async -> Int32? {
         guard let info = try? await redis.send("INFO", "server").string,
-              let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
-              let pid = Int32(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)),
-              FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") else { return nil }
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+            let pid = Int32(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)),
+            FileManager.default.fileExists(atPath: "/proc/\(pid)/stat")
+        else { return nil }
         return pid
     }
 
@@ -159,7 +163,8 @@ final class BenchRig: @unchecked Sendable {
     /// POSTs JSON and returns the status and the latency in milliseconds.
     func post(_ url: String, body: Data, timeout: Duration = .seconds(60)) async -> (status: Int, milliseconds: Double) {
         let started = ContinuousClock.now
-        let request = HTTPRequest(method: "POST", url: url, headers: [HTTPHeader(name: "content-type", value: "application/json")], body: body, timeout: timeout)
+        let request = HTTPRequest(
+            method: "POST", url: url, headers: [HTTPHeader(name: "content-type", value: "application/json")], body: body, timeout: timeout)
         let status = (try? await http.execute(request))?.status ?? 0
         return (status, started.duration(to: .now).milliseconds)
     }
@@ -170,7 +175,9 @@ final class BenchRig: @unchecked Sendable {
         children.removeAll()
         var cursor = "0"
         repeat {
-            guard let reply = try? await redis.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.prefix + ":*"), "COUNT", 1000).array, reply.count == 2 else { break }
+            guard let reply = try? await redis.send("SCAN", RedisArgument(cursor), "MATCH", RedisArgument(keys.prefix + ":*"), "COUNT", 1000).array,
+                reply.count == 2
+            else { break }
             cursor = reply[0].string ?? "0"
             let found = reply[1].array?.compactMap(\.bytes) ?? []
             if !found.isEmpty { _ = try? await redis.send(RedisCommand("UNLINK", arguments: found.map { RedisArgument(bytes: $0) })) }

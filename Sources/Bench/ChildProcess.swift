@@ -95,7 +95,8 @@ public struct BenchError: Error, CustomStringConvertible {
 /// CPU seconds (user + system) a process on this machine has used, from /proc/<pid>/stat.
 func processCPUSeconds(_ pid: Int32) -> Double? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return nil }
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
     // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }

@@ -67,7 +67,9 @@ enum Load {
 
     /// Starts one operation every 1/rate seconds for `total` operations (open loop: a slow
     /// answer does not delay the next request), and waits for them all.
-    static func open(label: String, total: Int, ratePerSecond: Double, _ operation: @escaping @Sendable (Int, Collector) async -> Void) async -> LoadOutcome {
+    static func open(label: String, total: Int, ratePerSecond: Double, _ operation: @escaping @Sendable (Int, Collector) async -> Void) async
+        -> LoadOutcome
+    {
         let collector = Collector()
         let started = ContinuousClock.now
         let interval = 1.0 / ratePerSecond

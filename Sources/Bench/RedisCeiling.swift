@@ -10,7 +10,9 @@ struct RedisCeiling {
     /// Runs LPUSH unpipelined and with 32 commands per round trip; nil without redis-benchmark.
     static func measure(url: String, key: String) async -> RedisCeiling? {
         guard let configuration = try? RedisConfiguration(url: url),
-              let tool = ["/usr/bin/redis-benchmark", "/usr/local/bin/redis-benchmark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+            let tool = ["/usr/bin/redis-benchmark", "/usr/local/bin/redis-benchmark"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
         else { return nil }
         var base = ["-h", configuration.host, "-p", String(configuration.port), "-n", "100000", "-c", "50", "--csv"]
         if let password = configuration.password { base += ["-a", password] }
@@ -25,7 +27,10 @@ struct RedisCeiling {
     private static func run(_ tool: String, _ arguments: [String]) async -> Double? {
         let output = NSTemporaryDirectory() + "cervella-ceiling-\(UUID().uuidString).csv"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        guard let process = try? SpawnedProcess(executable: tool, arguments: arguments, environment: ProcessInfo.processInfo.environment, output: output) else {
+        guard
+            let process = try? SpawnedProcess(
+                executable: tool, arguments: arguments, environment: ProcessInfo.processInfo.environment, output: output)
+        else {
             return nil
         }
         await process.waitForExit()

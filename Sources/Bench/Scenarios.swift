@@ -56,7 +56,8 @@ public struct Bench: Sendable {
     }
 
     public func run(_ scenario: BenchScenario) async throws -> ScenarioReport {
-        let rig = try BenchRig(binary: binary, settings: settings, logger: logger, httpConnections: max(512, options.waitingRequests + 64, options.window + 64))
+        let rig = try BenchRig(
+            binary: binary, settings: settings, logger: logger, httpConnections: max(512, options.waitingRequests + 64, options.window + 64))
         do {
             let report: ScenarioReport
             switch scenario {
@@ -92,12 +93,17 @@ public struct Bench: Sendable {
     /// the instant provider (the pool's own cost, like a no-op task), once with the simulator
     /// over HTTP; the simulator alone, called directly with the same window, is the baseline.
     func throughput(_ rig: BenchRig) async throws -> ScenarioReport {
-        var report = ScenarioReport(scenario: "throughput", parameters: [
-            "jobs": "\(options.jobs)", "workers": "\(options.workers)", "window": "\(options.window)", "worker_concurrency": "\(options.workerConcurrency)",
-        ])
+        var report = ScenarioReport(
+            scenario: "throughput",
+            parameters: [
+                "jobs": "\(options.jobs)", "workers": "\(options.workers)", "window": "\(options.window)",
+                "worker_concurrency": "\(options.workerConcurrency)",
+            ])
         try await rig.startSimulator(latencyMs: 0)
         let ceiling = await RedisCeiling.measure(url: rig.settings.redis.url, key: rig.keys.prefix + ":ceiling")
-        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct simulator calls", total: min(options.jobs, 20_000), window: options.window) {
+        let direct = await rig.chatCalls(
+            rig.simulatorURL + "/v1/chat/completions", label: "direct simulator calls", total: min(options.jobs, 20_000), window: options.window
+        ) {
             "Summarize: bench request \($0)"
         }
         try Self.check(direct, what: "direct simulator calls")
@@ -129,10 +135,12 @@ public struct Bench: Sendable {
     private func addInstant(_ instant: PoolSeries, ceiling: RedisCeiling?, to report: inout ScenarioReport) {
         report.add("jobs/s, instant provider", instant.outcome.perSecond, "jobs/s", target: "≥ 15000", met: instant.outcome.perSecond >= 15_000)
         if let unpipelined = ceiling?.unpipelined {
-            report.add("instant jobs/s vs Redis", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, unpipelined", unpipelined))
+            report.add(
+                "instant jobs/s vs Redis", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, unpipelined", unpipelined))
         }
         if let pipelined = ceiling?.pipelined {
-            report.add("instant jobs/s vs Redis pipelined", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, -P 32", pipelined))
+            report.add(
+                "instant jobs/s vs Redis pipelined", instant.outcome.perSecond, "jobs/s", baseline: ("redis-benchmark LPUSH/s, -P 32", pipelined))
         }
         report.add("latency p50, instant", instant.outcome.samples.p50, "ms")
         report.add("latency p99, instant", instant.outcome.samples.p99, "ms")
@@ -144,8 +152,10 @@ public struct Bench: Sendable {
     private func addTraffic(_ instant: PoolSeries, to report: inout ScenarioReport) {
         report.add("Redis commands sent per job, worker side", instant.workerCommands, "cmds", target: "≤ 2", met: instant.workerCommands <= 2.0)
         report.add("Redis round trips per job, worker side", instant.workerRoundTrips, "trips", target: "≤ 2", met: instant.workerRoundTrips <= 2.0)
-        report.add("Redis commands sent per job, producer side", instant.producerCommands, "cmds", target: "≤ 2", met: instant.producerCommands <= 2.0)
-        report.add("Redis round trips per job, producer side", instant.producerRoundTrips, "trips", target: "≤ 2", met: instant.producerRoundTrips <= 2.0)
+        report.add(
+            "Redis commands sent per job, producer side", instant.producerCommands, "cmds", target: "≤ 2", met: instant.producerCommands <= 2.0)
+        report.add(
+            "Redis round trips per job, producer side", instant.producerRoundTrips, "trips", target: "≤ 2", met: instant.producerRoundTrips <= 2.0)
         report.add("commands Redis executed per job", instant.executed, "cmds")
         report.notes.append("commands Redis executed: " + instant.topCommands)
     }
@@ -163,13 +173,17 @@ public struct Bench: Sendable {
         let workersBefore = try await rig.workerTraffic(workers, since: Date().timeIntervalSince1970)
         let redisPID = await rig.redisServerPID()
         let cpu: @Sendable () -> [(String, Double?)] = {
-            [("workers", workers.map { $0.cpuSeconds() ?? 0 }.reduce(0, +)), ("simulator", rig.simulator?.cpuSeconds()),
-             ("redis-server", redisPID.flatMap(processCPUSeconds)), ("producer (this process)", processCPUSeconds(getpid()))]
+            [
+                ("workers", workers.map { $0.cpuSeconds() ?? 0 }.reduce(0, +)), ("simulator", rig.simulator?.cpuSeconds()),
+                ("redis-server", redisPID.flatMap(processCPUSeconds)), ("producer (this process)", processCPUSeconds(getpid())),
+            ]
         }
         let cpuBefore = cpu()
         let before = try await rig.commandCalls()
         let producerBefore = (connection.traffic.commands, connection.traffic.roundTrips)
-        let outcome = await bench.run(label: label, total: options.jobs, window: options.window, cache: cache) { "Summarize: bench job \(series) \($0)" }
+        let outcome = await bench.run(label: label, total: options.jobs, window: options.window, cache: cache) {
+            "Summarize: bench job \(series) \($0)"
+        }
         let after = try await rig.commandCalls()
         let producerAfter = (connection.traffic.commands, connection.traffic.roundTrips)
         let cpuAfter = cpu()
@@ -206,9 +220,12 @@ public struct Bench: Sendable {
         // With `--provider instant` the worker skips its provider call: what is left is the
         // gateway and the queue alone (a diagnostic; the target is measured with the simulator).
         let instant = !options.simulatorSeries
-        var report = ScenarioReport(scenario: "overhead", parameters: [
-            "rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s", "workers": "1", "provider": instant ? "instant" : "simulator",
-        ])
+        var report = ScenarioReport(
+            scenario: "overhead",
+            parameters: [
+                "rate": "\(Int(options.rate))/s", "duration": "\(options.durationSeconds) s", "workers": "1",
+                "provider": instant ? "instant" : "simulator",
+            ])
         try await rig.startSimulator(latencyMs: 0)
         _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency, config: instant ? "[tier1]\nkind = \"instant\"\n" : nil)
         let (_, gateway) = try await rig.startGateway()
@@ -221,7 +238,8 @@ public struct Bench: Sendable {
         try Self.check(pooled, what: "gateway requests")
         for (name, p, target) in [("p50", 50.0, 1.0), ("p90", 90.0, nil), ("p99", 99.0, 3.0)] as [(String, Double, Double?)] {
             let added = pooled.samples.percentile(p) - direct.samples.percentile(p)
-            report.add("gateway + queue latency \(name)", pooled.samples.percentile(p), "ms", baseline: ("direct \(name)", direct.samples.percentile(p)))
+            report.add(
+                "gateway + queue latency \(name)", pooled.samples.percentile(p), "ms", baseline: ("direct \(name)", direct.samples.percentile(p)))
             report.add("added latency \(name)", added, "ms", target: target.map { "≤ \(Int($0)) ms" }, met: target.map { added <= $0 })
         }
         report.add("achieved rate through the gateway", pooled.perSecond, "req/s", baseline: ("achieved direct", direct.perSecond))
@@ -233,16 +251,20 @@ public struct Bench: Sendable {
     /// One worker, a slow provider, many calls in flight: the worker must not be the limit.
     func concurrency(_ rig: BenchRig) async throws -> ScenarioReport {
         let window = options.window
-        var report = ScenarioReport(scenario: "concurrency", parameters: [
-            "jobs": "\(options.concurrencyJobs)", "window": "\(window)", "provider_latency": "\(options.concurrencyLatencyMs) ms", "workers": "1",
-        ])
+        var report = ScenarioReport(
+            scenario: "concurrency",
+            parameters: [
+                "jobs": "\(options.concurrencyJobs)", "window": "\(window)", "provider_latency": "\(options.concurrencyLatencyMs) ms", "workers": "1",
+            ])
         try await rig.startSimulator(latencyMs: options.concurrencyLatencyMs)
         // Baseline: the same calls straight to the slow simulator, same window. Each series
         // first runs one window of calls untimed, so that opening a thousand connections is
         // not counted as throughput (steady state, as in the throughput scenario).
         let directURL = rig.simulatorURL + "/v1/chat/completions"
         _ = await rig.chatCalls(directURL, label: "direct warm-up", total: window, window: window) { "Summarize: warm-up \($0)" }
-        let direct = await rig.chatCalls(directURL, label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) {
+        let direct = await rig.chatCalls(
+            directURL, label: "direct calls at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window
+        ) {
             "Summarize: slow direct \($0)"
         }
         try Self.check(direct, what: "direct calls")
@@ -251,11 +273,15 @@ public struct Bench: Sendable {
         defer { bench.close() }
         let series = UUID().uuidString.prefix(8)
         _ = await bench.run(label: "warm-up", total: window, window: window) { "Summarize: warm-up \(series) \($0)" }
-        let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) { "Summarize: slow job \(series) \($0)" }
+        let outcome = await bench.run(label: "jobs at \(options.concurrencyLatencyMs) ms", total: options.concurrencyJobs, window: window) {
+            "Summarize: slow job \(series) \($0)"
+        }
         try Self.check(outcome, what: "jobs")
         let ideal = Double(window) / (Double(options.concurrencyLatencyMs) / 1000)
         let target = ideal * 0.95
-        report.add("jobs/s", outcome.perSecond, "jobs/s", baseline: ("ideal window/latency", ideal), target: "≥ \(Int(target))", met: outcome.perSecond >= target)
+        report.add(
+            "jobs/s", outcome.perSecond, "jobs/s", baseline: ("ideal window/latency", ideal), target: "≥ \(Int(target))",
+            met: outcome.perSecond >= target)
         report.add("jobs/s vs direct calls", outcome.perSecond, "jobs/s", baseline: ("direct calls/s, same window", direct.perSecond))
         report.add("latency p50", outcome.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
         report.add("latency p99", outcome.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
@@ -274,18 +300,23 @@ public struct Bench: Sendable {
         _ = try await rig.startWorkers(1, concurrency: options.workerConcurrency)
         let (_, gateway) = try await rig.startGateway()
         let question = "Summarize: the cached question"
-        let prime = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: rig.settings.tier(.tier1).model, text: question))
+        let prime = await rig.post(
+            gateway + "/v1/chat/completions", body: Self.completionBody(model: rig.settings.tier(.tier1).model, text: question))
         guard prime.status == 200 else { throw BenchError("priming the cache through the gateway failed with HTTP \(prime.status)") }
         let total = Int(options.rate * options.durationSeconds)
-        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct", total: total, rate: options.rate) { _ in question }
+        let direct = await rig.chatCalls(rig.simulatorURL + "/v1/chat/completions", label: "direct", total: total, rate: options.rate) { _ in question
+        }
         let before = try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "cache_hits").string.flatMap { Int($0) } ?? 0
         let hits = await rig.chatCalls(gateway + "/v1/chat/completions", label: "cache hits", total: total, rate: options.rate) { _ in question }
         try Self.check(direct, what: "direct calls")
         try Self.check(hits, what: "cached requests")
         report.add("cache hit latency p50", hits.samples.p50, "ms", baseline: ("direct call p50", direct.samples.p50))
         report.add("cache hit latency p99", hits.samples.p99, "ms", baseline: ("direct call p99", direct.samples.p99))
-        let workerJobs = try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "requests:tier1").string.flatMap { Int($0) } ?? 0
-        report.notes.append("jobs that reached a worker during the whole run: \(workerJobs) (the priming one; hits never touch a queue); cache_hits counter before the timed run: \(before)")
+        let workerJobs =
+            try await rig.redis.send("HGET", RedisArgument(rig.keys.stats(hour: Self.hour())), "requests:tier1").string.flatMap { Int($0) } ?? 0
+        report.notes.append(
+            "jobs that reached a worker during the whole run: \(workerJobs) (the priming one; hits never touch a queue); cache_hits counter before the timed run: \(before)"
+        )
         return report
     }
 
@@ -301,7 +332,9 @@ public struct Bench: Sendable {
         if let sharing = idle.sharing() {
             report.add("idle worker anonymous memory (heap, stacks)", sharing.anonymous, "MB")
             report.add("idle worker PSS", sharing.pss, "MB")
-            report.notes.append("RSS counts the code pages of the Swift runtime, Foundation, ICU and libcurl's TLS libraries, which every worker process on a host shares; anonymous memory is the worker's own")
+            report.notes.append(
+                "RSS counts the code pages of the Swift runtime, Foundation, ICU and libcurl's TLS libraries, which every worker process on a host shares; anonymous memory is the worker's own"
+            )
         }
         // Where the RSS is: the largest resident mappings, by file.
         let mappings = idle.residentByMapping().prefix(8).map { "\(($0.name as NSString).lastPathComponent) \(String(format: "%.1f", $0.megabytes))" }
@@ -314,7 +347,9 @@ public struct Bench: Sendable {
         // No worker runs yet: every request waits in the gateway while its job sits queued.
         let requests = Task {
             await Load.closed(label: "waiting requests", total: options.waitingRequests, window: options.waitingRequests) { index, collector in
-                let (status, ms) = await rig.post(gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: waiting \(index)"), timeout: .seconds(120))
+                let (status, ms) = await rig.post(
+                    gateway + "/v1/chat/completions", body: Self.completionBody(model: model, text: "Summarize: waiting \(index)"),
+                    timeout: .seconds(120))
                 status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
             }
         }
@@ -330,7 +365,9 @@ public struct Bench: Sendable {
         let outcome = await requests.value
         try Self.check(outcome, what: "waiting requests")
         if let holding {
-            report.add("gateway RSS holding \(options.waitingRequests) waits", holding.rss, "MB", baseline: ("idle gateway", baseline), target: "≤ 100 MB", met: holding.rss <= 100)
+            report.add(
+                "gateway RSS holding \(options.waitingRequests) waits", holding.rss, "MB", baseline: ("idle gateway", baseline), target: "≤ 100 MB",
+                met: holding.rss <= 100)
         }
         return report
     }
@@ -349,7 +386,8 @@ public struct Bench: Sendable {
     /// A load whose requests failed measured nothing: say so, with the first reason.
     static func check(_ outcome: LoadOutcome, what: String) throws {
         guard outcome.failures == 0 else {
-            throw BenchError("\(outcome.failures) of \(outcome.failures + outcome.samples.count) \(what) failed; first: \(outcome.firstFailure ?? "?")")
+            throw BenchError(
+                "\(outcome.failures) of \(outcome.failures + outcome.samples.count) \(what) failed; first: \(outcome.firstFailure ?? "?")")
         }
     }
 }
@@ -373,9 +411,12 @@ struct BenchProducer {
     /// `total` jobs with `window` in flight; `text` gives each job's message.
     func run(label: String, total: Int, window: Int, cache: Bool = true, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
         await Load.closed(label: label, total: total, window: window) { [producer, dispatcher, route] index, collector in
-            guard let job = try? producer.makeJob(
-                messages: [ChatMessage(role: "user", content: text(index))], params: GenerationParameters(maxTokens: 16), cache: cache, route: route
-            ) else { return collector.fail("cannot build a job") }
+            guard
+                let job = try? producer.makeJob(
+                    messages: [ChatMessage(role: "user", content: text(index))], params: GenerationParameters(maxTokens: 16), cache: cache,
+                    route: route
+                )
+            else { return collector.fail("cannot build a job") }
             await producer.timedRoundTrip(job, dispatcher: dispatcher, collector: collector)
         }
     }

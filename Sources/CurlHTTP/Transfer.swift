@@ -1,6 +1,6 @@
-import Foundation
 internal import CCurl
 internal import CCurlShim
+import Foundation
 
 /// A request that is running inside libcurl: the easy handle, what it needs kept alive,
 /// and the response being assembled.

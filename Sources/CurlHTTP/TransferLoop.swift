@@ -1,5 +1,5 @@
-import Logging
 internal import CCurl
+import Logging
 
 /// The body of the client's single network thread: it owns every libcurl handle.
 ///

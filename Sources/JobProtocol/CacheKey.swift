@@ -19,7 +19,8 @@ public enum CacheKey {
     static func canonicalIdentity(of job: Job) -> [UInt8] {
         var w = JSONWriter(capacity: 256, encoderCompatible: true)
         w.object { w in
-            w.key("messages"); w.array(job.messages) { w, message in
+            w.key("messages");
+            w.array(job.messages) { w, message in
                 w.object { w in
                     w.key("content")
                     switch message.content {
@@ -31,7 +32,8 @@ public enum CacheKey {
             }
             w.key("model"); w.string(job.forceModel ?? job.route?.model ?? "")
             let params = job.params
-            w.key("params"); w.object { w in
+            w.key("params");
+            w.object { w in
                 if let format = params.expectedFormat { w.key("expected_format"); w.string(format) }
                 if let maxTokens = params.maxTokens { w.key("max_tokens"); w.int(maxTokens) }
                 if let stop = params.stop { w.key("stop"); w.array(stop) { $0.string($1) } }

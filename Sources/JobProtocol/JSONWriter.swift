@@ -70,7 +70,9 @@ public struct JSONWriter {
                 case 0x0C where encoderCompatible: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
                 default:
                     let hex = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    bytes.append(contentsOf: [
+                        0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                    ])
                 }
                 start = index + 1
             }
@@ -126,12 +128,13 @@ public struct JSONWriter {
             if number.rounded() == number, abs(number) < 1e15 { int(Int64(number)) } else { double(number) }
         case .string(let text): string(text)
         case .array(let elements): array(elements) { $0.value($1) }
-        case .object(let fields): object { writer in
-            for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
-                writer.key(name)
-                writer.value(field)
+        case .object(let fields):
+            object { writer in
+                for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
+                    writer.key(name)
+                    writer.value(field)
+                }
             }
-        }
         }
     }
 

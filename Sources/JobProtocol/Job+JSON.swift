@@ -76,14 +76,14 @@ extension Job {
     public init?(json bytes: [UInt8]) {
         guard let root = JSONFields(JSONValue.parse(bytes)) else { return nil }
         guard let v = root.int("v"), let v, let id = root.string("id"), let id,
-              let replyTo = root.string("reply_to"), let createdAt = root.double("created_at"),
-              let deadlineAt = root.double("deadline_at"), let attempt = root.int("attempt"),
-              let messageList = root.array("messages"), let messageList,
-              let paramsFields = root.object("params"), let tierHint = root.string("tier_hint"),
-              let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
-              let cache = root.bool("cache"), let routeFields = root.object("route"),
-              let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
-              let cacheChecked = root.bool("cache_checked")
+            let replyTo = root.string("reply_to"), let createdAt = root.double("created_at"),
+            let deadlineAt = root.double("deadline_at"), let attempt = root.int("attempt"),
+            let messageList = root.array("messages"), let messageList,
+            let paramsFields = root.object("params"), let tierHint = root.string("tier_hint"),
+            let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
+            let cache = root.bool("cache"), let routeFields = root.object("route"),
+            let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
+            let cacheChecked = root.bool("cache_checked")
         else { return nil }
         var messages: [ChatMessage] = []
         for element in messageList {
@@ -98,8 +98,9 @@ extension Job {
         var params = GenerationParameters()
         if let paramsFields {
             guard let maxTokens = paramsFields.int("max_tokens"), let temperature = paramsFields.double("temperature"),
-                  let topP = paramsFields.double("top_p"), let stopList = paramsFields.array("stop"),
-                  let format = paramsFields.string("expected_format") else { return nil }
+                let topP = paramsFields.double("top_p"), let stopList = paramsFields.array("stop"),
+                let format = paramsFields.string("expected_format")
+            else { return nil }
             var stop: [String]?
             if let stopList {
                 stop = []
@@ -113,14 +114,16 @@ extension Job {
         var route: Route?
         if let routeFields {
             guard let tier = routeFields.int("tier"), let tier, let model = routeFields.string("model"), let model,
-                  let reason = routeFields.string("reason"), let reason else { return nil }
+                let reason = routeFields.string("reason"), let reason
+            else { return nil }
             route = Route(tier: tier, model: model, reason: reason)
         }
         var origin: FallbackOrigin?
         if let originFields {
             guard let tier = originFields.int("tier"), let tier, let model = originFields.string("model"), let model,
-                  let reason = originFields.string("reason"), let reason, let confidence = originFields.double("confidence"),
-                  let latency = originFields.int("latency_ms"), let cost = originFields.double("cost_usd") else { return nil }
+                let reason = originFields.string("reason"), let reason, let confidence = originFields.double("confidence"),
+                let latency = originFields.int("latency_ms"), let cost = originFields.double("cost_usd")
+            else { return nil }
             origin = FallbackOrigin(tier: tier, model: model, reason: reason, confidence: confidence, latencyMs: latency, costUSD: cost)
         }
         var metadata: [String: JSONValue] = [:]
@@ -135,10 +138,11 @@ extension Job {
         var recoveries: [Recovery] = []
         for element in recoveryList ?? [] {
             guard let recovery = JSONFields(element), let worker = recovery.string("worker"), let worker,
-                  let at = recovery.double("at"), let at, let queue = recovery.string("queue"), let queue else { return nil }
+                let at = recovery.double("at"), let at, let queue = recovery.string("queue"), let queue
+            else { return nil }
             recoveries.append(Recovery(worker: worker, at: at, queue: queue))
         }
-        guard let createdAt = createdAt else { return nil } // the reference decoder supplies "now"
+        guard let createdAt = createdAt else { return nil }  // the reference decoder supplies "now"
         self.init(
             id: id, replyTo: replyTo ?? "", createdAt: createdAt, deadlineAt: deadlineAt, attempt: attempt ?? 0,
             messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
@@ -172,7 +176,8 @@ extension Job {
             w.key("deadline_at"); w.double(deadlineAt)
             w.key("attempt"); w.int(attempt)
             w.key("messages"); w.array(messages) { $0.message($1) }
-            w.key("params"); w.object { w in
+            w.key("params");
+            w.object { w in
                 if let maxTokens = params.maxTokens { w.key("max_tokens"); w.int(maxTokens) }
                 if let temperature = params.temperature { w.key("temperature"); w.double(temperature) }
                 if let topP = params.topP { w.key("top_p"); w.double(topP) }
@@ -208,7 +213,8 @@ extension Job {
             }
             w.key("metadata"); w.value(.object(metadata))
             if !recoveries.isEmpty {
-                w.key("recoveries"); w.array(recoveries) { w, recovery in
+                w.key("recoveries");
+                w.array(recoveries) { w, recovery in
                     w.object { w in
                         w.key("worker"); w.string(recovery.worker)
                         w.key("at"); w.double(recovery.at)

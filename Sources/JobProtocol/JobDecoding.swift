@@ -84,7 +84,7 @@ public enum JobDecoding {
                 return
             }
             guard let first = ids.first else {
-                problem = nil // decoding reports the missing field in its own words
+                problem = nil  // decoding reports the missing field in its own words
                 return
             }
             guard let id = first, !id.isEmpty, id.utf8.count <= 200 else {

@@ -38,23 +38,35 @@ public enum JobLimits {
         if job.messages.count > maxMessages { return "field 'messages' has \(job.messages.count) entries; at most \(maxMessages)" }
         for (index, message) in job.messages.enumerated() {
             if case .parts(let parts) = message.content {
-                if parts.contains(where: { $0.nesting > maxNesting }) { return "field 'messages[\(index)].content' is nested deeper than \(maxNesting) levels" }
+                if parts.contains(where: { $0.nesting > maxNesting }) {
+                    return "field 'messages[\(index)].content' is nested deeper than \(maxNesting) levels"
+                }
                 if !parts.allSatisfy(\.isFinite) { return "field 'messages[\(index)].content' holds a number that is not finite" }
             }
         }
         let params = job.params
         if let value = params.maxTokens, !maxTokens.contains(value) { return "field 'params.max_tokens' must be in \(maxTokens) (got \(value))" }
-        if let value = params.temperature, !temperature.contains(value) { return "field 'params.temperature' must be in \(temperature) (got \(value))" }
+        if let value = params.temperature, !temperature.contains(value) {
+            return "field 'params.temperature' must be in \(temperature) (got \(value))"
+        }
         if let value = params.topP, !topP.contains(value) { return "field 'params.top_p' must be in \(topP) (got \(value))" }
-        if let stop = params.stop, stop.count > maxStopSequences { return "field 'params.stop' has \(stop.count) entries; at most \(maxStopSequences)" }
+        if let stop = params.stop, stop.count > maxStopSequences {
+            return "field 'params.stop' has \(stop.count) entries; at most \(maxStopSequences)"
+        }
         if let route = job.route, !tiers.contains(route.tier) { return "field 'route.tier' must be 1, 2 or 3 (got \(route.tier))" }
         if let origin = job.fallbackFrom {
             if !tiers.contains(origin.tier) { return "field 'fallback_from.tier' must be 1, 2 or 3 (got \(origin.tier))" }
-            if let value = origin.latencyMs, !latencyMs.contains(value) { return "field 'fallback_from.latency_ms' must be in \(latencyMs) (got \(value))" }
+            if let value = origin.latencyMs, !latencyMs.contains(value) {
+                return "field 'fallback_from.latency_ms' must be in \(latencyMs) (got \(value))"
+            }
             if let value = origin.costUSD, !costUSD.contains(value) { return "field 'fallback_from.cost_usd' must be in \(costUSD) (got \(value))" }
-            if let value = origin.confidence, !confidence.contains(value) { return "field 'fallback_from.confidence' must be in \(confidence) (got \(value))" }
+            if let value = origin.confidence, !confidence.contains(value) {
+                return "field 'fallback_from.confidence' must be in \(confidence) (got \(value))"
+            }
         }
-        if job.metadata.values.contains(where: { $0.nesting > maxNesting - 1 }) { return "field 'metadata' is nested deeper than \(maxNesting) levels" }
+        if job.metadata.values.contains(where: { $0.nesting > maxNesting - 1 }) {
+            return "field 'metadata' is nested deeper than \(maxNesting) levels"
+        }
         if !job.metadata.values.allSatisfy(\.isFinite) { return "field 'metadata' holds a number that is not finite" }
         if job.recoveries.count > maxRecoveries { return "field 'recoveries' has \(job.recoveries.count) entries; at most \(maxRecoveries)" }
         for (index, recovery) in job.recoveries.enumerated() {

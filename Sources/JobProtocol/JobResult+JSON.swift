@@ -118,7 +118,8 @@ extension JobResult {
         let head = Array(#"{"v":1,"id":""#.utf8)
         guard bytes.count > head.count, bytes.starts(with: head) else { return nil }
         guard let end = bytes[head.count...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
-              bytes[end] == UInt8(ascii: "\"") else { return nil }
+            bytes[end] == UInt8(ascii: "\"")
+        else { return nil }
         return String(validating: bytes[head.count..<end], as: UTF8.self)
     }
 
@@ -131,20 +132,20 @@ extension JobResult {
     /// The result in `bytes` when it is plainly well-formed; nil means "ask JSONDecoder".
     public init?(json bytes: [UInt8]) {
         guard let root = JSONFields(JSONValue.parse(bytes)),
-              let v = root.int("v"), let v, let id = root.string("id"), let id, let ok = root.bool("ok"), let ok,
-              let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error")
+            let v = root.int("v"), let v, let id = root.string("id"), let id, let ok = root.bool("ok"), let ok,
+            let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error")
         else { return nil }
         var metadata: ResultMetadata?
         if let m = metadataFields {
             guard let modelUsed = m.string("model_used"), let modelUsed, let tier = m.int("tier"), let tier,
-                  let latencyMs = m.int("latency_ms"), let latencyMs, let queueMs = m.int("queue_ms"), let queueMs,
-                  let confidence = m.double("confidence"), let costUSD = m.double("cost_usd"), let costUSD,
-                  let tokensInput = m.int("tokens_input"), let tokensInput, let tokensOutput = m.int("tokens_output"), let tokensOutput,
-                  let fallback = m.bool("fallback"), let fallback, let fallbackReason = m.string("fallback_reason"),
-                  let originalModel = m.string("original_model"), let originalConfidence = m.double("original_confidence"),
-                  let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
-                  let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
-                  let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed")
+                let latencyMs = m.int("latency_ms"), let latencyMs, let queueMs = m.int("queue_ms"), let queueMs,
+                let confidence = m.double("confidence"), let costUSD = m.double("cost_usd"), let costUSD,
+                let tokensInput = m.int("tokens_input"), let tokensInput, let tokensOutput = m.int("tokens_output"), let tokensOutput,
+                let fallback = m.bool("fallback"), let fallback, let fallbackReason = m.string("fallback_reason"),
+                let originalModel = m.string("original_model"), let originalConfidence = m.double("original_confidence"),
+                let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
+                let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
+                let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
@@ -175,7 +176,8 @@ extension JobResult {
             if ok {
                 w.key("response"); w.string(response ?? "")
                 if let metadata {
-                    w.key("metadata"); w.object { w in
+                    w.key("metadata");
+                    w.object { w in
                         w.key("model_used"); w.string(metadata.modelUsed)
                         w.key("tier"); w.int(metadata.tier)
                         w.key("latency_ms"); w.int(metadata.latencyMs)
@@ -197,7 +199,8 @@ extension JobResult {
                     }
                 }
             } else if let error {
-                w.key("error"); w.object { w in
+                w.key("error");
+                w.object { w in
                     w.key("code"); w.string(error.code)
                     w.key("message"); w.string(error.message)
                 }

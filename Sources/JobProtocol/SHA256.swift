@@ -24,13 +24,15 @@ public enum SHA256 {
         let state = hash(message)
         return String(unsafeUninitializedCapacity: 64) { text in
             let digits: StaticString = "0123456789abcdef"
-            state.withWords { words in digits.withUTF8Buffer { digits in
-                for (index, word) in words.enumerated() {
-                    for nibble in 0..<8 {
-                        text[index * 8 + nibble] = digits[Int(truncatingIfNeeded: word >> UInt32(28 - nibble * 4)) & 0xF]
+            state.withWords { words in
+                digits.withUTF8Buffer { digits in
+                    for (index, word) in words.enumerated() {
+                        for nibble in 0..<8 {
+                            text[index * 8 + nibble] = digits[Int(truncatingIfNeeded: word >> UInt32(28 - nibble * 4)) & 0xF]
+                        }
                     }
                 }
-            } }
+            }
             return 64
         }
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// UTC calendar fields without a DateFormatter: building one costs more than a whole job's
 /// Redis work (ICU loads its locale data each time), and these formats never change.

@@ -83,12 +83,13 @@ enum AnswerWriter {
         let lowered = features.text.lowercased()
         let has = { (needles: [String]) in needles.contains { lowered.contains($0) } }
         let (kind, verb): (String, String) =
-            if has(["fix", "bug", "crash", "error", "errore", "correggi"]) { ("fix", "fix") }
-            else if has(["readme", "docs", "documentation", "documentazione"]) { ("docs", "document") }
-            else if has(["refactor", "rename", "cleanup", "rinomina"]) { ("refactor", "restructure") }
-            else if has(["test"]) { ("test", "cover") }
-            else if has(["perf", "faster", "speed", "veloc"]) { ("perf", "speed up") }
-            else { ("feat", "add") }
+            if has(["fix", "bug", "crash", "error", "errore", "correggi"]) {
+                ("fix", "fix")
+            } else if has(["readme", "docs", "documentation", "documentazione"]) {
+                ("docs", "document")
+            } else if has(["refactor", "rename", "cleanup", "rinomina"]) { ("refactor", "restructure") } else if has(["test"]) {
+                ("test", "cover")
+            } else if has(["perf", "faster", "speed", "veloc"]) { ("perf", "speed up") } else { ("feat", "add") }
         // "adds a heartbeat to the worker registry": the first significant word is what
         // changes, the second where it changes.
         let object = features.keyword(0, or: "handling")

@@ -58,7 +58,8 @@ struct PromptFeatures: Sendable {
         var result: [String] = []
         for word in words(of: text) {
             let lowered = word.lowercased()
-            let isAcronym = word.count >= 2 && word.count <= 6 && word.allSatisfy { $0.isUppercase || $0.isNumber }
+            let isAcronym =
+                word.count >= 2 && word.count <= 6 && word.allSatisfy { $0.isUppercase || $0.isNumber }
                 && word.contains(where: \.isLetter)
             guard lowered.count >= 4 || isAcronym else { continue }
             guard !stopwords.contains(lowered), !instructionWords.contains(lowered), seen.insert(lowered).inserted else {

@@ -17,8 +17,10 @@ enum SimTokens {
     static let defaultMeanLogprob = -0.05
 
     /// Candidate alternatives listed in `top_logprobs`, in order of preference.
-    static let alternatives = [" the", " a", " and", " of", " to", " is", ",", ".", " in", " it",
-                               " that", " for", " on", " with", " as", " this", " be", " by", " or", " an", " at"]
+    static let alternatives = [
+        " the", " a", " and", " of", " to", " is", ",", ".", " in", " it",
+        " that", " for", " on", " with", " as", " this", " be", " by", " or", " an", " at",
+    ]
 
     /// Approximate token count of a prompt: `ceil(characters / 4)`.
     static func approximateCount(_ text: String) -> Int {

@@ -20,12 +20,14 @@ enum TranslationWriter {
             englishToItalian[$0.lowercased()] == nil && italianToEnglish[$0.lowercased()] == nil
         }
         if features.isItalian {
-            let note = untouched.first.map { "; nomi e termini tecnici come \($0) restano invariati." }
+            let note =
+                untouched.first.map { "; nomi e termini tecnici come \($0) restano invariati." }
                 ?? " e suona naturale in \(target.italianName)."
             return "Traduzione (\(target.italianName)): «\(translated)»\n\n"
                 + "La resa mantiene il significato e il registro dell'originale" + note
         }
-        let note = untouched.first.map { "; names and technical terms such as \($0) are left unchanged." }
+        let note =
+            untouched.first.map { "; names and technical terms such as \($0) are left unchanged." }
             ?? ", and it reads naturally in \(target.englishName)."
         return "Translation (\(target.englishName)): «\(translated)»\n\n"
             + "The rendering keeps the meaning and the register of the original" + note

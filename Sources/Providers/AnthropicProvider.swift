@@ -76,7 +76,8 @@ public struct AnthropicProvider: ChatProvider {
 
         let reply: Reply
         do { reply = try JSONDecoder().decode(Reply.self, from: response.body) } catch {
-            throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a Messages API reply", status: response.status)
+            throw ProviderError(
+                .badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a Messages API reply", status: response.status)
         }
         guard reply.type == nil || reply.type == "message", let blocks = reply.content else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no content blocks", status: response.status)

@@ -114,10 +114,12 @@ public final class EndpointHealth: Sendable {
     }
 
     private func log(_ transition: EndpointCircuit.Transition, _ endpoint: String) {
-        logger.debug("endpoint circuit \(transition.rawValue)", metadata: [
-            "cervella.endpoint": "\(ProviderTransport.host(endpoint))",
-            "cervella.circuit.cool_down": "\(coolDown)",
-        ])
+        logger.debug(
+            "endpoint circuit \(transition.rawValue)",
+            metadata: [
+                "cervella.endpoint": "\(ProviderTransport.host(endpoint))",
+                "cervella.circuit.cool_down": "\(coolDown)",
+            ])
     }
 
     private static func index(of endpoint: String, in circuits: inout [EndpointCircuit]) -> Int {
@@ -183,7 +185,9 @@ public struct EndpointStatus: Sendable, Equatable, CustomStringConvertible {
     public var lastSuccess: Date?
     public var lastFailure: Date?
 
-    public init(endpoint: String, state: CircuitState, consecutiveFailures: Int, lastError: String? = nil, lastSuccess: Date? = nil, lastFailure: Date? = nil) {
+    public init(
+        endpoint: String, state: CircuitState, consecutiveFailures: Int, lastError: String? = nil, lastSuccess: Date? = nil, lastFailure: Date? = nil
+    ) {
         self.endpoint = endpoint
         self.state = state
         self.consecutiveFailures = consecutiveFailures

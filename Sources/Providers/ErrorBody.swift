@@ -24,7 +24,8 @@ struct ErrorBody {
         let prompts = request.map(Self.promptTexts) ?? []
         if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] {
             let error = object["error"] as? [String: Any]
-            let raw = (error?["message"] as? String) ?? (object["error"] as? String) ?? (object["message"] as? String)
+            let raw =
+                (error?["message"] as? String) ?? (object["error"] as? String) ?? (object["message"] as? String)
                 ?? (object["detail"] as? String)
             type = (error?["type"] as? String) ?? (object["type"] as? String).flatMap { $0 == "error" ? nil : $0 }
             code = Self.text(error?["code"] ?? object["code"])
@@ -54,7 +55,7 @@ struct ErrorBody {
 
     private static func htmlTitle(_ text: String) -> String? {
         guard let open = text.range(of: "<title>", options: .caseInsensitive),
-              let close = text.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<text.endIndex)
+            let close = text.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<text.endIndex)
         else { return nil }
         return String(text[open.upperBound..<close.lowerBound])
     }
@@ -79,7 +80,7 @@ struct ErrorBody {
         while index < text.endIndex {
             let character = text[index]
             guard let closing = pairs[character],
-                  let end = text[text.index(after: index)...].firstIndex(of: closing)
+                let end = text[text.index(after: index)...].firstIndex(of: closing)
             else {
                 result.append(character)
                 index = text.index(after: index)

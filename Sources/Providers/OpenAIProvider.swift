@@ -71,12 +71,13 @@ public struct OpenAIProvider: ChatProvider {
                 if content == nil, let parts = message?["content"]?.arrayValue {
                     content = parts.compactMap { $0["text"]?.stringValue }.joined()
                 }
-                choices.append(Choice(
-                    content: content, reasoningContent: message?["reasoning_content"]?.stringValue,
-                    reasoning: message?["reasoning"]?.stringValue,
-                    logprobs: element["logprobs"]?["content"]?.arrayValue?.compactMap { $0["logprob"]?.doubleValue },
-                    finishReason: element["finish_reason"]?.stringValue
-                ))
+                choices.append(
+                    Choice(
+                        content: content, reasoningContent: message?["reasoning_content"]?.stringValue,
+                        reasoning: message?["reasoning"]?.stringValue,
+                        logprobs: element["logprobs"]?["content"]?.arrayValue?.compactMap { $0["logprob"]?.doubleValue },
+                        finishReason: element["finish_reason"]?.stringValue
+                    ))
             }
             self.choices = choices
             promptTokens = root["usage"]?["prompt_tokens"]?.intValue
@@ -92,7 +93,8 @@ public struct OpenAIProvider: ChatProvider {
         let (response, endpoint) = try await transport.post(path: "/v1/chat/completions", headers: headers, body: data, timeout: request.timeout)
 
         guard let reply = Reply(Array(response.body)) else {
-            throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a chat completion", status: response.status)
+            throw ProviderError(
+                .badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a chat completion", status: response.status)
         }
         guard let choice = reply.choices.first else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no choices", status: response.status)

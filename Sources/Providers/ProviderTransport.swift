@@ -16,7 +16,9 @@ struct ProviderTransport: Sendable {
     let endpoints: [String]
     let health: EndpointHealth
 
-    func post(path: String, headers: [HTTPHeader], body: Data, timeout: Duration) async throws(ProviderError) -> (response: HTTPResponse, endpoint: String) {
+    func post(path: String, headers: [HTTPHeader], body: Data, timeout: Duration) async throws(ProviderError) -> (
+        response: HTTPResponse, endpoint: String
+    ) {
         let headers = headers + [HTTPHeader(name: "content-type", value: "application/json")]
         let secrets = Self.secrets(in: headers)
         var lastError = ProviderError(.connection, "no endpoint configured")

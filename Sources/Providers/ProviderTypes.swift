@@ -11,7 +11,10 @@ public struct ProviderRequest: Sendable {
     public var wantLogprobs: Bool
     public var timeout: Duration
 
-    public init(messages: [ChatMessage], maxTokens: Int, temperature: Double? = nil, topP: Double? = nil, stop: [String]? = nil, wantLogprobs: Bool = false, timeout: Duration) {
+    public init(
+        messages: [ChatMessage], maxTokens: Int, temperature: Double? = nil, topP: Double? = nil, stop: [String]? = nil, wantLogprobs: Bool = false,
+        timeout: Duration
+    ) {
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
@@ -37,7 +40,10 @@ public struct ProviderResponse: Sendable, Equatable {
     public var finishReason: String?
     public var model: String
 
-    public init(text: String, reasoning: String? = nil, tokensInput: Int, tokensOutput: Int, tokenLogprobs: [Double]? = nil, finishReason: String? = nil, model: String) {
+    public init(
+        text: String, reasoning: String? = nil, tokensInput: Int, tokensOutput: Int, tokenLogprobs: [Double]? = nil, finishReason: String? = nil,
+        model: String
+    ) {
         self.text = text
         self.reasoning = reasoning
         self.tokensInput = tokensInput

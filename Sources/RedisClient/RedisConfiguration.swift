@@ -37,7 +37,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.init()
         guard let components = URLComponents(string: url), components.scheme == "redis" else {
             if url.hasPrefix("rediss://") {
-                throw RedisError(.invalidURL, "rediss:// (TLS) is not supported by this build's hiredis 0.14; use a TLS tunnel such as stunnel and a redis:// URL")
+                throw RedisError(
+                    .invalidURL, "rediss:// (TLS) is not supported by this build's hiredis 0.14; use a TLS tunnel such as stunnel and a redis:// URL")
             }
             throw RedisError(.invalidURL, "'\(Self.redacted(url))' is not a redis:// URL; expected redis://[user:password@]host:port/db")
         }

@@ -23,7 +23,10 @@ public final class RedisConnection: Sendable {
     private let name: String
     private let inbox: RedisInbox
 
-    public init(configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis"), traffic: RedisTraffic = RedisTraffic()) {
+    public init(
+        configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis"),
+        traffic: RedisTraffic = RedisTraffic()
+    ) {
         BrokenPipes.ignore()
         let inbox = RedisInbox()
         self.configuration = configuration

@@ -105,7 +105,8 @@ final class RedisConnectionLoop {
         var byte: UInt8 = 0
         let peeked = recv(connection.fileDescriptor, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
         if peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
-        let reason = peeked == 0 ? "the server closed the connection" : peeked < 0 ? String(cString: strerror(errno)) : "unexpected data from the server"
+        let reason =
+            peeked == 0 ? "the server closed the connection" : peeked < 0 ? String(cString: strerror(errno)) : "unexpected data from the server"
         dropConnection(RedisError(.connectionLost, "connection to Redis lost: \(reason)"))
     }
 
@@ -115,7 +116,8 @@ final class RedisConnectionLoop {
     /// the socket did not take.
     private func finishWritten(_ request: RedisInbox.Request, timedOut: Bool) {
         guard let connection = context, !connection.isBroken, !timedOut else {
-            let error = timedOut
+            let error =
+                timedOut
                 ? RedisError(.connectionLost, "read timed out waiting for Redis (no reply within \(configuration.readTimeout))")
                 : RedisError(.connectionLost, "connection to Redis lost before the reply arrived")
             dropConnection(error)
@@ -231,7 +233,10 @@ final class RedisConnectionLoop {
         for command in commands {
             if case .error(let message) = try fresh.readReply() {
                 let code: RedisError.Code = command.description == "CLIENT" ? .serverError : .authenticationFailed
-                throw RedisError(code, "\(command) refused by \(configuration.host):\(configuration.port): \(message); check the user, password and database in the Redis URL")
+                throw RedisError(
+                    code,
+                    "\(command) refused by \(configuration.host):\(configuration.port): \(message); check the user, password and database in the Redis URL"
+                )
             }
         }
     }

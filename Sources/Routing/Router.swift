@@ -28,14 +28,19 @@ public struct Router: Sendable {
             aliases[settings.tier(tier).model.lowercased()] = tier
         }
         // The report's own model names work too.
-        for (name, tier) in [("qwen3-4b", Tier.tier1), ("qwen3", .tier1), ("deepseek-r1", .tier2), ("claude-sonnet-4.5", .tier3), ("claude-sonnet-4-5", .tier3), ("claude", .tier3)] where aliases[name] == nil {
+        for (name, tier) in [
+            ("qwen3-4b", Tier.tier1), ("qwen3", .tier1), ("deepseek-r1", .tier2), ("claude-sonnet-4.5", .tier3), ("claude-sonnet-4-5", .tier3),
+            ("claude", .tier3),
+        ] where aliases[name] == nil {
             aliases[name] = tier
         }
         self.models = models
         self.aliases = aliases
     }
 
-    public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?, flags: RoutingFlags) throws(UnknownModel) -> Route {
+    public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?, flags: RoutingFlags) throws(UnknownModel)
+        -> Route
+    {
         var decision: TierDecision
         var fromClassifier = false
         if let forceModel, !forceModel.isEmpty, forceModel != "auto" {

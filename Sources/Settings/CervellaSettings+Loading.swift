@@ -7,7 +7,9 @@ extension CervellaSettings {
     ///
     /// Unknown keys are errors: a typo such as `confidence_treshold` would otherwise be a
     /// silently ignored setting.
-    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingsError) -> CervellaSettings {
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingsError)
+        -> CervellaSettings
+    {
         var settings = CervellaSettings()
         if let path {
             let text: String
@@ -30,7 +32,8 @@ extension CervellaSettings {
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw SettingsError(key: source, "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            throw SettingsError(
+                key: source, "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
         } catch {
             throw SettingsError(key: source, "TOML syntax error: \(error)")
         }
@@ -54,7 +57,11 @@ extension CervellaSettings {
             try table.read("timeout_ms", into: &fallback.timeoutMs)
         }
         if let table = try reader.table("worker") {
-            try table.allowOnly(["queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds", "reaper_interval_seconds", "stats_flush_seconds", "metrics_port", "probation_processes", "dead_letter_max_length", "dead_letter_payload_bytes"])
+            try table.allowOnly([
+                "queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds",
+                "reaper_interval_seconds", "stats_flush_seconds", "metrics_port", "probation_processes", "dead_letter_max_length",
+                "dead_letter_payload_bytes",
+            ])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
             try table.read("block_timeout_seconds", into: &worker.blockTimeoutSeconds)
@@ -82,7 +89,9 @@ extension CervellaSettings {
             try table.read("monthly_budget_usd", into: &budget.monthlyBudgetUSD)
         }
         if let table = try reader.table("routing") {
-            try table.allowOnly(["phase", "context_limit_tokens", "complex_keywords", "simple_patterns", "poc_validated", "tier1_percentage", "tier2_percentage"])
+            try table.allowOnly([
+                "phase", "context_limit_tokens", "complex_keywords", "simple_patterns", "poc_validated", "tier1_percentage", "tier2_percentage",
+            ])
             // A phase preset first, so that explicit keys in the same table refine it.
             var phaseName = ""
             try table.read("phase", into: &phaseName)
@@ -98,7 +107,10 @@ extension CervellaSettings {
             guard let table = try reader.table("tier\(number)") else { continue }
             var tier = self.tier(number)
             if table.has("api_key") {
-                throw SettingsError(key: "tier\(number).api_key", "secrets never go in the configuration file; set api_key_env to the name of an environment variable, or api_key_file to a file holding the key")
+                throw SettingsError(
+                    key: "tier\(number).api_key",
+                    "secrets never go in the configuration file; set api_key_env to the name of an environment variable, or api_key_file to a file holding the key"
+                )
             }
             try table.allowOnly([
                 "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
@@ -136,7 +148,7 @@ extension CervellaSettings {
             redis.url = url
         } else if env["REDIS_HOST"] != nil || env["REDIS_PORT"] != nil || env["REDIS_PASSWORD"] != nil {
             var host = reader.string("REDIS_HOST") ?? "127.0.0.1"
-            if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" } // an IPv6 address
+            if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }  // an IPv6 address
             let port = try reader.int("REDIS_PORT") ?? 6379
             let password = reader.string("REDIS_PASSWORD").map { ":" + (Self.percentEncode($0)) + "@" } ?? ""
             redis.url = "redis://\(password)\(host):\(port)/0"
@@ -171,7 +183,8 @@ extension CervellaSettings {
     /// Applies one of the report's rollout phases.
     mutating func applyPhase(_ name: String, key: String) throws(SettingsError) {
         guard let phase = RoutingSettings.Phase(rawValue: name.lowercased()) else {
-            throw SettingsError(key: key, "unknown phase '\(name)'; use one of: \(RoutingSettings.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw SettingsError(
+                key: key, "unknown phase '\(name)'; use one of: \(RoutingSettings.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let values = phase.values
         routing.pocValidated = values.pocValidated
@@ -188,7 +201,9 @@ extension CervellaSettings {
         if let file = gateway.apiKeysFile {
             do {
                 let text = try String(contentsOfFile: file, encoding: .utf8)
-                keys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                keys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                    !$0.isEmpty && !$0.hasPrefix("#")
+                }
             } catch {
                 throw SettingsError(key: "gateway.api_keys_file", "cannot read '\(file)': \(error.localizedDescription)")
             }

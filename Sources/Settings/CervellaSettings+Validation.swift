@@ -22,7 +22,9 @@ extension CervellaSettings {
             throw SettingsError(key: "worker.heartbeat_interval_seconds", "must be positive, got \(worker.heartbeatIntervalSeconds)")
         }
         guard Double(worker.heartbeatTTLSeconds) > worker.heartbeatIntervalSeconds * 2 else {
-            throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must exceed twice worker.heartbeat_interval_seconds, or one slow beat would declare a live worker dead")
+            throw SettingsError(
+                key: "worker.heartbeat_ttl_seconds",
+                "must exceed twice worker.heartbeat_interval_seconds, or one slow beat would declare a live worker dead")
         }
         guard worker.reaperIntervalSeconds > 0 else {
             throw SettingsError(key: "worker.reaper_interval_seconds", "must be positive")
@@ -65,7 +67,10 @@ extension CervellaSettings {
         guard routing.contextLimitTokens > 0 else {
             throw SettingsError(key: "routing.context_limit_tokens", "must be positive")
         }
-        for (key, value) in [("routing.tier1_percentage (TIER_1_PERCENTAGE)", routing.tier1Percentage), ("routing.tier2_percentage (TIER_2_PERCENTAGE)", routing.tier2Percentage)] {
+        for (key, value) in [
+            ("routing.tier1_percentage (TIER_1_PERCENTAGE)", routing.tier1Percentage),
+            ("routing.tier2_percentage (TIER_2_PERCENTAGE)", routing.tier2Percentage),
+        ] {
             guard (0...100).contains(value) else { throw SettingsError(key: key, "must be a percentage between 0 and 100, got \(value)") }
         }
         for pattern in routing.simplePatterns {
@@ -85,7 +90,9 @@ extension CervellaSettings {
                 }
             }
             guard (0...1).contains(tier.confidenceThreshold) else {
-                throw SettingsError(key: "\(key).confidence_threshold (TIER_\(number)_CONFIDENCE_THRESHOLD)", "must be between 0 and 1, got \(tier.confidenceThreshold)")
+                throw SettingsError(
+                    key: "\(key).confidence_threshold (TIER_\(number)_CONFIDENCE_THRESHOLD)",
+                    "must be between 0 and 1, got \(tier.confidenceThreshold)")
             }
             try positive(tier.timeoutMs, "\(key).timeout_ms")
             try positive(tier.defaultMaxTokens, "\(key).default_max_tokens")
@@ -101,4 +108,3 @@ extension CervellaSettings {
         return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
     }
 }
-

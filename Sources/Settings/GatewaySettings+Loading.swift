@@ -10,7 +10,9 @@ extension CervellaSettings.Gateway {
     /// Applies the `[gateway]` table.
     mutating func apply(_ table: TOMLReader) throws(SettingsError) {
         if table.has("api_keys") || table.has("admin_key") {
-            throw SettingsError(key: "gateway.api_keys", "keys never go in the configuration file; use CERVELLA_API_KEYS / CERVELLA_ADMIN_KEY or gateway.api_keys_file")
+            throw SettingsError(
+                key: "gateway.api_keys",
+                "keys never go in the configuration file; use CERVELLA_API_KEYS / CERVELLA_ADMIN_KEY or gateway.api_keys_file")
         }
         try table.allowOnly(Self.tomlKeys)
         try table.read("host", into: &host)
@@ -35,7 +37,9 @@ extension CervellaSettings.Gateway {
     /// Checks the gateway's values; the error names the key and the range.
     func validate() throws(SettingsError) {
         guard (0...65535).contains(port) else { throw SettingsError(key: "gateway.port", "must be 0–65535") }
-        guard requestBodyLimitBytes > 0 else { throw SettingsError(key: "gateway.request_body_limit_bytes", "must be a positive number, got \(requestBodyLimitBytes)") }
+        guard requestBodyLimitBytes > 0 else {
+            throw SettingsError(key: "gateway.request_body_limit_bytes", "must be a positive number, got \(requestBodyLimitBytes)")
+        }
         guard maxQueueLength > 0 else { throw SettingsError(key: "gateway.max_queue_length", "must be a positive number, got \(maxQueueLength)") }
         guard rateLimitPerMinute >= 0 else { throw SettingsError(key: "gateway.rate_limit_per_minute", "must not be negative (0 disables it)") }
         // Bounded above because it becomes a millisecond count and a Redis TTL.
@@ -43,7 +47,8 @@ extension CervellaSettings.Gateway {
         try seconds(headerReadTimeoutSeconds, in: 3_600, "gateway.header_read_timeout_seconds")
         try seconds(bodyReadTimeoutSeconds, in: 3_600, "gateway.body_read_timeout_seconds")
         guard (1...1_000_000).contains(maxConnections) else {
-            throw SettingsError(key: "gateway.max_connections", "must be between 1 and 1000000, got \(maxConnections); each connection holds a file descriptor")
+            throw SettingsError(
+                key: "gateway.max_connections", "must be between 1 and 1000000, got \(maxConnections); each connection holds a file descriptor")
         }
         guard (1...10_000_000).contains(maxTokensLimit) else {
             throw SettingsError(key: "gateway.max_tokens_limit", "must be between 1 and 10000000, got \(maxTokensLimit)")

@@ -36,7 +36,11 @@ struct TOMLReader {
 
     func read(_ key: String, into target: inout Double) throws(SettingsError) {
         guard let value = root[key] else { return }
-        if let double = value.double { target = double } else if let int = value.int { target = Double(int) } else {
+        if let double = value.double {
+            target = double
+        } else if let int = value.int {
+            target = Double(int)
+        } else {
             throw SettingsError(key: name(key), "must be a number")
         }
     }
@@ -58,7 +62,8 @@ struct TOMLReader {
         target = strings
     }
 
-    func readEnum<Value: RawRepresentable & CaseIterable>(_ key: String, into target: inout Value) throws(SettingsError) where Value.RawValue == String {
+    func readEnum<Value: RawRepresentable & CaseIterable>(_ key: String, into target: inout Value) throws(SettingsError)
+    where Value.RawValue == String {
         var raw = target.rawValue
         try read(key, into: &raw)
         guard let value = Value(rawValue: raw) else {

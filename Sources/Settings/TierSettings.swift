@@ -90,7 +90,8 @@ public struct TierSettings: Sendable, Equatable {
     /// `cachedInputTokens` are the part of `inputTokens` read from the prompt cache.
     public func costUSD(inputTokens: Int, outputTokens: Int, cachedInputTokens: Int = 0) -> Double {
         let cached = min(max(0, cachedInputTokens), inputTokens)
-        let tokens = Double(inputTokens - cached) * inputUSDPerMillionTokens / 1e6
+        let tokens =
+            Double(inputTokens - cached) * inputUSDPerMillionTokens / 1e6
             + Double(cached) * cachedInputUSDPerMillionTokens / 1e6
             + Double(outputTokens) * outputUSDPerMillionTokens / 1e6
         let gpu = requestsPerGPUHour > 0 ? gpuHourUSD / requestsPerGPUHour : 0

@@ -41,19 +41,26 @@ struct CommitWriter: Sendable {
                 } else {
                     stats.add([.duplicate])
                     WorkerMetrics.duplicate()
-                    logger.warning("job was already answered by another worker; this answer is dropped", metadata: [
-                        "cervella.queue": "\(fetched.queue.rawValue)", "cervella.job.id": "\(plan.guardKey.flatMap(keys.jobID(fromDoneKey:)) ?? "-")",
-                    ])
+                    logger.warning(
+                        "job was already answered by another worker; this answer is dropped",
+                        metadata: [
+                            "cervella.queue": "\(fetched.queue.rawValue)",
+                            "cervella.job.id": "\(plan.guardKey.flatMap(keys.jobID(fromDoneKey:)) ?? "-")",
+                        ])
                 }
                 return
             } catch {
                 attempt += 1
                 if isStopping() && attempt >= 5 {
-                    logger.error("cannot commit the job's outcome while stopping; it stays in the processing list for the reaper", metadata: ["cervella.error": "\(error)"])
+                    logger.error(
+                        "cannot commit the job's outcome while stopping; it stays in the processing list for the reaper",
+                        metadata: ["cervella.error": "\(error)"])
                     return
                 }
                 if attempt & (attempt - 1) == 0 {
-                    logger.error("cannot commit a job's outcome; retrying until Redis is back", metadata: ["cervella.error": "\(error)", "cervella.attempt": "\(attempt)"])
+                    logger.error(
+                        "cannot commit a job's outcome; retrying until Redis is back",
+                        metadata: ["cervella.error": "\(error)", "cervella.attempt": "\(attempt)"])
                 }
                 try? await Task.sleep(for: .milliseconds(min(2_000, 50 << min(attempt, 6))))
             }

@@ -40,15 +40,16 @@ final class Fetcher: Sendable {
 
     /// Moves up to ARGV[1] jobs from the queue (KEYS[1]) to the processing list (KEYS[2]) in
     /// one round trip, as BLMOVE would one at a time.
-    static let fetchScript = RedisScript("""
-    local jobs = {}
-    for i = 1, tonumber(ARGV[1]) do
-      local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-      if not job then break end
-      jobs[i] = job
-    end
-    return jobs
-    """)
+    static let fetchScript = RedisScript(
+        """
+        local jobs = {}
+        for i = 1, tonumber(ARGV[1]) do
+          local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+          if not job then break end
+          jobs[i] = job
+        end
+        return jobs
+        """)
 
     /// The most jobs one fetch takes: enough to amortise the round trip, few enough that one
     /// worker does not take a burst that idle peers could have shared.
@@ -94,9 +95,13 @@ final class Fetcher: Sendable {
             do {
                 var payloads: [[UInt8]]
                 if queueLooksEmpty {
-                    payloads = try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block).bytes.map { [$0] } ?? []
+                    payloads =
+                        try await connection.send("BLMOVE", RedisArgument(source), RedisArgument(processing), "RIGHT", "LEFT", block).bytes.map {
+                            [$0]
+                        } ?? []
                 } else {
-                    let reply = try await connection.evaluate(Self.fetchScript, keys: [RedisArgument(source), RedisArgument(processing)], arguments: [RedisArgument(taken)])
+                    let reply = try await connection.evaluate(
+                        Self.fetchScript, keys: [RedisArgument(source), RedisArgument(processing)], arguments: [RedisArgument(taken)])
                     payloads = reply.array?.compactMap(\.bytes) ?? []
                 }
                 failures = 0
@@ -178,7 +183,9 @@ final class Fetcher: Sendable {
                 remaining[Payload(payload)] = count - 1
                 continue
             }
-            logger.warning("found a job in this worker's processing list that it does not hold; handing it back", metadata: ["cervella.queue": "\(queue.rawValue)"])
+            logger.warning(
+                "found a job in this worker's processing list that it does not hold; handing it back",
+                metadata: ["cervella.queue": "\(queue.rawValue)"])
             await writer.handBack(FetchedJob(queue: queue, payload: payload, poppedAt: Date().timeIntervalSince1970))
         }
         return true

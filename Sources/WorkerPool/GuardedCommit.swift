@@ -10,21 +10,22 @@ import RedisClient
 enum GuardedCommit {
     /// KEYS[1] the done key. ARGV: ttl, owner, then two blocks (first, always),
     /// each a command count followed by, per command, its argument count and arguments.
-    static let script = RedisScript("""
-    local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1])
-    local i = 3
-    local function block(run)
-      local count = tonumber(ARGV[i]); i = i + 1
-      for _ = 1, count do
-        local argc = tonumber(ARGV[i]); i = i + 1
-        if run then redis.call(unpack(ARGV, i, i + argc - 1)) end
-        i = i + argc
-      end
-    end
-    block(first ~= false)
-    block(true)
-    if first then return 1 else return 0 end
-    """)
+    static let script = RedisScript(
+        """
+        local first = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[1])
+        local i = 3
+        local function block(run)
+          local count = tonumber(ARGV[i]); i = i + 1
+          for _ = 1, count do
+            local argc = tonumber(ARGV[i]); i = i + 1
+            if run then redis.call(unpack(ARGV, i, i + argc - 1)) end
+            i = i + argc
+          end
+        end
+        block(first ~= false)
+        block(true)
+        if first then return 1 else return 0 end
+        """)
 
     /// Flattens the blocks into the script's arguments.
     static func arguments(ttlSeconds: Int, owner: String, first: [RedisCommand], always: [RedisCommand]) -> [RedisArgument] {

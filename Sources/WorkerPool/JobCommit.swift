@@ -39,7 +39,8 @@ struct JobCommit: Sendable {
         var plan = Plan()
         // From the tail: jobs finish roughly in the order they were fetched, and the oldest
         // sit at the tail, so the scan stops early.
-        plan.always.append(RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), -1, RedisArgument(bytes: fetched.payload)))
+        plan.always.append(
+            RedisCommand("LREM", RedisArgument(keys.processing(fetched.queue, worker: worker)), -1, RedisArgument(bytes: fetched.payload)))
         // The guard lives as long as a duplicate could still finish: until past the deadline.
         func guardTTL(_ job: Job?) -> Int {
             // Deadlines are bounded (JobLimits), so this sum cannot overflow.
@@ -54,7 +55,8 @@ struct JobCommit: Sendable {
             plan.first.append(RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)))
             plan.first.append(RedisCommand("EXPIRE", RedisArgument(job.replyTo), replyTTL))
             if let cacheKey, result.ok {
-                plan.first.append(RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
+                plan.first.append(
+                    RedisCommand("SET", RedisArgument(cacheKey), RedisArgument(bytes: bytes), "EX", RedisArgument(settings.cache.ttlSeconds)))
             }
             // The result itself, so a subscribed gateway answers without reading the list back.
             plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes)))

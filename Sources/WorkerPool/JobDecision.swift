@@ -42,8 +42,10 @@ enum JobDecision {
         guard route.smallTier, !flags.isEnabled(route.tier) else { return nil }
         var next = job
         let reason = "tier\(route.tier)_disabled"
-        next.fallbackFrom = FallbackOrigin(tier: route.tier.number, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
-        return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: route.tier, reason: reason, confidence: nil, costUSD: 0)])
+        next.fallbackFrom = FallbackOrigin(
+            tier: route.tier.number, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
+        return JobCommit(
+            outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: route.tier, reason: reason, confidence: nil, costUSD: 0)])
     }
 
     /// The provider call for a job: its parameters, the tier's defaults, and a timeout that
@@ -97,25 +99,32 @@ enum JobDecision {
         let tierSettings = settings.tier(tier)
         let response = call.response
         // A failed call still took GPU time on a self-hosted tier.
-        let cost = (response.map { tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput) }
-            ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)) + call.selfEvaluationCostUSD
+        let cost =
+            (response.map {
+                tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput)
+            }
+                ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)) + call.selfEvaluationCostUSD
         let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
         let confidence = response.flatMap {
-            scorer.score(answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: call.selfEvaluation)
+            scorer.score(
+                answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: call.selfEvaluation)
         }.map { ($0 * 1000).rounded() / 1000 }
 
-        let verdict = Verdict.decide(Verdict.Inputs(
-            smallTier: route.smallTier, answer: response?.text, confidence: confidence, latencyMs: call.latencyMs,
-            errorReason: call.error?.fallbackReason,
-            policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
-            fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
-        ))
+        let verdict = Verdict.decide(
+            Verdict.Inputs(
+                smallTier: route.smallTier, answer: response?.text, confidence: confidence, latencyMs: call.latencyMs,
+                errorReason: call.error?.fallbackReason,
+                policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
+                fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
+            ))
         var suppressed: String?
         switch verdict {
         case .fallBack(let reason):
             var next = job
-            next.fallbackFrom = FallbackOrigin(tier: tier.number, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
-            return JobCommit(outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
+            next.fallbackFrom = FallbackOrigin(
+                tier: tier.number, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
+            return JobCommit(
+                outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
         case .answer(let kept):
             suppressed = kept
         case .fail:
@@ -144,7 +153,10 @@ enum JobDecision {
         )
         let cacheable = Verdict.isCacheable(verdict, answer: response.text)
         let claudeEquivalent = settings.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
-        let answered = StatsEvent.answered(tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
-        return .reply(job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? context.cacheKey : nil, stats: route.handled + [answered])
+        let answered = StatsEvent.answered(
+            tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
+        return .reply(
+            job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? context.cacheKey : nil,
+            stats: route.handled + [answered])
     }
 }

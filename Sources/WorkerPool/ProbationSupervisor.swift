@@ -28,9 +28,11 @@ struct ProbationSupervisor: Sendable {
                     sequence += 1
                     let id = "\(writer.owner)/probation-\(sequence)"
                     children.append(Child(id: id, process: try launcher.start(id)))
-                    writer.logger.notice("started a probation process for quarantined jobs", metadata: [
-                        "cervella.probation": "\(id)", "cervella.quarantined": "\(waiting)",
-                    ])
+                    writer.logger.notice(
+                        "started a probation process for quarantined jobs",
+                        metadata: [
+                            "cervella.probation": "\(id)", "cervella.quarantined": "\(waiting)",
+                        ])
                 }
             } catch {
                 writer.logger.warning("cannot check or serve the quarantine; will retry", metadata: ["cervella.error": "\(error)"])
@@ -65,8 +67,9 @@ struct ProbationSupervisor: Sendable {
                         try await reaper.moveBack(payload, from: list, to: .quarantine, updated: payload)
                     } else {
                         let how = status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
-                        try await reaper.retire(payload, from: list, queue: .quarantine, owner: child.id,
-                                                reason: "poison job: the probation process running it alone \(how); not retried again")
+                        try await reaper.retire(
+                            payload, from: list, queue: .quarantine, owner: child.id,
+                            reason: "poison job: the probation process running it alone \(how); not retried again")
                     }
                 }
                 _ = try await writer.connection.pipeline([
@@ -74,14 +77,19 @@ struct ProbationSupervisor: Sendable {
                     RedisCommand("DEL", RedisArgument(keys.worker(child.id))),
                 ])
                 if status != 0 {
-                    writer.logger.warning("a probation process died", metadata: [
-                        "cervella.probation": "\(child.id)", "cervella.status": "\(status)", "cervella.jobs_retired": "\(killedByUs ? 0 : held.count)",
-                    ])
+                    writer.logger.warning(
+                        "a probation process died",
+                        metadata: [
+                            "cervella.probation": "\(child.id)", "cervella.status": "\(status)",
+                            "cervella.jobs_retired": "\(killedByUs ? 0 : held.count)",
+                        ])
                 }
                 return
             } catch {
                 // Redis is away: the reaper finds the list once the child's heartbeat expires.
-                if attempt == 5 { writer.logger.error("cannot settle a probation process's jobs; the reaper will", metadata: ["cervella.error": "\(error)"]) }
+                if attempt == 5 {
+                    writer.logger.error("cannot settle a probation process's jobs; the reaper will", metadata: ["cervella.error": "\(error)"])
+                }
                 try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }

@@ -28,19 +28,21 @@ struct Reaper: Sendable {
 
     /// Moves one job back only if it was still in the dead worker's list, so that two reapers
     /// (a lease that expired mid-sweep) can never queue it twice.
-    static let moveBack = RedisScript("""
-    if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
-      redis.call('RPUSH', KEYS[2], ARGV[2])
-      return 1
-    end
-    return 0
-    """)
+    static let moveBack = RedisScript(
+        """
+        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+          redis.call('RPUSH', KEYS[2], ARGV[2])
+          return 1
+        end
+        return 0
+        """)
 
     /// Drops a processing list from the registry if it is empty (its worker is dead).
-    static let forget = RedisScript("""
-    if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], KEYS[1]) end
-    return 0
-    """)
+    static let forget = RedisScript(
+        """
+        if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], KEYS[1]) end
+        return 0
+        """)
 
     /// Sweeps between two keyspace scans (the safety net for unregistered lists).
     static let sweepsPerScan = 150
@@ -60,7 +62,8 @@ struct Reaper: Sendable {
     /// The lease lasts one interval, so some worker sweeps every interval (not every 5 s).
     func sweepIfLeaseHolder(lease: Duration, scanKeyspace: Bool = false) async throws {
         let milliseconds = max(200, lease.wholeMilliseconds)
-        let acquired = try await writer.connection.send("SET", RedisArgument(keys.reaperLease), RedisArgument(writer.owner), "NX", "PX", RedisArgument(milliseconds))
+        let acquired = try await writer.connection.send(
+            "SET", RedisArgument(keys.reaperLease), RedisArgument(writer.owner), "NX", "PX", RedisArgument(milliseconds))
         guard acquired == .status("OK") else { return }
         _ = try await sweep(scanKeyspace: scanKeyspace)
     }
@@ -111,10 +114,12 @@ struct Reaper: Sendable {
             _ = try await writer.connection.evaluate(Self.forget, keys: [RedisArgument(key), RedisArgument(keys.processingLists)], arguments: [])
         }
         if !payloads.isEmpty {
-            writer.logger.notice("recovered jobs from a dead worker", metadata: [
-                "cervella.dead_worker": "\(owner)", "cervella.queue": "\(queue.rawValue)", "cervella.jobs": "\(payloads.count)",
-                "cervella.because": "\(because)",
-            ])
+            writer.logger.notice(
+                "recovered jobs from a dead worker",
+                metadata: [
+                    "cervella.dead_worker": "\(owner)", "cervella.queue": "\(queue.rawValue)", "cervella.jobs": "\(payloads.count)",
+                    "cervella.because": "\(because)",
+                ])
         }
         return payloads.count
     }
@@ -130,20 +135,25 @@ struct Reaper: Sendable {
             return
         }
         if queue == .quarantine {
-            try await retire(payload, from: key, queue: queue, owner: owner, reason: "poison job: its worker died while running it alone; not retried again")
+            try await retire(
+                payload, from: key, queue: queue, owner: owner, reason: "poison job: its worker died while running it alone; not retried again")
             return
         }
         job.recoveries.append(Recovery(worker: owner, at: Date().timeIntervalSince1970, queue: queue.rawValue))
         job.attempt = min(job.attempt + 1, JobLimits.attempts.upperBound)
         if job.recoveries.count >= Self.maxRecoveries {
-            try await retire(payload, from: key, queue: queue, owner: owner, reason: "poison job: \(job.recoveries.count) workers died while holding it; not retried again", job: job)
+            try await retire(
+                payload, from: key, queue: queue, owner: owner,
+                reason: "poison job: \(job.recoveries.count) workers died while holding it; not retried again", job: job)
             return
         }
         if try await moveBack(payload, from: key, to: .quarantine, updated: job.jsonBytes()) {
             writer.stats.add([.recovered(count: 1)])
-            writer.logger.notice("job of a dead worker held in quarantine until a probation process runs it alone", metadata: [
-                "cervella.job.id": "\(job.id)", "cervella.dead_worker": "\(owner)",
-            ])
+            writer.logger.notice(
+                "job of a dead worker held in quarantine until a probation process runs it alone",
+                metadata: [
+                    "cervella.job.id": "\(job.id)", "cervella.dead_worker": "\(owner)",
+                ])
         }
     }
 
@@ -171,6 +181,7 @@ struct Reaper: Sendable {
         if try await writer.execute(commit.plan(keys: keys, settings: writer.settings, fetched: fetched, worker: owner)) {
             writer.stats.add(commit.stats)
         }
-        writer.logger.warning("poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job?.id ?? "-")", "cervella.reason": "\(reason)"])
+        writer.logger.warning(
+            "poison job sent to the dead letter list", metadata: ["cervella.job.id": "\(job?.id ?? "-")", "cervella.reason": "\(reason)"])
     }
 }

@@ -35,7 +35,9 @@ enum Verdict: Equatable, Sendable {
     static func decide(_ inputs: Inputs) -> Verdict {
         var suppressed: String?
         if inputs.smallTier,
-           case .fallback(let reason) = inputs.policy.decide(answer: inputs.answer, confidence: inputs.confidence, latencyMs: inputs.latencyMs, errorReason: inputs.errorReason) {
+            case .fallback(let reason) = inputs.policy.decide(
+                answer: inputs.answer, confidence: inputs.confidence, latencyMs: inputs.latencyMs, errorReason: inputs.errorReason)
+        {
             if inputs.fallbackEnabled && inputs.jobAllowsFallback { return .fallBack(reason: reason) }
             suppressed = reason
         }

@@ -18,10 +18,12 @@ extension Worker {
         let commit: JobCommit
         switch JobDecoding.decode(fetched.payload, keys: keys) {
         case .failure(let failure):
-            logger.warning("malformed job sent to the dead letter list", metadata: [
-                "cervella.queue": "\(fetched.queue.rawValue)", "cervella.reason": "\(failure.reason)",
-                "cervella.job.id": "\(failure.jobID ?? "-")",
-            ])
+            logger.warning(
+                "malformed job sent to the dead letter list",
+                metadata: [
+                    "cervella.queue": "\(fetched.queue.rawValue)", "cervella.reason": "\(failure.reason)",
+                    "cervella.job.id": "\(failure.jobID ?? "-")",
+                ])
             commit = JobCommit(outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID, history: []), stats: [.dead])
         case .success(let job):
             var jobLogger = logger
@@ -50,7 +52,9 @@ extension Worker {
         let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
         // Skipped when the producer's enqueue script looked already (`cache_checked`), and on a
         // fallback hop (the small model's answer was not good enough, so nothing was cached).
-        if let cacheKey, job.fallbackFrom == nil, !job.cacheChecked, let hit = try? await commands.send("GET", RedisArgument(cacheKey)), let bytes = hit.bytes {
+        if let cacheKey, job.fallbackFrom == nil, !job.cacheChecked, let hit = try? await commands.send("GET", RedisArgument(cacheKey)),
+            let bytes = hit.bytes
+        {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
             let claude = settings.tier(.claude)
@@ -67,22 +71,30 @@ extension Worker {
         guard let call = await call(provider, for: job, route: route, now: now, logger: logger) else { return nil }
 
         let context = JobDecision.Context(
-            flags: flags, cacheKey: cacheKey, worker: id, poppedAt: fetched.poppedAt, now: Date().timeIntervalSince1970, timestamp: ResultMetadata.timestamp()
+            flags: flags, cacheKey: cacheKey, worker: id, poppedAt: fetched.poppedAt, now: Date().timeIntervalSince1970,
+            timestamp: ResultMetadata.timestamp()
         )
         let commit = JobDecision.conclude(job, route: route, call: call, settings: settings, context: context)
         switch commit.outcome {
         case .fallback(let next):
-            logger.info("falling back to Claude", metadata: [
-                "cervella.tier": "\(route.tier)", "cervella.reason": "\(next.fallbackFrom?.reason ?? "-")",
-                "cervella.provider_error": "\(call.error.map(\.logDescription) ?? "-")",
-            ])
+            logger.info(
+                "falling back to Claude",
+                metadata: [
+                    "cervella.tier": "\(route.tier)", "cervella.reason": "\(next.fallbackFrom?.reason ?? "-")",
+                    "cervella.provider_error": "\(call.error.map(\.logDescription) ?? "-")",
+                ])
         case .reply where call.response == nil:
             // The full error (the provider's address, its text) is for this log only.
-            logger.warning("provider call failed", metadata: ["cervella.tier": "\(route.tier)", "cervella.provider_error": "\(call.error.map(\.logDescription) ?? "no response")"])
+            logger.warning(
+                "provider call failed",
+                metadata: ["cervella.tier": "\(route.tier)", "cervella.provider_error": "\(call.error.map(\.logDescription) ?? "no response")"])
         case .reply(_, let result, _):
-            logger.debug("job answered", metadata: [
-                "cervella.tier": "\(route.tier)", "cervella.latency_ms": "\(result.metadata?.latencyMs ?? 0)", "cervella.fallback": "\(job.fallbackFrom != nil)",
-            ])
+            logger.debug(
+                "job answered",
+                metadata: [
+                    "cervella.tier": "\(route.tier)", "cervella.latency_ms": "\(result.metadata?.latencyMs ?? 0)",
+                    "cervella.fallback": "\(job.fallbackFrom != nil)",
+                ])
         case .dead:
             break
         }
@@ -98,11 +110,17 @@ extension Worker {
         let started = ContinuousClock.now
         var call = JobDecision.Call(model: provider.model, latencyMs: 0)
         do {
-            call.response = try await retryPolicy.run(budget: request.timeout, onRetry: { attempt, error, wait in
-                logger.info("retrying a transient provider failure", metadata: [
-                    "cervella.tier": "\(route.tier)", "cervella.attempt": "\(attempt)", "cervella.error": "\(error.code)", "cervella.wait_ms": "\(Self.millis(wait))",
-                ])
-            }) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
+            call.response = try await retryPolicy.run(
+                budget: request.timeout,
+                onRetry: { attempt, error, wait in
+                    logger.info(
+                        "retrying a transient provider failure",
+                        metadata: [
+                            "cervella.tier": "\(route.tier)", "cervella.attempt": "\(attempt)", "cervella.error": "\(error.code)",
+                            "cervella.wait_ms": "\(Self.millis(wait))",
+                        ])
+                }
+            ) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
                 request.timeout = timeout
                 return try await provider.complete(request)
             }

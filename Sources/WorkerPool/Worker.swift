@@ -124,10 +124,12 @@ public final class Worker: Service, Sendable {
     public var liveFlags: LiveFlags { live.current }
 
     public func run() async throws {
-        logger.info("worker started", metadata: [
-            "cervella.queues": "\(queues.map(\.rawValue).joined(separator: ","))",
-            "cervella.concurrency": "\(concurrency)", "cervella.redis": "\(redisConfiguration.redactedDescription)",
-        ])
+        logger.info(
+            "worker started",
+            metadata: [
+                "cervella.queues": "\(queues.map(\.rawValue).joined(separator: ","))",
+                "cervella.concurrency": "\(concurrency)", "cervella.redis": "\(redisConfiguration.redactedDescription)",
+            ])
         defer {
             commands.close()
             http.shutdown()
@@ -142,14 +144,18 @@ public final class Worker: Service, Sendable {
 
     /// Warns when Redis is set up in a way that can lose queued jobs (docs/RELIABILITY.md).
     private func checkRedisDurability() async {
-        guard let replies = try? await commands.pipeline([
-            RedisCommand("CONFIG", "GET", "maxmemory-policy"), RedisCommand("CONFIG", "GET", "appendonly"),
-        ]) else { return }
+        guard
+            let replies = try? await commands.pipeline([
+                RedisCommand("CONFIG", "GET", "maxmemory-policy"), RedisCommand("CONFIG", "GET", "appendonly"),
+            ])
+        else { return }
         // CONFIG may be disabled (managed Redis); then there is nothing to check.
         let policy = replies[0].array?.last?.string
         let appendOnly = replies[1].array?.last?.string
         if let policy, policy != "noeviction" {
-            logger.warning("Redis maxmemory-policy is '\(policy)': under memory pressure Redis may evict queued jobs and replies; set maxmemory-policy noeviction")
+            logger.warning(
+                "Redis maxmemory-policy is '\(policy)': under memory pressure Redis may evict queued jobs and replies; set maxmemory-policy noeviction"
+            )
         }
         if let appendOnly, appendOnly != "yes" {
             logger.warning("Redis has AOF off (appendonly no): a Redis restart loses every queued job since the last snapshot; set appendonly yes")
@@ -191,7 +197,8 @@ public final class Worker: Service, Sendable {
                 _ = await self.inFlight.waitUntilIdle(timeout: self.settings.worker.drainTimeout)
                 let left = self.inFlight.value
                 if left > 0 {
-                    self.logger.warning("drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(left)"])
+                    self.logger.warning(
+                        "drain timeout reached; handing unfinished jobs back to their queues", metadata: ["cervella.in_flight": "\(left)"])
                     jobs.cancel()
                 }
             }
@@ -228,9 +235,11 @@ public final class Worker: Service, Sendable {
     private func heartbeatLoop() async {
         await repeatEvery(settings.worker.heartbeatInterval) {
             // `named_connections`: the reaper may judge this worker by its connections (Reaper).
-            let info = "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.value),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
+            let info =
+                "{\"queues\":\"\(queues.map(\.rawValue).joined(separator: ","))\",\"in_flight\":\(inFlight.value),\"concurrency\":\(concurrency),\"redis_commands\":\(traffic.commands),\"redis_round_trips\":\(traffic.roundTrips),\"named_connections\":true,\"at\":\(Date().timeIntervalSince1970)}"
             do {
-                try await commands.send("SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
+                try await commands.send(
+                    "SET", RedisArgument(keys.worker(id)), RedisArgument(info), "EX", RedisArgument(settings.worker.heartbeatTTLSeconds))
             } catch {
                 logger.error("heartbeat failed; Redis unreachable?", metadata: ["cervella.error": "\(error)"])
             }
@@ -248,10 +257,14 @@ public final class Worker: Service, Sendable {
                 await provider.health.probe(http: http, timeout: .seconds(2))
                 for status in provider.health.snapshot() { WorkerMetrics.endpoint(tier: tier, status) }
                 let endpoints: [[String: Any]] = provider.health.snapshot().map { status in
-                    ["endpoint": status.endpoint, "state": status.state.rawValue, "consecutive_failures": status.consecutiveFailures, "last_error": status.lastError ?? NSNull()]
+                    [
+                        "endpoint": status.endpoint, "state": status.state.rawValue, "consecutive_failures": status.consecutiveFailures,
+                        "last_error": status.lastError ?? NSNull(),
+                    ]
                 }
                 let entry: [String: Any] = [
-                    "model": provider.model, "state": provider.health.modelHealth().rawValue, "at": Date().timeIntervalSince1970, "endpoints": endpoints,
+                    "model": provider.model, "state": provider.health.modelHealth().rawValue, "at": Date().timeIntervalSince1970,
+                    "endpoints": endpoints,
                 ]
                 if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]) {
                     fields += [RedisArgument("tier\(tier):\(id)"), RedisArgument(bytes: Array(data))]

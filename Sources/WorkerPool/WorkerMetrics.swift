@@ -14,7 +14,9 @@ enum WorkerMetrics {
         case .reply(let job, let result, _):
             let tier = result.metadata.flatMap { Tier($0.tier) } ?? queue.servingTier
             let model = result.metadata?.modelUsed ?? settings.tier(tier).model
-            let outcome = !result.ok ? "error" : (result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered"))
+            let outcome =
+                !result.ok
+                ? "error" : (result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered"))
             Counter(label: "cervella_requests_total", dimensions: [("tier", "\(tier)"), ("model", model), ("outcome", outcome)]).increment()
             guard let metadata = result.metadata else { return }
             Timer(label: "cervella_request_duration_seconds", dimensions: [("tier", "\(tier)")]).recordMilliseconds(metadata.latencyMs)
@@ -32,14 +34,18 @@ enum WorkerMetrics {
         case .fallback(let job):
             guard let origin = job.fallbackFrom else { return }
             let reason = HourlyStats.reasonClass(origin.reason)
-            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(origin.tier)"), ("model", origin.model), ("outcome", "fallback")]).increment()
+            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(origin.tier)"), ("model", origin.model), ("outcome", "fallback")])
+                .increment()
             Counter(label: "cervella_fallbacks_total", dimensions: [("tier", "\(origin.tier)"), ("reason", reason)]).increment()
             if let confidence = origin.confidence {
                 Recorder(label: "cervella_confidence", dimensions: [("tier", "\(origin.tier)")], aggregate: true).record(confidence)
             }
             FloatingPointCounter(label: "cervella_cost_usd_total", dimensions: [("model", origin.model)]).increment(by: origin.costUSD ?? 0)
         case .dead:
-            Counter(label: "cervella_requests_total", dimensions: [("tier", "\(queue.servingTier)"), ("model", settings.tier(queue.servingTier).model), ("outcome", "dead")]).increment()
+            Counter(
+                label: "cervella_requests_total",
+                dimensions: [("tier", "\(queue.servingTier)"), ("model", settings.tier(queue.servingTier).model), ("outcome", "dead")]
+            ).increment()
         }
     }
 
@@ -57,12 +63,15 @@ enum WorkerMetrics {
 
     /// 1 for a closed circuit, 0.5 half-open, 0 open.
     static func endpoint(tier: Tier, _ status: EndpointStatus) {
-        let value: Double = switch status.state {
-        case .closed: 1
-        case .halfOpen: 0.5
-        case .open: 0
-        }
-        let host = URL(string: status.endpoint).map { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } ?? status.endpoint } ?? status.endpoint
+        let value: Double =
+            switch status.state {
+            case .closed: 1
+            case .halfOpen: 0.5
+            case .open: 0
+            }
+        let host =
+            URL(string: status.endpoint).map { url in url.host.map { host in url.port.map { "\(host):\($0)" } ?? host } ?? status.endpoint }
+            ?? status.endpoint
         Gauge(label: "cervella_endpoint_up", dimensions: [("tier", "\(tier)"), ("endpoint", host)]).record(value)
     }
 }

@@ -56,7 +56,8 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct Rollback: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Emergency rollback: tiers 1 and 2 off, everything to Claude, effective within a second.")
+        static let configuration = CommandConfiguration(
+            abstract: "Emergency rollback: tiers 1 and 2 off, everything to Claude, effective within a second.")
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
@@ -83,7 +84,8 @@ struct AdminCommand: AsyncParsableCommand {
     struct SetFlag: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set",
-            abstract: "Set live flags: tier1_enabled, tier2_enabled, tier3_enabled, tier1_percentage, tier2_percentage, fallback_enabled, poc_validated."
+            abstract:
+                "Set live flags: tier1_enabled, tier2_enabled, tier3_enabled, tier1_percentage, tier2_percentage, fallback_enabled, poc_validated."
         )
         @OptionGroup var options: SettingsOptions
         @Argument(help: "field=value pairs, for example tier1_percentage=25 fallback_enabled=on.") var assignments: [String]
@@ -115,7 +117,8 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct Stats: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the last 24 hours: requests per tier, fallback rate, latency, confidence, cost, savings, health.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the last 24 hours: requests per tier, fallback rate, latency, confidence, cost, savings, health.")
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
@@ -129,6 +132,8 @@ struct AdminCommand: AsyncParsableCommand {
 }
 
 func printJSON(_ object: Any) {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return }
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
+        return
+    }
     print(String(decoding: data, as: UTF8.self))
 }

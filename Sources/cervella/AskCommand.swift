@@ -115,8 +115,12 @@ struct AskCommand: AsyncParsableCommand {
             return "error \(result.error?.code ?? "unknown"): \(result.error?.message ?? "")"
         }
         var lines = [result.response ?? "", ""]
-        lines.append("model \(metadata.modelUsed) (tier \(metadata.tier)) · \(metadata.latencyMs) ms · queue \(metadata.queueMs) ms · confidence \(metadata.confidence.map { String(format: "%.2f", $0) } ?? "n/a") · $\(String(format: "%.6f", metadata.costUSD))")
-        lines.append("route: \(metadata.tierDecisionReason)\(metadata.cacheHit ? " · cache hit" : "")\(metadata.fallback ? " · fallback from \(metadata.originalModel ?? "?") (\(metadata.fallbackReason ?? "?"))" : "")")
+        lines.append(
+            "model \(metadata.modelUsed) (tier \(metadata.tier)) · \(metadata.latencyMs) ms · queue \(metadata.queueMs) ms · confidence \(metadata.confidence.map { String(format: "%.2f", $0) } ?? "n/a") · $\(String(format: "%.6f", metadata.costUSD))"
+        )
+        lines.append(
+            "route: \(metadata.tierDecisionReason)\(metadata.cacheHit ? " · cache hit" : "")\(metadata.fallback ? " · fallback from \(metadata.originalModel ?? "?") (\(metadata.fallbackReason ?? "?"))" : "")"
+        )
         return lines.joined(separator: "\n")
     }
 }

@@ -8,11 +8,11 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory.",
         discussion: """
-        Each scenario starts its own simulator (an instant or slow provider), worker and gateway
-        processes from this binary, runs them against the configured Redis under a private key
-        prefix, prints a table with every figure beside a baseline measured in the same run, and
-        deletes its keys. Measure a release build: swift build -c release. See docs/BENCHMARKS.md.
-        """
+            Each scenario starts its own simulator (an instant or slow provider), worker and gateway
+            processes from this binary, runs them against the configured Redis under a private key
+            prefix, prints a table with every figure beside a baseline measured in the same run, and
+            deletes its keys. Measure a release build: swift build -c release. See docs/BENCHMARKS.md.
+            """
     )
 
     @OptionGroup var options: SettingsOptions
@@ -78,10 +78,10 @@ struct BenchCommand: AsyncParsableCommand {
         let bench = Bench(binary: binary, settings: settings, options: sizes, logger: logger)
         var reports: [ScenarioReport] = []
         #if DEBUG
-        let build = "debug"
-        print("note: this is a debug build; quote figures from a release build (swift build -c release)")
+            let build = "debug"
+            print("note: this is a debug build; quote figures from a release build (swift build -c release)")
         #else
-        let build = "release"
+            let build = "release"
         #endif
         for scenario in selected {
             FileHandle.standardError.write(Data("running \(scenario.rawValue)…\n".utf8))
@@ -98,7 +98,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let json {
             let run = BenchRun(
                 startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName,
-                cores: ProcessInfo.processInfo.activeProcessorCount, build: build, redis: settings.redis.url.replacingOccurrences(of: #"//[^@/]*@"#, with: "//***@", options: .regularExpression), scenarios: reports
+                cores: ProcessInfo.processInfo.activeProcessorCount, build: build,
+                redis: settings.redis.url.replacingOccurrences(of: #"//[^@/]*@"#, with: "//***@", options: .regularExpression), scenarios: reports
             )
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -26,12 +26,15 @@ struct GatewayCommand: AsyncParsableCommand {
         let settings: CervellaSettings
         settings = try options.loadSettings()
         PrometheusExport.bootstrap()
-        let gateway = try GatewayServer(settings: settings, host: host, port: port, logger: logger, onListening: { port in
-            FileHandle.standardOutput.write(Data("cervella gateway listening on port \(port)\n".utf8))
-        })
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        let gateway = try GatewayServer(
+            settings: settings, host: host, port: port, logger: logger,
+            onListening: { port in
+                FileHandle.standardOutput.write(Data("cervella gateway listening on port \(port)\n".utf8))
+            })
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            ))
         try await group.run()
     }
 }

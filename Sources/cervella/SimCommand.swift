@@ -43,9 +43,10 @@ struct SimCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("cervella sim listening on http://\(host):\(port)\n".utf8))
             }
         )
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: simulator)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: simulator)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            ))
         try await group.run()
     }
 }

@@ -54,7 +54,9 @@ struct WorkerCommand: AsyncParsableCommand {
         )
         // The worker ending (drained, or a probation process whose quarantine is empty) ends
         // the process with status 0; a metrics listener just follows.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
         let port = probation ? 0 : metricsPort ?? settings.worker.metricsPort
         if port > 0 {
             services.append(.init(service: MetricsServer(port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))

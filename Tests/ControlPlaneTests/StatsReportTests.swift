@@ -46,7 +46,8 @@ import Testing
 
     @Test func withoutProbesHealthFollowsTheErrorRate() {
         func health(requests: Double, errors: Double) -> String {
-            StatsReport(totals: ["requests:tier3": requests, "answered:tier3": requests, "errors:tier3": errors], costToday: 0, hours: 24).health(tier: .tier3)
+            StatsReport(totals: ["requests:tier3": requests, "answered:tier3": requests, "errors:tier3": errors], costToday: 0, hours: 24).health(
+                tier: .tier3)
         }
         #expect(health(requests: 0, errors: 0) == "unknown")
         #expect(health(requests: 100, errors: 5) == "healthy")

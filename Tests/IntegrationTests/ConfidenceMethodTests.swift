@@ -66,7 +66,8 @@ import Testing
     @Test func answerThatIsOnlyThinkingCountsAsEmpty() async throws {
         try await withTestPool(configure: { $0.tiers[.tier2]?.enabled = true }) { pool in
             // max_tokens cuts the R1 answer inside its <think> block: nothing is left to show.
-            let result = try await pool.ask("Why is the sky blue?\n#sim openai think", tier: 2, cache: false, params: GenerationParameters(maxTokens: 3))
+            let result = try await pool.ask(
+                "Why is the sky blue?\n#sim openai think", tier: 2, cache: false, params: GenerationParameters(maxTokens: 3))
             #expect(result.metadata?.fallbackReason == "empty_response")
             #expect(result.metadata?.originalModel == "deepseek-r1")
             #expect(result.response?.contains("<think>") == false)

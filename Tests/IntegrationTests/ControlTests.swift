@@ -122,7 +122,8 @@ import Testing
         try await withTestPool(workers: 0) { pool in
             let stats = StatsAccumulator()
             let at = Date()
-            stats.add([.handled(tier: .tier1), .answered(tier: .tier1, latencyMs: 120, confidence: 0.9, costUSD: 0.001, claudeEquivalentUSD: 0.01)], at: at)
+            stats.add(
+                [.handled(tier: .tier1), .answered(tier: .tier1, latencyMs: 120, confidence: 0.9, costUSD: 0.001, claudeEquivalentUSD: 0.01)], at: at)
             let closed = RedisConnection(configuration: try RedisConfiguration(url: pool.settings.redis.url), name: "closed")
             closed.close()
             await #expect(throws: (any Error).self) { try await stats.flush(to: closed, keys: pool.keys) }

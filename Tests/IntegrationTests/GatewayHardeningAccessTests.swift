@@ -11,7 +11,8 @@ import Testing
     @Test func anAsyncJobIsReadableOnlyByItsKeyAndTheAdmin() async throws {
         try await withTestPool { pool in
             let (gateway, client) = try await Hardening.start(pool)
-            let accepted = try await client.send("POST", "/api/jobs", json: #"{"message":"Summarize the owner's memo.\n#sim latency_ms=1500","cache":false}"#)
+            let accepted = try await client.send(
+                "POST", "/api/jobs", json: #"{"message":"Summarize the owner's memo.\n#sim latency_ms=1500","cache":false}"#)
             #expect(accepted.status == 202)
             let id = try #require(client.object(accepted)["id"] as? String)
             // The marker holds a digest of the key, never the key.

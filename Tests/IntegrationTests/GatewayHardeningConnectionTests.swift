@@ -37,7 +37,9 @@ import Testing
             let (gateway, client) = try await Hardening.start(pool) { $0.gateway.bodyReadTimeoutSeconds = 1 }
             let started = ContinuousClock.now
             let connection = try RawConnection(port: Hardening.port(of: gateway.baseURL))
-            connection.send("POST /api/chat HTTP/1.1\r\nHost: cervella\r\nAuthorization: Bearer \(Hardening.userKey)\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"message\"")
+            connection.send(
+                "POST /api/chat HTTP/1.1\r\nHost: cervella\r\nAuthorization: Bearer \(Hardening.userKey)\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"message\""
+            )
             // One byte every 200 ms: the body never stalls long, it just never ends.
             var closed = false
             var received = ""
@@ -103,7 +105,7 @@ import Testing
                 status = (try? await client.send("GET", "/healthz", key: nil, timeout: .seconds(5)).status) ?? 0
             }
             #expect(status == 200)
-            holders.forEach { $0.close() }
+            for holder in holders { holder.close() }
             await gateway.stop()
             client.http.shutdown()
         }

@@ -20,18 +20,23 @@ import Testing
                     #expect(!text.contains(secret), "\(what) leaked '\(secret)': \(text)")
                 }
             }
-            let sync = try await client.send("POST", "/api/chat", json: #"{"message":"\#(Self.prompt)\n#sim status=400","force_model":"qwen3-4b","enable_fallback":false}"#)
+            let sync = try await client.send(
+                "POST", "/api/chat", json: #"{"message":"\#(Self.prompt)\n#sim status=400","force_model":"qwen3-4b","enable_fallback":false}"#)
             #expect(sync.status == 502)
             #expect(client.errorCode(sync) == "error_http_4xx")
             #expect(client.errorMessage(sync) == "the model provider refused the request; check the messages and parameters")
             expectClean(sync, "/api/chat")
 
             // OpenAI's shape falls back to Claude, which the directive fails too.
-            let openAI = try await client.send("POST", "/v1/chat/completions", json: #"{"model":"qwen3-4b","messages":[{"role":"user","content":"\#(Self.prompt) again\n#sim status=400"}]}"#)
+            let openAI = try await client.send(
+                "POST", "/v1/chat/completions",
+                json: #"{"model":"qwen3-4b","messages":[{"role":"user","content":"\#(Self.prompt) again\n#sim status=400"}]}"#)
             #expect(openAI.status == 502)
             expectClean(openAI, "/v1/chat/completions")
 
-            let accepted = try await client.send("POST", "/api/jobs", json: #"{"message":"\#(Self.prompt) later\n#sim status=400","force_model":"qwen3-4b","enable_fallback":false,"cache":false}"#)
+            let accepted = try await client.send(
+                "POST", "/api/jobs",
+                json: #"{"message":"\#(Self.prompt) later\n#sim status=400","force_model":"qwen3-4b","enable_fallback":false,"cache":false}"#)
             let id = try #require(client.object(accepted)["id"] as? String)
             var result: HTTPResponse?
             for _ in 0..<100 {

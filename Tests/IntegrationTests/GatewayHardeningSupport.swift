@@ -33,7 +33,8 @@ enum Hardening {
             var headers: [HTTPHeader] = []
             if let contentType { headers.append(HTTPHeader(name: "content-type", value: contentType)) }
             if let key { headers.append(HTTPHeader(name: "authorization", value: "Bearer \(key)")) }
-            return try await http.execute(HTTPRequest(method: method, url: base + path, headers: headers, body: json.map { Data($0.utf8) }, timeout: timeout))
+            return try await http.execute(
+                HTTPRequest(method: method, url: base + path, headers: headers, body: json.map { Data($0.utf8) }, timeout: timeout))
         }
 
         func object(_ response: HTTPResponse) -> [String: Any] {

@@ -8,26 +8,56 @@ import Testing
 /// before anything reaches a queue or a provider.
 @Suite(.timeLimit(.minutes(3))) struct GatewayHardeningValidationTests {
     static let refused: [(path: String, body: String, says: String)] = [
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_tokens":-5}"#, "max_tokens must be between 1 and 32768, got -5"),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_tokens":-5}"#,
+            "max_tokens must be between 1 and 32768, got -5"
+        ),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_tokens":0}"#, "max_tokens must be between 1 and 32768"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_tokens":9223372036854775807}"#, "max_tokens must be between 1 and 32768"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_completion_tokens":40000}"#, "max_completion_tokens must be between 1 and 32768"),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_tokens":9223372036854775807}"#,
+            "max_tokens must be between 1 and 32768"
+        ),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"max_completion_tokens":40000}"#,
+            "max_completion_tokens must be between 1 and 32768"
+        ),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"temperature":2.5}"#, "temperature must be between 0 and 2"),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"top_p":0}"#, "top_p must be more than 0 and at most 1"),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"top_p":1e999}"#, "top_p"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Hi"},{"role":"tool","content":"42"}]}"#, "messages[1]: role 'tool' is not supported yet"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"wizard","content":"Hi"}]}"#, "messages[0].role must be system, user or assistant, got 'wizard'"),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Hi"},{"role":"tool","content":"42"}]}"#,
+            "messages[1]: role 'tool' is not supported yet"
+        ),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"wizard","content":"Hi"}]}"#,
+            "messages[0].role must be system, user or assistant, got 'wizard'"
+        ),
         ("/v1/chat/completions", #"{"messages":[{"role":"system","content":"Be brief."}]}"#, "has no user message"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"system","content":"x"},{"role":"user","content":[1,null,{"type":"image_url"}]}]}"#, "messages[1].content[0]: each content part must be an object"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"}]}]}"#, "messages[0].content[1]: an image_url part needs"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"text"}]}]}"#, "messages[0].content[0]: a text part needs a string 'text'"),
-        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"audio_blob","data":"x"}]}]}"#, "part type 'audio_blob' is not supported"),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"system","content":"x"},{"role":"user","content":[1,null,{"type":"image_url"}]}]}"#,
+            "messages[1].content[0]: each content part must be an object"
+        ),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"}]}]}"#,
+            "messages[0].content[1]: an image_url part needs"
+        ),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+            "messages[0].content[0]: a text part needs a string 'text'"
+        ),
+        (
+            "/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"audio_blob","data":"x"}]}]}"#,
+            "part type 'audio_blob' is not supported"
+        ),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":[]}]}"#, "messages[0].content is an empty list"),
         ("/api/jobs", #"{"message":"Summarize.","max_tokens":0}"#, "max_tokens must be between 1 and 32768, got 0"),
         ("/api/jobs", #"{"message":"Summarize.","temperature":-1}"#, "temperature must be between 0 and 2"),
         ("/api/jobs", #"{"message":"Summarize.","timeout_seconds":1e300}"#, "timeout_seconds must be more than 0 and at most 86400"),
         ("/api/jobs", #"{"messages":[{"role":"tool","content":"42"}]}"#, "messages[0]: role 'tool' is not supported yet"),
-        ("/api/jobs", #"{"messages":[{"role":"user","content":[{"type":"text","text":7}]}]}"#, "messages[0].content[0]: a text part needs a string 'text'"),
+        (
+            "/api/jobs", #"{"messages":[{"role":"user","content":[{"type":"text","text":7}]}]}"#,
+            "messages[0].content[0]: a text part needs a string 'text'"
+        ),
         ("/api/jobs", #"{"message":"Summarize.","max_tokens":9223372036854775808}"#, "max_tokens"),
     ]
 
@@ -45,7 +75,11 @@ import Testing
             try await Task.sleep(for: .milliseconds(500))
             #expect(pool.simulator.stats.total == before, "a refused request reached a provider")
             // The limit is a setting, and a valid request still goes through.
-            #expect(try await client.send("POST", "/v1/chat/completions", json: #"{"messages":[{"role":"user","content":"Summarize the memo."}],"max_tokens":32768,"temperature":0,"top_p":1}"#).status == 200)
+            #expect(
+                try await client.send(
+                    "POST", "/v1/chat/completions",
+                    json: #"{"messages":[{"role":"user","content":"Summarize the memo."}],"max_tokens":32768,"temperature":0,"top_p":1}"#
+                ).status == 200)
             await gateway.stop()
             client.http.shutdown()
         }
@@ -62,7 +96,10 @@ import Testing
             #expect(form.status == 415)
             #expect(client.errorMessage(form).contains("Content-Type: application/json"))
             #expect(try await client.send("POST", "/api/jobs", json: chat, contentType: "text/plain").status == 415)
-            #expect(try await client.send("POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":true}"#, key: Hardening.adminKey, contentType: "text/xml").status == 415)
+            #expect(
+                try await client.send(
+                    "POST", "/api/admin/toggle-tier", json: #"{"tier":1,"enabled":true}"#, key: Hardening.adminKey, contentType: "text/xml"
+                ).status == 415)
             #expect(pool.simulator.stats.total == 0)
             // JSON with parameters, a +json type, and no Content-Type at all are read as JSON.
             #expect(try await client.send("POST", "/api/chat", json: chat, contentType: "application/json; charset=utf-8").status == 200)

@@ -12,10 +12,13 @@ import Testing
         let base: String
         var key: String?
 
-        func send(_ method: String, _ path: String, json: String? = nil, key: String? = nil, timeout: Duration = .seconds(30)) async throws -> HTTPResponse {
+        func send(_ method: String, _ path: String, json: String? = nil, key: String? = nil, timeout: Duration = .seconds(30)) async throws
+            -> HTTPResponse
+        {
             var headers: [HTTPHeader] = [HTTPHeader(name: "content-type", value: "application/json")]
             if let bearer = key ?? self.key { headers.append(HTTPHeader(name: "authorization", value: "Bearer \(bearer)")) }
-            return try await http.execute(HTTPRequest(method: method, url: base + path, headers: headers, body: json.map { Data($0.utf8) }, timeout: timeout))
+            return try await http.execute(
+                HTTPRequest(method: method, url: base + path, headers: headers, body: json.map { Data($0.utf8) }, timeout: timeout))
         }
 
         func object(_ response: HTTPResponse) -> [String: Any] {
@@ -33,7 +36,12 @@ import Testing
             settings.gateway.rateLimitPerMinute = rateLimit
             settings.gateway.requestBodyLimitBytes = 64 * 1024
         }
-        return (gateway, Client(http: try HTTPClient(configuration: .init(maxConnectionsPerHost: 2500, maxTotalConnections: 2600)), base: gateway.baseURL, key: Self.userKey))
+        return (
+            gateway,
+            Client(
+                http: try HTTPClient(configuration: .init(maxConnectionsPerHost: 2500, maxTotalConnections: 2600)), base: gateway.baseURL,
+                key: Self.userKey)
+        )
     }
 
     @Test func apiChatAnswersInTheReportsShapeForEachTier() async throws {
@@ -48,7 +56,9 @@ import Testing
                 #expect(metadata["tier"] as? Int == tier)
                 #expect(metadata["model_used"] as? String == model)
                 #expect(metadata["tier_decision_reason"] as? String == "tier_hint_\(hint)")
-                for field in ["latency_ms", "confidence", "cost_usd", "fallback", "fallback_reason", "original_model", "original_confidence", "timestamp"] {
+                for field in [
+                    "latency_ms", "confidence", "cost_usd", "fallback", "fallback_reason", "original_model", "original_confidence", "timestamp",
+                ] {
                     #expect(metadata.keys.contains(field), "missing \(field)")
                 }
             }
@@ -62,7 +72,9 @@ import Testing
     @Test func openAIShapeCarriesCervellaHeadersAndFallsBack() async throws {
         try await withTestPool { pool in
             let (gateway, client) = try await start(pool)
-            let response = try await client.send("POST", "/v1/chat/completions", json: #"{"model":"auto","messages":[{"role":"user","content":"Will it rain?\n#sim openai evasive"}],"max_tokens":200}"#)
+            let response = try await client.send(
+                "POST", "/v1/chat/completions",
+                json: #"{"model":"auto","messages":[{"role":"user","content":"Will it rain?\n#sim openai evasive"}],"max_tokens":200}"#)
             #expect(response.status == 200)
             #expect(response.header("x-cervella-fallback") == "true")
             #expect(response.header("x-cervella-fallback-reason")?.hasPrefix("low_confidence_") == true)
@@ -71,7 +83,8 @@ import Testing
             #expect(body["model"] as? String == "claude-sonnet-4-5")
             #expect(((body["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String != nil)
             #expect((body["usage"] as? [String: Any])?["total_tokens"] as? Int ?? 0 > 0)
-            let unknown = try await client.send("POST", "/v1/chat/completions", json: #"{"model":"gpt-9","messages":[{"role":"user","content":"x"}]}"#)
+            let unknown = try await client.send(
+                "POST", "/v1/chat/completions", json: #"{"model":"gpt-9","messages":[{"role":"user","content":"x"}]}"#)
             #expect(unknown.status == 404)
             let models = client.object(try await client.send("GET", "/v1/models"))
             #expect((models["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }.contains("qwen3-4b") == true)
@@ -84,19 +97,20 @@ import Testing
         try await withTestPool { pool in
             let (gateway, client) = try await start(pool)
             let script = """
-            import os, openai
-            client = openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key=os.environ["KEY"])
-            plain = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Summarize: the gateway speaks OpenAI."}], max_tokens=100)
-            print("plain", plain.model, plain.choices[0].message.content[:20].replace(" ", "_"), plain.usage.total_tokens)
-            raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": "Is it safe?\\n#sim openai evasive"}])
-            fell = raw.parse()
-            print("fallback", fell.model, raw.headers.get("x-cervella-fallback"), raw.headers.get("x-cervella-fallback-reason"))
-            try:
-                openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key="wrong").chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
-            except openai.AuthenticationError:
-                print("auth refused")
-            """
-            let (status, text) = try await TestEnvironment.runPython(script, environment: ["GATEWAY": gateway.baseURL, "KEY": Self.userKey], seconds: 30)
+                import os, openai
+                client = openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key=os.environ["KEY"])
+                plain = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Summarize: the gateway speaks OpenAI."}], max_tokens=100)
+                print("plain", plain.model, plain.choices[0].message.content[:20].replace(" ", "_"), plain.usage.total_tokens)
+                raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": "Is it safe?\\n#sim openai evasive"}])
+                fell = raw.parse()
+                print("fallback", fell.model, raw.headers.get("x-cervella-fallback"), raw.headers.get("x-cervella-fallback-reason"))
+                try:
+                    openai.OpenAI(base_url=os.environ["GATEWAY"] + "/v1", api_key="wrong").chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
+                except openai.AuthenticationError:
+                    print("auth refused")
+                """
+            let (status, text) = try await TestEnvironment.runPython(
+                script, environment: ["GATEWAY": gateway.baseURL, "KEY": Self.userKey], seconds: 30)
             #expect(status == 0, "python said: \(text)")
             #expect(text.contains("plain qwen3-4b Summary:"))
             #expect(text.contains("fallback claude-sonnet-4-5 true low_confidence_"))
@@ -187,11 +201,22 @@ import Testing
                 return z ^ (z >> 31)
             }
             let seeds: [(String, [UInt8])] = [
-                ("/api/chat", Array(#"{"message":"Summarize x","tier_hint":"auto","force_model":null,"enable_fallback":true,"stream":false,"context":{"a":[1,2]}}"#.utf8)),
-                ("/v1/chat/completions", Array(#"{"model":"auto","messages":[{"role":"user","content":"Summarize y"}],"max_tokens":50,"stop":["\n"],"n":1}"#.utf8)),
+                (
+                    "/api/chat",
+                    Array(
+                        #"{"message":"Summarize x","tier_hint":"auto","force_model":null,"enable_fallback":true,"stream":false,"context":{"a":[1,2]}}"#
+                            .utf8)
+                ),
+                (
+                    "/v1/chat/completions",
+                    Array(#"{"model":"auto","messages":[{"role":"user","content":"Summarize y"}],"max_tokens":50,"stop":["\n"],"n":1}"#.utf8)
+                ),
                 ("/api/jobs", Array(#"{"messages":[{"role":"user","content":"Summarize z"}],"timeout_seconds":10}"#.utf8)),
             ]
-            let fragments: [[UInt8]] = ["{", "}", "[", "]", "\"", "null", "-1", "1e999", "\\u0000", "\\ud800", "\"stream\":true", "\"n\":5"].map { Array($0.utf8) } + [[0xFF], [0xC3]]
+            let fragments: [[UInt8]] =
+                ["{", "}", "[", "]", "\"", "null", "-1", "1e999", "\\u0000", "\\ud800", "\"stream\":true", "\"n\":5"].map { Array($0.utf8) } + [
+                    [0xFF], [0xC3],
+                ]
             var statuses: [Int: Int] = [:]
             for _ in 0..<iterations {
                 let (path, seed) = seeds[Int(next() % UInt64(seeds.count))]
@@ -205,11 +230,15 @@ import Testing
                     default: body = Array(body.prefix(position))
                     }
                 }
-                let response = try await client.http.execute(HTTPRequest(
-                    method: "POST", url: client.base + path,
-                    headers: [HTTPHeader(name: "authorization", value: "Bearer \(Self.userKey)"), HTTPHeader(name: "content-type", value: "application/json")],
-                    body: Data(body), timeout: .seconds(30)
-                ))
+                let response = try await client.http.execute(
+                    HTTPRequest(
+                        method: "POST", url: client.base + path,
+                        headers: [
+                            HTTPHeader(name: "authorization", value: "Bearer \(Self.userKey)"),
+                            HTTPHeader(name: "content-type", value: "application/json"),
+                        ],
+                        body: Data(body), timeout: .seconds(30)
+                    ))
                 statuses[response.status, default: 0] += 1
                 #expect(response.status < 500, "\(path) answered \(response.status) to \(String(decoding: body, as: UTF8.self))")
                 if response.status >= 400 { #expect(client.object(response)["error"] != nil) }
@@ -255,7 +284,8 @@ import Testing
             var statuses: [Int] = []
             for index in 0..<8 {
                 let base = index.isMultiple(of: 2) ? first.baseURL : second.baseURL
-                let response = try await Client(http: client.http, base: base, key: Self.userKey).send("POST", "/api/chat", json: #"{"message":"Summarize note \#(index)."}"#)
+                let response = try await Client(http: client.http, base: base, key: Self.userKey).send(
+                    "POST", "/api/chat", json: #"{"message":"Summarize note \#(index)."}"#)
                 statuses.append(response.status)
                 if response.status == 429 { #expect(response.header("retry-after") != nil) }
             }
@@ -285,7 +315,9 @@ import Testing
             let results = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<2000 {
                     group.addTask {
-                        try await client.send("POST", "/api/chat", json: #"{"message":"Summarize item \#(index).\n#sim latency_ms=3000"}"#, timeout: .seconds(90)).status
+                        try await client.send(
+                            "POST", "/api/chat", json: #"{"message":"Summarize item \#(index).\n#sim latency_ms=3000"}"#, timeout: .seconds(90)
+                        ).status
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }

@@ -1,7 +1,7 @@
-import Spawn
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
+import Spawn
 import Testing
 
 /// A real Prometheus server scrapes a gateway and a worker (separate processes, so their
@@ -43,11 +43,15 @@ import Testing
             for index in 0..<sent {
                 var status = 0
                 for _ in 0..<50 where status != 200 {
-                    let response = try? await http.execute(HTTPRequest(
-                        method: "POST", url: "http://127.0.0.1:\(gatewayPort)/api/chat",
-                        headers: [HTTPHeader(name: "authorization", value: "Bearer metrics-key"), HTTPHeader(name: "content-type", value: "application/json")],
-                        body: Data(#"{"message":"Summarize metric \#(index)."}"#.utf8), timeout: .seconds(20)
-                    ))
+                    let response = try? await http.execute(
+                        HTTPRequest(
+                            method: "POST", url: "http://127.0.0.1:\(gatewayPort)/api/chat",
+                            headers: [
+                                HTTPHeader(name: "authorization", value: "Bearer metrics-key"),
+                                HTTPHeader(name: "content-type", value: "application/json"),
+                            ],
+                            body: Data(#"{"message":"Summarize metric \#(index)."}"#.utf8), timeout: .seconds(20)
+                        ))
                     status = response?.status ?? 0
                     if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
                 }
@@ -56,10 +60,12 @@ import Testing
 
             func query(_ promql: String) async throws -> Double? {
                 let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promql
-                let response = try await http.execute(HTTPRequest(url: "http://127.0.0.1:\(prometheusPort)/api/v1/query?query=\(encoded)", timeout: .seconds(5)))
+                let response = try await http.execute(
+                    HTTPRequest(url: "http://127.0.0.1:\(prometheusPort)/api/v1/query?query=\(encoded)", timeout: .seconds(5)))
                 guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-                      let result = (object["data"] as? [String: Any])?["result"] as? [[String: Any]],
-                      let value = result.first?["value"] as? [Any], let text = value.last as? String else { return nil }
+                    let result = (object["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                    let value = result.first?["value"] as? [Any], let text = value.last as? String
+                else { return nil }
                 return Double(text)
             }
             var tierOne: Double?

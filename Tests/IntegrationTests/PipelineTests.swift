@@ -197,7 +197,9 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             let elapsed = Date().timeIntervalSince(started)
-            #expect(results.allSatisfy { $0.ok }, "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
+            #expect(
+                results.allSatisfy { $0.ok },
+                "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
             #expect(elapsed < 12, "40 concurrent 1 s calls took \(elapsed) s")
         }
     }
@@ -211,7 +213,9 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(results.count == 200)
-            #expect(results.allSatisfy { $0.ok }, "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
+            #expect(
+                results.allSatisfy { $0.ok },
+                "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
             #expect(Set(results.map(\.id)).count == 200)
             #expect(pool.simulator.stats.count("/v1/chat/completions") == 200)
         }

@@ -8,7 +8,8 @@ import Testing
 /// One bad job must never take the pool down (issue 11): hostile numbers are refused without
 /// a trap, and a job that does crash its worker takes that worker only.
 @Suite(.timeLimit(.minutes(3))) struct PoisonJobTests {
-    static let workerConfig = "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 0.5\nheartbeat_ttl_seconds = 3\nreaper_interval_seconds = 0.5\n"
+    static let workerConfig =
+        "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 0.5\nheartbeat_ttl_seconds = 3\nreaper_interval_seconds = 0.5\n"
 
     /// The payloads of the issue (and their kin): each names an id, so each must be answered.
     static func poisonPayloads(prefix: String) -> [(id: String, payload: [UInt8])] {
@@ -74,10 +75,13 @@ import Testing
             }
             for worker in workers { #expect(worker.isRunning, "a worker died: status \(String(describing: worker.terminationStatus))") }
             let dead = try await pool.redis.send("LRANGE", RedisArgument(pool.keys.dead), 0, -1).array ?? []
-            let deadIDs = Set(dead.compactMap { entry -> String? in
-                guard let bytes = entry.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
-                return object["id"] as? String
-            })
+            let deadIDs = Set(
+                dead.compactMap { entry -> String? in
+                    guard let bytes = entry.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                        return nil
+                    }
+                    return object["id"] as? String
+                })
             #expect(deadIDs == Set(poison.map(\.id)))
             for worker in workers { worker.terminate() }
             for worker in workers { _ = await worker.waitForExit(seconds: 15) }
@@ -144,7 +148,9 @@ import Testing
             var stored: [String: Any]?
             for _ in 0..<200 where stored == nil {
                 try await Task.sleep(for: .milliseconds(50))
-                stored = try await capped.redis.send("LINDEX", RedisArgument(capped.keys.dead), 0).bytes.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+                stored = try await capped.redis.send("LINDEX", RedisArgument(capped.keys.dead), 0).bytes.flatMap {
+                    try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
+                }
             }
             #expect((stored?["payload"] as? String)?.utf8.count == 1024)
             #expect(stored?["payload_truncated"] as? Bool == true)

@@ -1,8 +1,8 @@
-import Spawn
 import CervellaTestSupport
 import Foundation
 import JobProtocol
 import RedisClient
+import Spawn
 import Testing
 
 /// Tests that drive the real `cervella` executable and the Python example, as users do.

@@ -1,11 +1,11 @@
-import Spawn
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
+import Spawn
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// llama.cpp's OpenAI-compatible server with the tiny generated Qwen3 model, on a free
@@ -57,7 +57,8 @@ final class RealEngine: Sendable {
             let engine = RealEngine(port: port, process: process, logFile: log, http: http)
             let deadline = ContinuousClock.now + .seconds(90)
             while ContinuousClock.now < deadline && engine.isRunning {
-                if let response = try? await http.execute(HTTPRequest(url: engine.baseURL + "/health", timeout: .seconds(2))), response.status == 200 {
+                if let response = try? await http.execute(HTTPRequest(url: engine.baseURL + "/health", timeout: .seconds(2))), response.status == 200
+                {
                     return engine
                 }
                 try await Task.sleep(for: .milliseconds(100))
@@ -99,7 +100,9 @@ final class RealEngine: Sendable {
     /// POSTs a chat completion body straight to the engine; the reply JSON as an object.
     func chat(_ body: [String: Any]) async throws -> (status: Int, json: [String: Any]) {
         let data = try JSONSerialization.data(withJSONObject: body)
-        let request = HTTPRequest(method: "POST", url: baseURL + "/v1/chat/completions", headers: [HTTPHeader(name: "content-type", value: "application/json")], body: data, timeout: .seconds(60))
+        let request = HTTPRequest(
+            method: "POST", url: baseURL + "/v1/chat/completions", headers: [HTTPHeader(name: "content-type", value: "application/json")], body: data,
+            timeout: .seconds(60))
         let response = try await http.execute(request)
         guard let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
             throw TestSetupError("the engine's reply is not a JSON object: \(String(decoding: response.body.prefix(300), as: UTF8.self))")
@@ -110,7 +113,7 @@ final class RealEngine: Sendable {
     /// Whether a slot is generating right now (llama.cpp's `GET /slots`).
     func isProcessing() async -> Bool {
         guard let response = try? await http.execute(HTTPRequest(url: baseURL + "/slots", timeout: .seconds(2))),
-              let slots = try? JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]
+            let slots = try? JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]
         else { return false }
         return slots.contains { $0["is_processing"] as? Bool == true }
     }
@@ -126,9 +129,9 @@ struct EngineCompletion {
 
     init(_ json: [String: Any]) throws {
         guard let choice = (json["choices"] as? [[String: Any]])?.first,
-              let message = choice["message"] as? [String: Any],
-              let entries = (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]],
-              let usage = json["usage"] as? [String: Any], let completionTokens = usage["completion_tokens"] as? Int
+            let message = choice["message"] as? [String: Any],
+            let entries = (choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]],
+            let usage = json["usage"] as? [String: Any], let completionTokens = usage["completion_tokens"] as? Int
         else { throw TestSetupError("not a chat completion with logprobs: \(json)") }
         content = message["content"] as? String ?? ""
         tokens = entries.map { $0["token"] as? String ?? "" }

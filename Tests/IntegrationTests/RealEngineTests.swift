@@ -1,4 +1,3 @@
-import Spawn
 import CervellaTestSupport
 import CurlHTTP
 import Foundation
@@ -7,6 +6,7 @@ import Providers
 import RedisClient
 import Scoring
 import Settings
+import Spawn
 import Testing
 
 /// Tier 1 on a real inference engine: llama.cpp's own OpenAI-compatible server, serving a tiny
@@ -33,7 +33,10 @@ struct RealEngineTests {
 
     /// The same request the worker sends for a job, straight to the engine.
     func directRequest(_ text: String, maxTokens: Int) -> [String: Any] {
-        ["model": "qwen3-4b", "messages": [["role": "user", "content": text]], "max_tokens": maxTokens, "temperature": 0, "logprobs": true, "stream": false]
+        [
+            "model": "qwen3-4b", "messages": [["role": "user", "content": text]], "max_tokens": maxTokens, "temperature": 0, "logprobs": true,
+            "stream": false,
+        ]
     }
 
     @Test func tierOneJobIsAnsweredByTheRealEngineThroughTheWorkerProcess() async throws {
@@ -41,13 +44,15 @@ struct RealEngineTests {
         try await withTestPool(workers: 0) { pool in
             // Logprob confidence alone, and a threshold of 0: the tiny model is always unsure, and
             // this test is about its answer reaching the caller.
-            let worker = try pool.launch(["worker"], config: """
-                [worker]
-                block_timeout_seconds = 0.5
-                [tier1]
-                confidence_method = "logprobs"
-                confidence_threshold = 0.0
-                """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let worker = try pool.launch(
+                ["worker"],
+                config: """
+                    [worker]
+                    block_timeout_seconds = 0.5
+                    [tier1]
+                    confidence_method = "logprobs"
+                    confidence_threshold = 0.0
+                    """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
             let text = "Summarize: workers pop jobs with BLMOVE and answer through a reply key."
             let job = try pool.job(text, params: GenerationParameters(maxTokens: 24, temperature: 0))
             let result = try await pool.producer.submit(job)
@@ -89,7 +94,8 @@ struct RealEngineTests {
         var sawStrippedSpace = false
         for prompt in Self.prompts {
             let direct = try EngineCompletion(try await engine.chat(directRequest(prompt, maxTokens: 48)).json)
-            let request = ProviderRequest(messages: [ChatMessage(role: "user", content: prompt)], maxTokens: 48, temperature: 0, wantLogprobs: true, timeout: .seconds(60))
+            let request = ProviderRequest(
+                messages: [ChatMessage(role: "user", content: prompt)], maxTokens: 48, temperature: 0, wantLogprobs: true, timeout: .seconds(60))
             let response = try await provider.complete(request)
 
             #expect(response.text == direct.content)
@@ -135,7 +141,8 @@ struct RealEngineTests {
             settings.endpoints = [engine.baseURL]
             let provider = OpenAIProvider(settings: settings, http: engine.http)
             do {
-                _ = try await provider.complete(ProviderRequest(messages: [ChatMessage(role: "user", content: text)], maxTokens: 16, timeout: .seconds(60)))
+                _ = try await provider.complete(
+                    ProviderRequest(messages: [ChatMessage(role: "user", content: text)], maxTokens: 16, timeout: .seconds(60)))
                 Issue.record("the engine accepted a prompt over its context")
             } catch let error as ProviderError {
                 #expect(error.code == .contextLength)

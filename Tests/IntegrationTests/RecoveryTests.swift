@@ -12,7 +12,8 @@ import Testing
         // The dead worker's five jobs are quarantined and run one per probation process
         // (docs/RELIABILITY.md); five processes run them side by side, as five workers' two each would.
         try await withTestPool(configure: { $0.worker.probationProcesses = 5 }, workers: 0) { pool in
-            let process = try pool.launch(["worker"], config: "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 1.0\nheartbeat_ttl_seconds = 3\n")
+            let process = try pool.launch(
+                ["worker"], config: "[worker]\nblock_timeout_seconds = 0.5\nheartbeat_interval_seconds = 1.0\nheartbeat_ttl_seconds = 3\n")
 
             let jobs = try (0..<5).map { try pool.job("Summarize chapter \($0).\n#sim latency_ms=5000", cache: false, timeout: 60) }
             for job in jobs { _ = try await pool.producer.enqueue(job) }
@@ -36,7 +37,7 @@ import Testing
                 let result = try await pool.producer.waitForResult(job)
                 #expect(result.ok, "\(String(describing: result.error))")
             }
-            let recovery = Date().timeIntervalSince(killedAt) - 5 // minus the simulated 5 s call
+            let recovery = Date().timeIntervalSince(killedAt) - 5  // minus the simulated 5 s call
             #expect(recovery < 20, "jobs ran again \(recovery) s after the kill")
             try await pool.settleStats()
             let stats = try await pool.redis.send("HGETALL", RedisArgument(pool.keys.stats(hour: HourKey.now()))).array?.compactMap(\.string) ?? []

@@ -3,6 +3,7 @@ import Foundation
 import JobProtocol
 import Providers
 import Testing
+
 @testable import WorkerPool
 
 /// Transient provider failures are retried with backoff before the fallback policy decides.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import JobProtocol
 
 /// The cache key is written directly now; JSONEncoder with `.sortedKeys`, its old
@@ -20,7 +21,9 @@ import Testing
         return Array((try? encoder.encode(identity)) ?? Data())
     }
 
-    static let texts = ["Summarize: a/b", "ciao", "", "tab\tnew\nline\r \"q\" back\\slash", "\u{1}\u{8}\u{c}\u{1f}\u{7f}", "é 日本 😀 e\u{301}", "</script>"]
+    static let texts = [
+        "Summarize: a/b", "ciao", "", "tab\tnew\nline\r \"q\" back\\slash", "\u{1}\u{8}\u{c}\u{1f}\u{7f}", "é 日本 😀 e\u{301}", "</script>",
+    ]
     static let doubles: [Double] = [0, 1, 2, 0.7, 1.0e-7, 0.1 + 0.2, 1e15, 1e16, 123456.5, -0.0, 2]
 
     @Test func theDirectWriterMatchesTheReferenceByteForByte() {
@@ -36,7 +39,8 @@ import Testing
                     let number = Self.doubles.randomElement(using: &random)!
                     let part: JSONValue = .object([
                         "type": .string("image_url"), "image_url": .object(["url": .string(text), "detail": .null]),
-                        "n": .number(number), "i": .integer(Int64(index)), "flag": .bool(index % 2 == 0), "list": .array([.string(text), .number(number)]),
+                        "n": .number(number), "i": .integer(Int64(index)), "flag": .bool(index % 2 == 0),
+                        "list": .array([.string(text), .number(number)]),
                     ])
                     messages.append(ChatMessage(role: "user", content: .parts([.object(["type": .string("text"), "text": .string(text)]), part])))
                 }
@@ -48,17 +52,22 @@ import Testing
                 stop: Bool.random(using: &random) ? [Self.texts.randomElement(using: &random)!] : nil,
                 expectedFormat: Bool.random(using: &random) ? "json" : nil
             )
-            jobs.append(Job(
-                id: "k\(index)", replyTo: "cervella:reply:k\(index)", createdAt: 1_767_225_600, deadlineAt: nil, messages: messages, params: params,
-                tierHint: ["auto", "simple", "complex"].randomElement(using: &random)!, forceModel: Bool.random(using: &random) ? "claude-sonnet-4-5" : nil,
-                route: Route(tier: 1, model: "qwen3-4b", reason: "r")
-            ))
+            jobs.append(
+                Job(
+                    id: "k\(index)", replyTo: "cervella:reply:k\(index)", createdAt: 1_767_225_600, deadlineAt: nil, messages: messages,
+                    params: params,
+                    tierHint: ["auto", "simple", "complex"].randomElement(using: &random)!,
+                    forceModel: Bool.random(using: &random) ? "claude-sonnet-4-5" : nil,
+                    route: Route(tier: 1, model: "qwen3-4b", reason: "r")
+                ))
         }
         var mismatches = 0
         for job in jobs where CacheKey.canonicalIdentity(of: job) != Self.reference(job) {
             mismatches += 1
             if mismatches <= 3 {
-                Issue.record("\(String(decoding: CacheKey.canonicalIdentity(of: job), as: UTF8.self)) != \(String(decoding: Self.reference(job), as: UTF8.self))")
+                Issue.record(
+                    "\(String(decoding: CacheKey.canonicalIdentity(of: job), as: UTF8.self)) != \(String(decoding: Self.reference(job), as: UTF8.self))"
+                )
             }
         }
         #expect(mismatches == 0)

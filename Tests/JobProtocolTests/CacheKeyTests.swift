@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import JobProtocol
+import Testing
 
 @Suite struct CacheKeyTests {
     /// A fully populated job; variations below change one field at a time.
@@ -58,7 +58,10 @@ import JobProtocol
         ("cache", { $0.cache = false }),
         ("route.reason", { $0.route?.reason = "python_producer" }),
         ("route.tier", { $0.route?.tier = 3 }),
-        ("fallback_from", { $0.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 300) }),
+        (
+            "fallback_from",
+            { $0.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 300) }
+        ),
     ]
 
     @Test(arguments: irrelevantChanges.map(\.0))

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import JobProtocol
+import Testing
 
 @Suite struct ChatMessageTests {
     static func decode(_ json: String) throws -> ChatMessage {
@@ -22,13 +22,15 @@ import JobProtocol
     }
 
     @Test func imagePartMarksAMultimodalMessageAndIsLeftOutOfTheText() throws {
-        let message = try Self.decode(#"{"role":"user","content":[{"type":"text","text":"Cosa vedi?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}"#)
+        let message = try Self.decode(
+            #"{"role":"user","content":[{"type":"text","text":"Cosa vedi?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}"#)
         #expect(message.hasNonTextParts)
         #expect(message.text == "Cosa vedi?")
     }
 
     @Test func anthropicStyleImagePartIsNonText() throws {
-        let message = try Self.decode(#"{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]}"#)
+        let message = try Self.decode(
+            #"{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]}"#)
         #expect(message.hasNonTextParts)
         #expect(message.text == "")
     }
@@ -41,10 +43,12 @@ import JobProtocol
     }
 
     @Test func partsSurviveARoundTrip() throws {
-        let message = ChatMessage(role: "user", content: .parts([
-            .object(["type": .string("text"), "text": .string("a")]),
-            .object(["type": .string("input_audio"), "input_audio": .object(["format": .string("wav")])]),
-        ]))
+        let message = ChatMessage(
+            role: "user",
+            content: .parts([
+                .object(["type": .string("text"), "text": .string("a")]),
+                .object(["type": .string("input_audio"), "input_audio": .object(["format": .string("wav")])]),
+            ]))
         let decoded = try JSONDecoder().decode(ChatMessage.self, from: try JSONEncoder().encode(message))
         #expect(decoded == message)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import JobProtocol
+import Testing
 
 @Suite struct JobCodingTests {
     static let designFieldNames: Set<String> = [
@@ -9,7 +9,8 @@ import JobProtocol
     ]
 
     static func minimalJob() -> Job {
-        Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_767_225_600.5, deadlineAt: nil,
+        Job(
+            id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_767_225_600.5, deadlineAt: nil,
             messages: [ChatMessage(role: "user", content: "ciao")])
     }
 
@@ -52,7 +53,8 @@ import JobProtocol
         var job = Self.minimalJob()
         job.params = GenerationParameters(maxTokens: 5, temperature: 0.1, topP: 0.9, stop: ["END"], expectedFormat: "json")
         job.route = Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched")
-        job.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 420, costUSD: 0.0003)
+        job.fallbackFrom = FallbackOrigin(
+            tier: 1, model: "qwen3-4b", reason: "low_confidence_0.55", confidence: 0.55, latencyMs: 420, costUSD: 0.0003)
         let object = try Self.object(try JSONEncoder().encode(job))
         let params = try #require(object["params"] as? [String: Any])
         #expect(Set(params.keys) == ["max_tokens", "temperature", "top_p", "stop", "expected_format"])
@@ -71,24 +73,29 @@ import JobProtocol
             attempt: 2,
             messages: [
                 ChatMessage(role: "system", content: "Rispondi in italiano."),
-                ChatMessage(role: "user", content: .parts([
-                    .object(["type": .string("text"), "text": .string("Cosa c'è qui?")]),
-                    .object(["type": .string("image_url"), "image_url": .object(["url": .string("https://x/y.png")])]),
-                ])),
+                ChatMessage(
+                    role: "user",
+                    content: .parts([
+                        .object(["type": .string("text"), "text": .string("Cosa c'è qui?")]),
+                        .object(["type": .string("image_url"), "image_url": .object(["url": .string("https://x/y.png")])]),
+                    ])),
             ],
             params: GenerationParameters(maxTokens: 1000, temperature: 0.7, topP: 0.95, stop: ["\n\n"], expectedFormat: "markdown"),
             tierHint: "medium", forceModel: "claude-sonnet-4-5", enableFallback: false, cache: false,
             route: Route(tier: 3, model: "claude-sonnet-4-5", reason: "multimodal_required"),
             fallbackFrom: FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "empty_response", confidence: nil, latencyMs: 12),
-            metadata: ["batch": .string("b1"), "n": .integer(1000), "ratio": .number(0.25), "ok": .bool(true),
-                       "none": .null, "list": .array([.integer(1), .string("a")])]
+            metadata: [
+                "batch": .string("b1"), "n": .integer(1000), "ratio": .number(0.25), "ok": .bool(true),
+                "none": .null, "list": .array([.integer(1), .string("a")]),
+            ]
         )
         let decoded = try JSONDecoder().decode(Job.self, from: try JSONEncoder().encode(job))
         #expect(decoded == job)
     }
 
     @Test func metadataPassesThroughWithoutTurningNumbersIntoBooleansOrIntegersIntoFractions() throws {
-        let payload = #"{"v":1,"id":"m","messages":[{"role":"user","content":"x"}],"metadata":{"n":1000,"one":1,"flag":true,"pi":3.5,"nested":{"a":[true,null,"s"]}}}"#
+        let payload =
+            #"{"v":1,"id":"m","messages":[{"role":"user","content":"x"}],"metadata":{"n":1000,"one":1,"flag":true,"pi":3.5,"nested":{"a":[true,null,"s"]}}}"#
         let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
         #expect(job.metadata["n"] == .integer(1000))
         #expect(job.metadata["one"] == .integer(1))
@@ -136,13 +143,13 @@ import JobProtocol
     /// non-ASCII escaped as \uXXXX (ensure_ascii), floats with many digits, None as null.
     @Test func aJobWrittenByPythonJsonDumpsDecodes() throws {
         let payload = """
-        {"v": 1, "id": "9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", "reply_to": "cervella:reply:9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", \
-        "created_at": 1767225600.1234567, "deadline_at": 1767225630.1234567, "attempt": 0, \
-        "messages": [{"role": "user", "content": "Riassumi: il caff\\u00e8 \\u00e8 pronto."}], \
-        "params": {"max_tokens": 200, "temperature": 0.2}, "tier_hint": "auto", "force_model": null, \
-        "enable_fallback": true, "cache": true, "route": {"tier": 1, "model": "qwen3-4b", "reason": "python_producer"}, \
-        "fallback_from": null, "metadata": {}}
-        """
+            {"v": 1, "id": "9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", "reply_to": "cervella:reply:9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b", \
+            "created_at": 1767225600.1234567, "deadline_at": 1767225630.1234567, "attempt": 0, \
+            "messages": [{"role": "user", "content": "Riassumi: il caff\\u00e8 \\u00e8 pronto."}], \
+            "params": {"max_tokens": 200, "temperature": 0.2}, "tier_hint": "auto", "force_model": null, \
+            "enable_fallback": true, "cache": true, "route": {"tier": 1, "model": "qwen3-4b", "reason": "python_producer"}, \
+            "fallback_from": null, "metadata": {}}
+            """
         let result = JobDecoding.decode(Array(payload.utf8), keys: KeySpace())
         let job = try result.get()
         #expect(job.id == "9f1c2e7a4b5d4c3e8a6b7c8d9e0f1a2b")
@@ -181,7 +188,8 @@ import JobProtocol
     }
 
     @Test func explicitNullsDecodeLikeMissingFields() throws {
-        let payload = #"{"v":1,"id":"n","reply_to":null,"deadline_at":null,"params":null,"tier_hint":null,"force_model":null,"route":null,"fallback_from":null,"metadata":null,"messages":[{"role":"user","content":"hi"}]}"#
+        let payload =
+            #"{"v":1,"id":"n","reply_to":null,"deadline_at":null,"params":null,"tier_hint":null,"force_model":null,"route":null,"fallback_from":null,"metadata":null,"messages":[{"role":"user","content":"hi"}]}"#
         let job = try JSONDecoder().decode(Job.self, from: Data(payload.utf8))
         #expect(job.params == GenerationParameters())
         #expect(job.tierHint == "auto")
@@ -193,19 +201,28 @@ import JobProtocol
 /// The fast writer must say exactly what the Codable conformances say.
 @Suite struct JSONWriterTests {
     static func sampleJobs() -> [Job] {
-        var plain = Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_764_243_456.125, deadlineAt: nil, messages: [ChatMessage(role: "user", content: "Hi \"there\"\n\tback\\slash \u{1} é 日本 / 😀")])
-        plain.metadata = ["n": .integer(9_007_199_254_740_993), "x": .number(0.1), "w": .integer(1000), "d": .number(-2.5e-7), "nested": .object(["a": .array([.null, .bool(true), .string("s")])])]
+        var plain = Job(
+            id: "j1", replyTo: "cervella:reply:j1", createdAt: 1_764_243_456.125, deadlineAt: nil,
+            messages: [ChatMessage(role: "user", content: "Hi \"there\"\n\tback\\slash \u{1} é 日本 / 😀")])
+        plain.metadata = [
+            "n": .integer(9_007_199_254_740_993), "x": .number(0.1), "w": .integer(1000), "d": .number(-2.5e-7),
+            "nested": .object(["a": .array([.null, .bool(true), .string("s")])]),
+        ]
         var full = plain
         full.deadlineAt = 1_764_243_516.5
         full.attempt = 2
-        full.messages.append(ChatMessage(role: "user", content: .parts([.object(["type": .string("text"), "text": .string("part")]), .object(["type": .string("image_url")])])))
+        full.messages.append(
+            ChatMessage(
+                role: "user",
+                content: .parts([.object(["type": .string("text"), "text": .string("part")]), .object(["type": .string("image_url")])])))
         full.params = GenerationParameters(maxTokens: 64, temperature: 0.7, topP: 0.9, stop: ["\n\n", "END"], expectedFormat: "json")
         full.tierHint = "simple"
         full.forceModel = "qwen3-4b"
         full.enableFallback = false
         full.cache = false
         full.route = Route(tier: 1, model: "qwen3-4b", reason: "simple_task_pattern_matched")
-        full.fallbackFrom = FallbackOrigin(tier: 1, model: "qwen3-4b", reason: "low_confidence_0.41", confidence: 0.41, latencyMs: 812, costUSD: 0.0003)
+        full.fallbackFrom = FallbackOrigin(
+            tier: 1, model: "qwen3-4b", reason: "low_confidence_0.41", confidence: 0.41, latencyMs: 812, costUSD: 0.0003)
         full.recoveries = [Recovery(worker: "host:12", at: 1_764_243_460, queue: "tier1")]
         full.cacheChecked = true
         var partialOrigin = full

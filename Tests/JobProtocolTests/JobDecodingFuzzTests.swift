@@ -7,7 +7,9 @@ import Testing
 /// (for example 200000) for a longer run.
 @Suite struct JobDecodingFuzzTests {
     static let keys = KeySpace(prefix: "cervella")
-    static let valid = Array(#"{"v":1,"id":"fz-1","reply_to":"cervella:reply:fz-1","created_at":1767225600.123,"deadline_at":1767225630.5,"attempt":0,"messages":[{"role":"system","content":"Sei un assistente."},{"role":"user","content":[{"type":"text","text":"Riassumi ☕ questo"}]}],"params":{"max_tokens":100,"temperature":0.2,"stop":["\n\n"]},"tier_hint":"auto","force_model":null,"enable_fallback":true,"cache":true,"route":{"tier":1,"model":"qwen3-4b","reason":"simple_task_pattern_matched"},"fallback_from":null,"metadata":{"n":12345678901234567,"nested":{"a":[1,2.5,true,null]}}}"#.utf8)
+    static let valid = Array(
+        #"{"v":1,"id":"fz-1","reply_to":"cervella:reply:fz-1","created_at":1767225600.123,"deadline_at":1767225630.5,"attempt":0,"messages":[{"role":"system","content":"Sei un assistente."},{"role":"user","content":[{"type":"text","text":"Riassumi ☕ questo"}]}],"params":{"max_tokens":100,"temperature":0.2,"stop":["\n\n"]},"tier_hint":"auto","force_model":null,"enable_fallback":true,"cache":true,"route":{"tier":1,"model":"qwen3-4b","reason":"simple_task_pattern_matched"},"fallback_from":null,"metadata":{"n":12345678901234567,"nested":{"a":[1,2.5,true,null]}}}"#
+            .utf8)
 
     /// SplitMix64: tiny, fast, and the same sequence on every machine.
     struct Generator: RandomNumberGenerator {
@@ -21,10 +23,11 @@ import Testing
         }
     }
 
-    static let fragments: [[UInt8]] = [
-        "{", "}", "[", "]", ",", ":", "\"", "null", "true", "-1", "1e999", "\"v\":2", "\"messages\":{}", "\\u0000", "\\ud800",
-        "\"id\":\"\"", "\"reply_to\":\"cervella:queue:tier1\"", "\"params\":\"x\"",
-    ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82], [0x00]]
+    static let fragments: [[UInt8]] =
+        [
+            "{", "}", "[", "]", ",", ":", "\"", "null", "true", "-1", "1e999", "\"v\":2", "\"messages\":{}", "\\u0000", "\\ud800",
+            "\"id\":\"\"", "\"reply_to\":\"cervella:queue:tier1\"", "\"params\":\"x\"",
+        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82], [0x00]]
 
     static func mutate(_ input: [UInt8], using random: inout Generator) -> [UInt8] {
         var bytes = input
@@ -124,7 +127,8 @@ import Testing
             let mutant = JobDecodingFuzzTests.mutate(written, using: &mutations)
             if let fast = fastRead(mutant) {
                 acceptedMutants += 1
-                #expect((try? JSONDecoder().decode(T.self, from: Data(mutant))) == fast, "mutant: \(String(decoding: mutant.prefix(400), as: UTF8.self))")
+                #expect(
+                    (try? JSONDecoder().decode(T.self, from: Data(mutant))) == fast, "mutant: \(String(decoding: mutant.prefix(400), as: UTF8.self))")
             }
         }
         // A mutator whose every output the fast reader declines compares nothing.
@@ -164,7 +168,9 @@ import Testing
             tokensInput: 12, tokensOutput: 40, tierDecisionReason: "queue_tier1", worker: "host:1", timestamp: "2026-11-27T12:00:00Z",
             reasoningChars: 9
         )
-        for result in [JobResult.success(id: "a", response: "x\u{1F600}\"\\", metadata: metadata), .failure(id: "b", code: "invalid_job", message: "bad")] {
+        for result in [
+            JobResult.success(id: "a", response: "x\u{1F600}\"\\", metadata: metadata), .failure(id: "b", code: "invalid_job", message: "bad"),
+        ] {
             #expect(JobResult(json: result.jsonBytes()) == result)
             #expect(try JobResult.decode(Array(JSONEncoder().encode(result))) == result)
         }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import JobProtocol
+import Testing
 
 private struct UnexpectedSuccess: Error {}
 
@@ -182,7 +182,8 @@ private struct UnexpectedSuccess: Error {}
     }
 
     @Test func replyToOfAnotherDeploymentIsRefused() throws {
-        let failure = try Self.failure(#"{"v":1,"id":"j1","reply_to":"cervella:reply:j1","messages":\#(Self.message)}"#, keys: KeySpace(prefix: "staging"))
+        let failure = try Self.failure(
+            #"{"v":1,"id":"j1","reply_to":"cervella:reply:j1","messages":\#(Self.message)}"#, keys: KeySpace(prefix: "staging"))
         #expect(failure.reason.contains("staging:reply:"))
         #expect(failure.replyTo == nil)
     }

@@ -36,7 +36,8 @@ import Testing
 
     static func payload(field template: String, number: String) -> [UInt8] {
         let base = template.hasPrefix(#""v":"#) ? "" : #""v":1,"#
-        return Array(#"{\#(base)"id":"x-1","messages":[{"role":"user","content":"hi"}],\#(template.replacingOccurrences(of: "#", with: number))}"#.utf8)
+        return Array(
+            #"{\#(base)"id":"x-1","messages":[{"role":"user","content":"hi"}],\#(template.replacingOccurrences(of: "#", with: number))}"#.utf8)
     }
 
     @Test func extremeNumbersInEveryFieldAreRefusedByNameOrAreInRange() {
@@ -81,7 +82,9 @@ import Testing
     }
 
     @Test func plausibleTimestampsAndBoundsAreAccepted() throws {
-        let bytes = Array(#"{"v":1,"id":"ok","messages":[{"role":"user","content":"hi"}],"created_at":1767225600.5,"deadline_at":1767225660,"attempt":3,"params":{"max_tokens":1,"temperature":0,"top_p":1}}"#.utf8)
+        let bytes = Array(
+            #"{"v":1,"id":"ok","messages":[{"role":"user","content":"hi"}],"created_at":1767225600.5,"deadline_at":1767225660,"attempt":3,"params":{"max_tokens":1,"temperature":0,"top_p":1}}"#
+                .utf8)
         guard case .success(let job) = JobDecoding.decode(bytes, keys: Self.keys) else {
             Issue.record("a job within every bound was refused")
             return
@@ -93,7 +96,9 @@ import Testing
     /// the top level, so its producer is still answered.
     @Test func aHundredThousandLevelsDeepMetadataStillGivesItsID() {
         let depth = 100_000
-        let text = #"{"v":1,"id":"deep-1","messages":[{"role":"user","content":"x"}],"metadata":{"a":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}}"
+        let text =
+            #"{"v":1,"id":"deep-1","messages":[{"role":"user","content":"x"}],"metadata":{"a":"# + String(repeating: "[", count: depth)
+            + String(repeating: "]", count: depth) + "}}"
         guard case .failure(let failure) = JobDecoding.decode(Array(text.utf8), keys: Self.keys) else {
             Issue.record("a 100k-deep metadata was accepted")
             return
@@ -104,7 +109,9 @@ import Testing
 
     @Test func nestingBeyondTheLimitIsRefusedByName() {
         let depth = JobLimits.maxNesting + 2
-        let text = #"{"v":1,"id":"n-1","messages":[{"role":"user","content":"x"}],"metadata":{"a":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}}"
+        let text =
+            #"{"v":1,"id":"n-1","messages":[{"role":"user","content":"x"}],"metadata":{"a":"# + String(repeating: "[", count: depth)
+            + String(repeating: "]", count: depth) + "}}"
         guard case .failure(let failure) = JobDecoding.decode(Array(text.utf8), keys: Self.keys) else {
             Issue.record("metadata nested \(depth) deep was accepted")
             return

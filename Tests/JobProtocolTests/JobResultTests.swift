@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import JobProtocol
+import Testing
 
 @Suite struct JobResultTests {
     static let metadataFieldNames: Set<String> = [
@@ -95,8 +95,10 @@ import JobProtocol
         var metadata = Self.metadata()
         metadata.confidence = 0.92
         metadata.cacheHit = true
-        for result in [JobResult.success(id: "a", response: "risposta", metadata: metadata),
-                       JobResult.failure(id: "b", code: "invalid_job", message: "missing required field 'messages'")] {
+        for result in [
+            JobResult.success(id: "a", response: "risposta", metadata: metadata),
+            JobResult.failure(id: "b", code: "invalid_job", message: "missing required field 'messages'"),
+        ] {
             let decoded = try JSONDecoder().decode(JobResult.self, from: try JSONEncoder().encode(result))
             #expect(decoded == result)
         }

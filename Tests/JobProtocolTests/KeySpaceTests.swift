@@ -1,5 +1,5 @@
-import Testing
 import JobProtocol
+import Testing
 
 @Suite struct KeySpaceTests {
     @Test func defaultKeysMatchTheProtocolTable() {

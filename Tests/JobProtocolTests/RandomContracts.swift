@@ -13,7 +13,9 @@ struct RandomContracts {
         "", "a", "qwen3-4b", "Hi \"there\"\n\tback\\slash", "\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}", "é 日本 😀 e\u{301}",
         "a/b</script>", "\u{2028}\u{2029}\u{FEFF}", String(repeating: "x", count: 300),
     ]
-    static let doubles: [Double] = [0, -0.0, 2, 0.1, 0.7, 1e-7, 0.1 + 0.2, -2.5e-7, 123_456.5, 1_767_225_600.123, 1e15, 1e16, 1.5e300, -1.7976931348623157e308]
+    static let doubles: [Double] = [
+        0, -0.0, 2, 0.1, 0.7, 1e-7, 0.1 + 0.2, -2.5e-7, 123_456.5, 1_767_225_600.123, 1e15, 1e16, 1.5e300, -1.7976931348623157e308,
+    ]
     /// Not whole, so that a free-form number reads back as the same case.
     static let fractions: [Double] = [0.1, 0.7, 1e-7, 0.1 + 0.2, -2.5e-7, 123_456.5, 1_767_225_600.123]
     static let integers: [Int] = [0, 1, -1, 1000, Int(Int32.max) + 1, Int.max, Int.min]

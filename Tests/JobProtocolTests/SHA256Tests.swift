@@ -1,5 +1,5 @@
-import Testing
 import JobProtocol
+import Testing
 
 /// FIPS 180-4 test vectors, plus messages whose length sits on the padding boundaries:
 /// 55 bytes is the longest message whose length field fits in the same block, 56 needs a
@@ -43,12 +43,13 @@ import JobProtocol
     }
 
     /// The first byte-oriented vectors of NIST's CAVS file SHA256ShortMsg.rsp.
-    @Test(arguments: [
-        ([0xd3], "28969cdfa74a12c82f3bad960b0b000aca2ac329deea5c2328ebc6f2ba9802c1"),
-        ([0x11, 0xaf], "5ca7133fa735326081558ac312c620eeca9970d1e70a4b95533d956f072d1f98"),
-        ([0xb4, 0x19, 0x0e], "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2"),
-        ([0x74, 0xba, 0x25, 0x21], "b16aa56be3880d18cd41e68384cf1ec8c17680c45a02b1575dc1518923ae8b0e"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0xd3], "28969cdfa74a12c82f3bad960b0b000aca2ac329deea5c2328ebc6f2ba9802c1"),
+            ([0x11, 0xaf], "5ca7133fa735326081558ac312c620eeca9970d1e70a4b95533d956f072d1f98"),
+            ([0xb4, 0x19, 0x0e], "dff2e73091f6c05e528896c4c831b9448653dc2ff043528f6769437bc7b975c2"),
+            ([0x74, 0xba, 0x25, 0x21], "b16aa56be3880d18cd41e68384cf1ec8c17680c45a02b1575dc1518923ae8b0e"),
+        ] as [([UInt8], String)])
     func shortMessagesMatchNISTVectors(message: [UInt8], expected: String) {
         #expect(SHA256.hex(message) == expected)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ProviderSimulator
 
 /// The deterministic answers, the token split and the logprob maths.
@@ -70,8 +71,12 @@ struct AnswerWriterTests {
         #expect(AnswerWriter.answer(prompt: "What is Redis?", directives: directives, allowThinking: true).count < 20)
         directives = SimDirectives()
         directives.evasive = true
-        #expect(AnswerWriter.answer(prompt: "What is the capital of France?", directives: directives, allowThinking: true).hasPrefix("I'm not sure, maybe"))
-        #expect(AnswerWriter.answer(prompt: "Qual è la capitale della Francia?", directives: directives, allowThinking: true).hasPrefix("Non sono sicuro, forse"))
+        #expect(
+            AnswerWriter.answer(prompt: "What is the capital of France?", directives: directives, allowThinking: true).hasPrefix(
+                "I'm not sure, maybe"))
+        #expect(
+            AnswerWriter.answer(prompt: "Qual è la capitale della Francia?", directives: directives, allowThinking: true).hasPrefix(
+                "Non sono sicuro, forse"))
         directives = SimDirectives()
         directives.think = true
         let plain = AnswerWriter.answer(prompt: "What is Redis?", directives: SimDirectives(), allowThinking: true)

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import ProviderSimulator
 
 /// `POST /v1/messages` in Anthropic's wire shape, including its header checks.
@@ -64,14 +65,16 @@ struct AnthropicRouteTests {
         }
     }
 
-    @Test("invalid bodies are 400 invalid_request_error", arguments: [
-        #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#,
-        #"{"max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}"#,
-        #"{"model":"claude-sonnet-4-5","max_tokens":10}"#,
-        #"{"model":"claude-sonnet-4-5","max_tokens":0,"messages":[{"role":"user","content":"Hi"}]}"#,
-        #"{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"system","content":"Hi"}]}"#,
-        #"not json"#,
-    ])
+    @Test(
+        "invalid bodies are 400 invalid_request_error",
+        arguments: [
+            #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#,
+            #"{"max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}"#,
+            #"{"model":"claude-sonnet-4-5","max_tokens":10}"#,
+            #"{"model":"claude-sonnet-4-5","max_tokens":0,"messages":[{"role":"user","content":"Hi"}]}"#,
+            #"{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"system","content":"Hi"}]}"#,
+            #"not json"#,
+        ])
     func invalidBodies(raw: String) async throws {
         try await Sim.withRouter { client in
             let response = try await Sim.messages(client, ByteBuffer(string: raw))
@@ -80,9 +83,11 @@ struct AnthropicRouteTests {
         }
     }
 
-    @Test("#sim status maps to Anthropic's error types", arguments: [
-        (529, "overloaded_error"), (429, "rate_limit_error"), (500, "api_error"), (404, "not_found_error"), (503, "overloaded_error"),
-    ])
+    @Test(
+        "#sim status maps to Anthropic's error types",
+        arguments: [
+            (529, "overloaded_error"), (429, "rate_limit_error"), (500, "api_error"), (404, "not_found_error"), (503, "overloaded_error"),
+        ])
     func statusDirective(status: Int, type: String) async throws {
         try await Sim.withRouter { client in
             let response = try await Sim.messages(client, Sim.messagesBody("#sim status=\(status)\nHello"))
@@ -133,7 +138,8 @@ struct AnthropicRouteTests {
     func sameAnswerBothFormats() async throws {
         try await Sim.withRouter { client in
             let openAI = try await Sim.chatContent(client, "Summarize: queues decouple producers from workers.")
-            let anthropic = try Sim.text(Sim.json(try await Sim.messages(client, Sim.messagesBody("Summarize: queues decouple producers from workers."))))
+            let anthropic = try Sim.text(
+                Sim.json(try await Sim.messages(client, Sim.messagesBody("Summarize: queues decouple producers from workers."))))
             #expect(openAI == anthropic)
             #expect(openAI.hasPrefix("Summary: "))
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ProviderSimulator
 
 /// Parsing of `#sim` lines: which lines count, how values are read, what is ignored.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import ProviderSimulator
 
 /// `POST /v1/chat/completions` and `GET /v1/models` in vLLM's wire shape.
@@ -92,10 +93,12 @@ struct OpenAIRouteTests {
         }
     }
 
-    @Test("bad requests get vLLM's 400 error shape", arguments: [
-        #"{"model":"qwen3-4b"}"#, #"{"model":"qwen3-4b","messages":[{"role":"user","content":"x"}"#,
-        #"{"messages":"nope"}"#, #"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
-    ])
+    @Test(
+        "bad requests get vLLM's 400 error shape",
+        arguments: [
+            #"{"model":"qwen3-4b"}"#, #"{"model":"qwen3-4b","messages":[{"role":"user","content":"x"}"#,
+            #"{"messages":"nope"}"#, #"{"messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
+        ])
     func badRequests(raw: String) async throws {
         try await Sim.withRouter { client in
             let response = try await Sim.chat(client, ByteBuffer(string: raw))
@@ -109,9 +112,11 @@ struct OpenAIRouteTests {
         }
     }
 
-    @Test("#sim status answers in the error shape; 429 carries retry-after", arguments: [
-        (503, "ServiceUnavailableError"), (429, "RateLimitError"), (500, "InternalServerError"), (404, "NotFoundError"),
-    ])
+    @Test(
+        "#sim status answers in the error shape; 429 carries retry-after",
+        arguments: [
+            (503, "ServiceUnavailableError"), (429, "RateLimitError"), (500, "InternalServerError"), (404, "NotFoundError"),
+        ])
     func statusDirective(status: Int, type: String) async throws {
         try await Sim.withRouter { client in
             let response = try await Sim.chat(client, Sim.chatBody("#sim status=\(status)\nHello"))
@@ -165,7 +170,9 @@ struct OpenAIRouteTests {
     @Test("content given as an array of text parts is read")
     func contentParts() async throws {
         try await Sim.withRouter { client in
-            let body = Sim.body(["model": "m", "messages": [["role": "user", "content": [["type": "text", "text": "#sim short"], ["type": "text", "text": "Hi"]]]]])
+            let body = Sim.body([
+                "model": "m", "messages": [["role": "user", "content": [["type": "text", "text": "#sim short"], ["type": "text", "text": "Hi"]]]],
+            ])
             let response = try await Sim.chat(client, body)
             #expect(try Sim.content(Sim.json(response)).count < 20)
         }

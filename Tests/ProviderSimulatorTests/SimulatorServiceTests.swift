@@ -5,6 +5,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+
 @testable import ProviderSimulator
 
 /// Stats, timing, configured failures, and the simulator running as a real service.

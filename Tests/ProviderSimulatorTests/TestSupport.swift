@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+
 @testable import ProviderSimulator
 
 /// Helpers shared by the simulator's tests: building a simulator, sending requests in
@@ -37,7 +38,8 @@ enum Sim {
     }
 
     /// A Messages API body with one user message.
-    static func messagesBody(_ prompt: String, model: String = "claude-sonnet-4-5", maxTokens: Int? = 1024, extra: [String: Any] = [:]) -> ByteBuffer {
+    static func messagesBody(_ prompt: String, model: String = "claude-sonnet-4-5", maxTokens: Int? = 1024, extra: [String: Any] = [:]) -> ByteBuffer
+    {
         var object: [String: Any] = ["model": model, "messages": [["role": "user", "content": prompt]]]
         if let maxTokens { object["max_tokens"] = maxTokens }
         object.merge(extra) { _, new in new }

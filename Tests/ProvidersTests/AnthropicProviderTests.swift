@@ -22,7 +22,9 @@ struct AnthropicProviderTests {
             #expect(response.tokenLogprobs == nil)
             #expect(response.model == "claude-sonnet-4-5")
             #expect(response.finishReason == "end_turn")
-            #expect(Fixture.simulatorPromptTokens([prompt]) != TokenEstimator.estimate(prompt), "the two counts must differ for this check to mean anything")
+            #expect(
+                Fixture.simulatorPromptTokens([prompt]) != TokenEstimator.estimate(prompt),
+                "the two counts must differ for this check to mean anything")
             #expect(response.tokensInput == Fixture.simulatorPromptTokens([prompt]))
             #expect(response.tokensOutput == Fixture.wordCount(response.text))
             #expect(simulator.stats.count(SimulatorStats.messages) == 1)

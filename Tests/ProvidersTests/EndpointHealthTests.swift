@@ -19,7 +19,9 @@ struct EndpointHealthTests {
     /// cool-down" still are on a loaded machine.
     static let coolDown: Duration = .seconds(1)
 
-    static func provider(_ kind: TierSettings.ProviderKind, _ endpoints: [String], http: HTTPClient, health: EndpointHealth? = nil) -> any ChatProvider {
+    static func provider(_ kind: TierSettings.ProviderKind, _ endpoints: [String], http: HTTPClient, health: EndpointHealth? = nil)
+        -> any ChatProvider
+    {
         ProviderFactory.make(Fixture.settings(kind, endpoints: endpoints), http: http, health: health)
     }
 
@@ -415,7 +417,8 @@ struct EndpointHealthTests {
 
     @Test("thresholds are configurable and clamped to sensible values")
     func configurableThresholds() async throws {
-        let health = EndpointHealth(endpoints: ["http://a", "http://a", "http://b"], failureThreshold: 0, coolDown: .seconds(-1), activeProbing: false)
+        let health = EndpointHealth(
+            endpoints: ["http://a", "http://a", "http://b"], failureThreshold: 0, coolDown: .seconds(-1), activeProbing: false)
         #expect(health.failureThreshold == 1)
         #expect(health.coolDown == .zero)
         #expect(health.endpoints == ["http://a", "http://b"])

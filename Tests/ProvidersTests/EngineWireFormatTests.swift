@@ -2,9 +2,10 @@ import CervellaTestSupport
 import CurlHTTP
 import Foundation
 import JobProtocol
-@testable import Providers
 import Settings
 import Testing
+
+@testable import Providers
 
 /// What real OpenAI-compatible engines send that the simulator does not: llama.cpp's extra
 /// fields and quirks, bodies with optional fields missing, split-off reasoning, and every
@@ -13,7 +14,9 @@ import Testing
 @Suite("Engine wire formats")
 struct EngineWireFormatTests {
     /// Answers one request with `status` and `body`, and returns what the provider made of it.
-    func exchange(status: Int = 200, body: String, request: ProviderRequest = Fixture.request("Hello", wantLogprobs: true)) async throws -> Result<ProviderResponse, ProviderError> {
+    func exchange(status: Int = 200, body: String, request: ProviderRequest = Fixture.request("Hello", wantLogprobs: true)) async throws -> Result<
+        ProviderResponse, ProviderError
+    > {
         let server = try RecordingServer(reply: .init(status: status, body: body))
         defer { server.stop() }
         let http = try HTTPClient()
@@ -69,28 +72,36 @@ struct EngineWireFormatTests {
         #expect(minimal.finishReason == nil)
         #expect(minimal.tokensOutput == TokenEstimator.estimate("A short answer."))
 
-        let nulls = try await exchange(body: """
-            {"id":null,"model":null,"usage":null,"choices":[{"index":0,"message":{"role":"assistant","content":"Fine.","tool_calls":null},\
-            "logprobs":null,"finish_reason":null}]}
-            """).get()
+        let nulls = try await exchange(
+            body: """
+                {"id":null,"model":null,"usage":null,"choices":[{"index":0,"message":{"role":"assistant","content":"Fine.","tool_calls":null},\
+                "logprobs":null,"finish_reason":null}]}
+                """
+        ).get()
         #expect(nulls.text == "Fine.")
         #expect(nulls.tokenLogprobs == nil)
 
         // Usage numbers as strings, a logprob entry without a logprob, logprobs in an unknown shape.
-        let odd = try await exchange(body: """
-            {"usage":{"prompt_tokens":"7","completion_tokens":2},"choices":[{"message":{"content":"Odd but usable."},\
-            "logprobs":{"content":[{"token":"Odd","logprob":-0.5},{"token":" but"},{"token":" usable","logprob":null},{"token":".","logprob":-0.1}]}}]}
-            """).get()
+        let odd = try await exchange(
+            body: """
+                {"usage":{"prompt_tokens":"7","completion_tokens":2},"choices":[{"message":{"content":"Odd but usable."},\
+                "logprobs":{"content":[{"token":"Odd","logprob":-0.5},{"token":" but"},{"token":" usable","logprob":null},{"token":".","logprob":-0.1}]}}]}
+                """
+        ).get()
         #expect(odd.text == "Odd but usable.")
         #expect(odd.tokensOutput == 2)
         // No prompt_tokens the provider could read: the estimate of the one "Hello" message.
         #expect(odd.tokensInput == TokenEstimator.estimate([ChatMessage(role: "user", content: "Hello")]))
         #expect(odd.tokenLogprobs == [-0.5, -0.1])
-        let legacy = try await exchange(body: #"{"choices":[{"message":{"content":"Legacy."},"logprobs":{"tokens":["Legacy"],"token_logprobs":[-0.2]}}]}"#).get()
+        let legacy = try await exchange(
+            body: #"{"choices":[{"message":{"content":"Legacy."},"logprobs":{"tokens":["Legacy"],"token_logprobs":[-0.2]}}]}"#
+        ).get()
         #expect(legacy.tokenLogprobs == nil)
 
         // Content as a list of parts.
-        let parts = try await exchange(body: #"{"choices":[{"message":{"content":[{"type":"text","text":"Two "},{"type":"text","text":"parts."}]}}]}"#).get()
+        let parts = try await exchange(
+            body: #"{"choices":[{"message":{"content":[{"type":"text","text":"Two "},{"type":"text","text":"parts."}]}}]}"#
+        ).get()
         #expect(parts.text == "Two parts.")
     }
 
@@ -103,9 +114,11 @@ struct EngineWireFormatTests {
 
     @Test("reasoning_content (llama.cpp, vLLM) and reasoning (newer vLLM) leave the answer like R1's inline think block")
     func splitReasoning() async throws {
-        let split = try await exchange(body: """
-            {"choices":[{"message":{"content":"The sky scatters blue light.","reasoning_content":"Rayleigh scattering goes as 1/λ⁴."}}]}
-            """).get()
+        let split = try await exchange(
+            body: """
+                {"choices":[{"message":{"content":"The sky scatters blue light.","reasoning_content":"Rayleigh scattering goes as 1/λ⁴."}}]}
+                """
+        ).get()
         #expect(split.text == "The sky scatters blue light.")
         #expect(split.reasoning == "Rayleigh scattering goes as 1/λ⁴.")
 
@@ -121,7 +134,9 @@ struct EngineWireFormatTests {
         #expect(none.reasoning == nil)
 
         // Out of tokens while thinking: no answer at all, which the fallback policy calls empty.
-        let unfinished = try await exchange(body: #"{"choices":[{"message":{"content":null,"reasoning_content":"Let me think about"},"finish_reason":"length"}]}"#).get()
+        let unfinished = try await exchange(
+            body: #"{"choices":[{"message":{"content":null,"reasoning_content":"Let me think about"},"finish_reason":"length"}]}"#
+        ).get()
         #expect(unfinished.text.isEmpty)
         #expect(unfinished.reasoning == "Let me think about")
     }
@@ -136,32 +151,43 @@ struct EngineWireFormatTests {
     }
 
     static let errorCases: [ErrorCase] = [
-        ErrorCase(name: "llama.cpp rejects n > 1", status: 400,
-                  body: #"{"error":{"code":400,"message":"Field 'n': Value must be between 1 <= value <= 1, but got 2","type":"invalid_request_error"}}"#,
-                  code: .http4xx, message: "Field 'n': Value must be between 1 <= value <= 1, but got 2"),
-        ErrorCase(name: "llama.cpp's context overflow", status: 400,
-                  body: #"{"error":{"code":400,"message":"request (5009 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5009,"n_ctx":4096}}"#,
-                  code: .contextLength, message: "request (5009 tokens) exceeds the available context size (4096 tokens)"),
-        ErrorCase(name: "OpenAI's context_length_exceeded", status: 400,
-                  body: #"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
-                  code: .contextLength, message: "maximum context length is 8192 tokens"),
-        ErrorCase(name: "vLLM's flat error about the context", status: 400,
-                  body: #"{"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5100 tokens (4100 in the messages, 1000 in the completion).","type":"BadRequestError","param":null,"code":400}"#,
-                  code: .contextLength, message: "However, you requested 5100 tokens"),
-        ErrorCase(name: "llama.cpp's 404", status: 404,
-                  body: #"{"error":{"message":"File Not Found","type":"not_found_error","code":404}}"#,
-                  code: .http4xx, message: "File Not Found"),
-        ErrorCase(name: "llama.cpp still loading the model", status: 503,
-                  body: #"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
-                  code: .http5xx, message: "Loading model"),
-        ErrorCase(name: "Ollama's native error", status: 404,
-                  body: #"{"error":"model \"qwen3:4b\" not found, try pulling it first"}"#,
-                  code: .http4xx, message: #"model "qwen3:4b" not found"#),
+        ErrorCase(
+            name: "llama.cpp rejects n > 1", status: 400,
+            body: #"{"error":{"code":400,"message":"Field 'n': Value must be between 1 <= value <= 1, but got 2","type":"invalid_request_error"}}"#,
+            code: .http4xx, message: "Field 'n': Value must be between 1 <= value <= 1, but got 2"),
+        ErrorCase(
+            name: "llama.cpp's context overflow", status: 400,
+            body:
+                #"{"error":{"code":400,"message":"request (5009 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5009,"n_ctx":4096}}"#,
+            code: .contextLength, message: "request (5009 tokens) exceeds the available context size (4096 tokens)"),
+        ErrorCase(
+            name: "OpenAI's context_length_exceeded", status: 400,
+            body:
+                #"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+            code: .contextLength, message: "maximum context length is 8192 tokens"),
+        ErrorCase(
+            name: "vLLM's flat error about the context", status: 400,
+            body:
+                #"{"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5100 tokens (4100 in the messages, 1000 in the completion).","type":"BadRequestError","param":null,"code":400}"#,
+            code: .contextLength, message: "However, you requested 5100 tokens"),
+        ErrorCase(
+            name: "llama.cpp's 404", status: 404,
+            body: #"{"error":{"message":"File Not Found","type":"not_found_error","code":404}}"#,
+            code: .http4xx, message: "File Not Found"),
+        ErrorCase(
+            name: "llama.cpp still loading the model", status: 503,
+            body: #"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
+            code: .http5xx, message: "Loading model"),
+        ErrorCase(
+            name: "Ollama's native error", status: 404,
+            body: #"{"error":"model \"qwen3:4b\" not found, try pulling it first"}"#,
+            code: .http4xx, message: #"model "qwen3:4b" not found"#),
         ErrorCase(name: "FastAPI's detail", status: 401, body: #"{"detail":"Unauthorized"}"#, code: .http4xx, message: "Unauthorized"),
         ErrorCase(name: "plain text", status: 500, body: "Internal Server Error\n", code: .http5xx, message: "Internal Server Error"),
-        ErrorCase(name: "a proxy's HTML page", status: 502,
-                  body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body></html>",
-                  code: .http5xx, message: "502 Bad Gateway"),
+        ErrorCase(
+            name: "a proxy's HTML page", status: 502,
+            body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body></html>",
+            code: .http5xx, message: "502 Bad Gateway"),
     ]
 
     @Test("error bodies of every shape map to Cervella's codes and carry the engine's message", arguments: errorCases)
@@ -184,7 +210,8 @@ struct EngineWireFormatTests {
         #expect(error.message.hasSuffix("…"))
 
         let prompt = "Confidential: the merger with Acme closes on Friday."
-        let body = #"{"error":{"code":400,"message":"[json.exception.parse_error.101] parse error at line 1: syntax error; last read: 'the merger with Acme closes' near 'messages'","type":"invalid_request_error"}}"#
+        let body =
+            #"{"error":{"code":400,"message":"[json.exception.parse_error.101] parse error at line 1: syntax error; last read: 'the merger with Acme closes' near 'messages'","type":"invalid_request_error"}}"#
         let echoed = try await exchange(status: 400, body: body, request: Fixture.request(prompt))
         guard case .failure(let echo) = echoed else { Issue.record("expected a failure"); return }
         #expect(!echo.message.contains("merger"), "message: \(echo.message)")

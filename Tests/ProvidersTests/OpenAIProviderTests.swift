@@ -206,7 +206,9 @@ struct OpenAIProviderRequestTests {
     @Test("reasoning_content from a vLLM reasoning parser is the reasoning; content is the answer")
     func reasoningContentField() async throws {
         let body = CannedReply.chatCompletion
-            .replacingOccurrences(of: #""content":"Canned answer.","reasoning_content":null"#, with: #""content":"Canned answer.","reasoning_content":"Thought it through.""#)
+            .replacingOccurrences(
+                of: #""content":"Canned answer.","reasoning_content":null"#,
+                with: #""content":"Canned answer.","reasoning_content":"Thought it through.""#)
         #expect(body != CannedReply.chatCompletion)
         let server = try RecordingServer(reply: .init(body: body))
         defer { server.stop() }

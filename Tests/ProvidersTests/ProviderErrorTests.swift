@@ -2,9 +2,10 @@ import CervellaTestSupport
 import CurlHTTP
 import Foundation
 import ProviderSimulator
-@testable import Providers
 import Settings
 import Testing
+
+@testable import Providers
 
 /// How failed calls map to `ProviderError`, for both wire formats (unscoped `#sim` lines
 /// apply to both endpoints).

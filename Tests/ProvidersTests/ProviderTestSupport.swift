@@ -8,9 +8,9 @@ import Settings
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Settings and requests shared by the provider tests.
@@ -26,7 +26,9 @@ enum Fixture {
 
     /// One user message (optionally preceded by system messages), with a timeout short
     /// enough that a stuck test fails fast.
-    static func request(_ text: String, system: [String] = [], wantLogprobs: Bool = false, maxTokens: Int = 512, timeout: Duration = .seconds(5)) -> ProviderRequest {
+    static func request(_ text: String, system: [String] = [], wantLogprobs: Bool = false, maxTokens: Int = 512, timeout: Duration = .seconds(5))
+        -> ProviderRequest
+    {
         let messages = system.map { ChatMessage(role: "system", content: $0) } + [ChatMessage(role: "user", content: text)]
         return ProviderRequest(messages: messages, maxTokens: maxTokens, wantLogprobs: wantLogprobs, timeout: timeout)
     }
@@ -98,9 +100,9 @@ struct LoopbackSocket {
 
     static func make() throws -> LoopbackSocket {
         #if canImport(Glibc)
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard descriptor >= 0 else { throw TestSetupError("socket() failed: errno \(errno)") }
         var address = sockaddr_in()

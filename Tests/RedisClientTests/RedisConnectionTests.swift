@@ -32,7 +32,7 @@ import Testing
         let replies = try await connection.pipeline([
             RedisCommand("RPUSH", key, "a", "b", "c"),
             RedisCommand("LRANGE", key, 0, -1),
-            RedisCommand("INCR", key), // wrong type: an error reply, not a thrown error
+            RedisCommand("INCR", key),  // wrong type: an error reply, not a thrown error
             RedisCommand("LLEN", key),
         ])
         #expect(replies.count == 4)
@@ -125,7 +125,9 @@ import Testing
         defer { connection.close() }
         #expect(try await connection.send("ACL", "WHOAMI").string == user)
         try await connection.send("SET", RedisArgument(prefix + "db3"), "here")
-        let inDB3 = try await admin.pipeline([RedisCommand("SELECT", 3), RedisCommand("GET", RedisArgument(prefix + "db3")), RedisCommand("SELECT", 0)])
+        let inDB3 = try await admin.pipeline([
+            RedisCommand("SELECT", 3), RedisCommand("GET", RedisArgument(prefix + "db3")), RedisCommand("SELECT", 0),
+        ])
         #expect(inDB3[1].string == "here")
 
         let wrong = RedisConnection(configuration: try RedisConfiguration(url: "redis://\(user):nope@\(base.host):\(base.port)/0"))

@@ -10,9 +10,12 @@ import Testing
         Router(settings: settings, classifier: RuleClassifier(settings: settings.routing, pocValidated: { pocValidated }))
     }
 
-    static let allOn = RoutingFlags(tierEnabled: [.tier1: true, .tier2: true, .tier3: true], tier1Percentage: 100, tier2Percentage: 100, pocValidated: true)
+    static let allOn = RoutingFlags(
+        tierEnabled: [.tier1: true, .tier2: true, .tier3: true], tier1Percentage: 100, tier2Percentage: 100, pocValidated: true)
 
-    func route(_ text: String, hint: String = "auto", force: String? = nil, flags: RoutingFlags = allOn, id: String = "job-1", router: Router = router()) throws -> Route {
+    func route(
+        _ text: String, hint: String = "auto", force: String? = nil, flags: RoutingFlags = allOn, id: String = "job-1", router: Router = router()
+    ) throws -> Route {
         try router.route(jobID: id, messages: [ChatMessage(role: "user", content: text)], tierHint: hint, forceModel: force, flags: flags)
     }
 
@@ -47,7 +50,7 @@ import Testing
     }
 
     @Test func longContextGoesToClaude() throws {
-        let context = String(repeating: "Il sistema di code usa Redis per la consegna dei job. ", count: 3_300) // ≈ 45K tokens
+        let context = String(repeating: "Il sistema di code usa Redis per la consegna dei job. ", count: 3_300)  // ≈ 45K tokens
         #expect(TokenEstimator.estimate(context) > 40_000)
         let route = try route("Leggi NOTE.md e fai summary\n" + context)
         #expect(route.tier == 3)
@@ -58,10 +61,12 @@ import Testing
     }
 
     @Test func imagesGoToClaude() throws {
-        let message = ChatMessage(role: "user", content: .parts([
-            .object(["type": .string("text"), "text": .string("Summarize this chart")]),
-            .object(["type": .string("image_url"), "image_url": .object(["url": .string("https://example.com/chart.png")])]),
-        ]))
+        let message = ChatMessage(
+            role: "user",
+            content: .parts([
+                .object(["type": .string("text"), "text": .string("Summarize this chart")]),
+                .object(["type": .string("image_url"), "image_url": .object(["url": .string("https://example.com/chart.png")])]),
+            ]))
         let route = try Self.router().route(jobID: "x", messages: [message], tierHint: "auto", forceModel: nil, flags: Self.allOn)
         #expect(route.tier == 3)
         #expect(route.reason == "multimodal_required")
@@ -94,7 +99,9 @@ import Testing
         #expect(route.reason == "simple_task_pattern_matched_tier1_disabled")
         flags.tierEnabled[.tier2] = false
         #expect(try self.route("Summarize this", flags: flags).tier == 3)
-        #expect(try self.route("Anything", hint: "medium", flags: flags) == Route(tier: 3, model: "claude-sonnet-4-5", reason: "tier_hint_medium_tier2_disabled"))
+        #expect(
+            try self.route("Anything", hint: "medium", flags: flags)
+                == Route(tier: 3, model: "claude-sonnet-4-5", reason: "tier_hint_medium_tier2_disabled"))
         #expect(try self.route("Anything", force: "qwen3-4b", flags: flags).reason == "manual_override_tier1_disabled")
     }
 

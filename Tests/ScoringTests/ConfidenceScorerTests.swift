@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Scoring
+import Testing
 
 /// Neutral sentences of at least 50 characters, with no evasive phrase nor marker, so that a
 /// test adds exactly one signal to them.
@@ -48,8 +48,13 @@ private func isClose(_ a: Double?, _ b: Double, tolerance: Double = 1e-9) -> Boo
         #expect(isClose(heuristic(padded), 0.7))
     }
 
-    static let italianEvasions = ["non sono sicuro", "non sono sicura", "potrebbe essere", "forse", "probabilmente", "non posso determinare", "non saprei", "non lo so"]
-    static let englishEvasions = ["i'm not sure", "i am not sure", "not sure", "it might be", "maybe", "perhaps", "probably", "i cannot determine", "i can't determine", "i don't know", "i do not know"]
+    static let italianEvasions = [
+        "non sono sicuro", "non sono sicura", "potrebbe essere", "forse", "probabilmente", "non posso determinare", "non saprei", "non lo so",
+    ]
+    static let englishEvasions = [
+        "i'm not sure", "i am not sure", "not sure", "it might be", "maybe", "perhaps", "probably", "i cannot determine", "i can't determine",
+        "i don't know", "i do not know",
+    ]
 
     @Test(arguments: italianEvasions)
     func italianEvasivePhraseIsWeightedSixTenths(phrase: String) {

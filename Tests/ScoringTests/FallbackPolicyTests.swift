@@ -1,5 +1,5 @@
-import Testing
 import Scoring
+import Testing
 
 @Suite struct FallbackPolicyTests {
     static let policy = FallbackPolicy(confidenceThreshold: 0.70, latencyLimitMs: 10_000)
@@ -13,11 +13,15 @@ import Scoring
         // Every other trigger is also present; the error still wins.
         let decision = Self.policy.decide(answer: "", confidence: 0.1, latencyMs: 60_000, errorReason: "timeout_error")
         #expect(decision == .fallback(reason: "timeout_error"))
-        #expect(Self.policy.decide(answer: Self.goodAnswer, confidence: 0.99, latencyMs: 10, errorReason: "error_http_5xx") == .fallback(reason: "error_http_5xx"))
+        #expect(
+            Self.policy.decide(answer: Self.goodAnswer, confidence: 0.99, latencyMs: 10, errorReason: "error_http_5xx")
+                == .fallback(reason: "error_http_5xx"))
     }
 
     @Test func latencyOverTheLimitFallsBackBeforeContentIsJudged() {
-        #expect(Self.policy.decide(answer: Self.goodAnswer, confidence: 0.99, latencyMs: 10_001, errorReason: nil) == .fallback(reason: "latency_timeout"))
+        #expect(
+            Self.policy.decide(answer: Self.goodAnswer, confidence: 0.99, latencyMs: 10_001, errorReason: nil) == .fallback(reason: "latency_timeout")
+        )
         #expect(Self.policy.decide(answer: nil, confidence: 0.1, latencyMs: 10_001, errorReason: nil) == .fallback(reason: "latency_timeout"))
     }
 
@@ -68,7 +72,8 @@ import Scoring
     @Test func heuristicScoreOfAnEvasiveShortAnswerTriggersLowConfidence() {
         let answer = "Forse è Canberra."
         let confidence = ConfidenceScorer(method: .auto).score(answer: answer, tokenLogprobs: nil, expectedFormat: nil)
-        #expect(Self.policy.decide(answer: answer, confidence: confidence, latencyMs: 200, errorReason: nil) == .fallback(reason: "low_confidence_0.42"))
+        #expect(
+            Self.policy.decide(answer: answer, confidence: confidence, latencyMs: 200, errorReason: nil) == .fallback(reason: "low_confidence_0.42"))
     }
 
     /// A short but plain answer scores 0.7, exactly the default threshold, and is kept.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Settings
+import Testing
 
 @Suite struct EnvironmentOverrideTests {
     // MARK: Redis
@@ -199,18 +199,21 @@ import Settings
     }
 
     @Test func environmentIsAppliedOverTheFileByLoad() throws {
-        let config = try TemporaryFile("""
-        [fallback]
-        timeout_ms = 5000
-        enabled = true
-        [tier1]
-        model = "from-file"
-        enabled = true
-        """)
+        let config = try TemporaryFile(
+            """
+            [fallback]
+            timeout_ms = 5000
+            enabled = true
+            [tier1]
+            model = "from-file"
+            enabled = true
+            """)
         defer { config.remove() }
-        let settings = try CervellaSettings.load(path: config.path, environment: [
-            "FALLBACK_TIMEOUT_MS": "7000", "ENABLE_FALLBACK": "off", "QWEN3_MODEL": "from-env", "TIER_1_ENABLED": "no",
-        ])
+        let settings = try CervellaSettings.load(
+            path: config.path,
+            environment: [
+                "FALLBACK_TIMEOUT_MS": "7000", "ENABLE_FALLBACK": "off", "QWEN3_MODEL": "from-env", "TIER_1_ENABLED": "no",
+            ])
         #expect(settings.fallback.timeoutMs == 7000)
         #expect(settings.fallback.enabled == false)
         #expect(settings.tier(.tier1).model == "from-env")

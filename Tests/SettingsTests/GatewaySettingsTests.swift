@@ -1,27 +1,28 @@
 import Foundation
-import Testing
 import Settings
+import Testing
 
 /// The `[gateway]` table: the hardening keys of issue 11 are read, validated and documented.
 @Suite struct GatewaySettingsTests {
     @Test func everyGatewayKeyIsRead() throws {
-        let settings = try applying("""
-        [gateway]
-        host = "0.0.0.0"
-        port = 9090
-        request_body_limit_bytes = 2048
-        rate_limit_per_minute = 10
-        max_queue_length = 50
-        request_timeout_seconds = 30.0
-        log_content = true
-        header_read_timeout_seconds = 5
-        body_read_timeout_seconds = 12.5
-        max_connections = 100
-        max_tokens_limit = 4096
-        auth_failures_per_minute = 3
-        redis_timeout_ms = 750
-        protect_probes = false
-        """)
+        let settings = try applying(
+            """
+            [gateway]
+            host = "0.0.0.0"
+            port = 9090
+            request_body_limit_bytes = 2048
+            rate_limit_per_minute = 10
+            max_queue_length = 50
+            request_timeout_seconds = 30.0
+            log_content = true
+            header_read_timeout_seconds = 5
+            body_read_timeout_seconds = 12.5
+            max_connections = 100
+            max_tokens_limit = 4096
+            auth_failures_per_minute = 3
+            redis_timeout_ms = 750
+            protect_probes = false
+            """)
         let gateway = settings.gateway
         #expect(gateway.host == "0.0.0.0" && gateway.port == 9090)
         #expect(gateway.headerReadTimeoutSeconds == 5)

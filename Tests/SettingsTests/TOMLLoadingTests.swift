@@ -1,66 +1,68 @@
 import Foundation
-import Testing
 import Settings
+import Testing
 
 @Suite struct TOMLLoadingTests {
     @Test func partialFileChangesOnlyWhatItNames() throws {
-        let settings = try applying("""
-        [cache]
-        ttl_seconds = 60
-        """)
+        let settings = try applying(
+            """
+            [cache]
+            ttl_seconds = 60
+            """)
         var expected = CervellaSettings()
         expected.cache.ttlSeconds = 60
         #expect(settings == expected)
     }
 
     @Test func everyTableIsRead() throws {
-        let settings = try applying("""
-        [redis]
-        url = "redis://redis.internal:6380/2"
-        key_prefix = "staging"
-        reply_ttl_seconds = 120
+        let settings = try applying(
+            """
+            [redis]
+            url = "redis://redis.internal:6380/2"
+            key_prefix = "staging"
+            reply_ttl_seconds = 120
 
-        [cache]
-        enabled = false
-        ttl_seconds = 90
+            [cache]
+            enabled = false
+            ttl_seconds = 90
 
-        [fallback]
-        enabled = false
-        timeout_ms = 2500
+            [fallback]
+            enabled = false
+            timeout_ms = 2500
 
-        [worker]
-        queues = ["tier1"]
-        concurrency = 8
-        block_timeout_seconds = 1.5
-        heartbeat_interval_seconds = 2.0
-        heartbeat_ttl_seconds = 9
-        drain_timeout_seconds = 5.0
-        probation_processes = 4
-        dead_letter_max_length = 500
-        dead_letter_payload_bytes = 4096
+            [worker]
+            queues = ["tier1"]
+            concurrency = 8
+            block_timeout_seconds = 1.5
+            heartbeat_interval_seconds = 2.0
+            heartbeat_ttl_seconds = 9
+            drain_timeout_seconds = 5.0
+            probation_processes = 4
+            dead_letter_max_length = 500
+            dead_letter_payload_bytes = 4096
 
-        [producer]
-        default_tier = 3
-        job_timeout_seconds = 30.0
+            [producer]
+            default_tier = 3
+            job_timeout_seconds = 30.0
 
-        [tier2]
-        enabled = true
-        kind = "openai"
-        model = "deepseek-r1-distill-qwen-7b"
-        endpoints = ["http://gpu-a:8001", "http://gpu-b:8001"]
-        api_key_env = "R1_KEY"
-        confidence_method = "heuristic"
-        confidence_threshold = 0.65
-        timeout_ms = 8000
-        default_max_tokens = 4000
-        input_usd_per_million_tokens = 0.1
-        output_usd_per_million_tokens = 0.2
-        gpu_hour_usd = 0.6
-        requests_per_gpu_hour = 500.0
+            [tier2]
+            enabled = true
+            kind = "openai"
+            model = "deepseek-r1-distill-qwen-7b"
+            endpoints = ["http://gpu-a:8001", "http://gpu-b:8001"]
+            api_key_env = "R1_KEY"
+            confidence_method = "heuristic"
+            confidence_threshold = 0.65
+            timeout_ms = 8000
+            default_max_tokens = 4000
+            input_usd_per_million_tokens = 0.1
+            output_usd_per_million_tokens = 0.2
+            gpu_hour_usd = 0.6
+            requests_per_gpu_hour = 500.0
 
-        [tier3]
-        anthropic_version = "2024-01-01"
-        """)
+            [tier3]
+            anthropic_version = "2024-01-01"
+            """)
         #expect(settings.redis.url == "redis://redis.internal:6380/2")
         #expect(settings.redis.keyPrefix == "staging")
         #expect(settings.redis.replyTTLSeconds == 120)
@@ -98,13 +100,14 @@ import Settings
     }
 
     @Test func integerIsAcceptedWhereANumberIsExpected() throws {
-        let settings = try applying("""
-        [tier1]
-        confidence_threshold = 1
-        requests_per_gpu_hour = 1000
-        [worker]
-        block_timeout_seconds = 3
-        """)
+        let settings = try applying(
+            """
+            [tier1]
+            confidence_threshold = 1
+            requests_per_gpu_hour = 1000
+            [worker]
+            block_timeout_seconds = 3
+            """)
         #expect(settings.tier(.tier1).confidenceThreshold == 1.0)
         #expect(settings.tier(.tier1).requestsPerGPUHour == 1000)
         #expect(settings.worker.blockTimeoutSeconds == 3.0)

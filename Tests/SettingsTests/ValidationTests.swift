@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Settings
+import Testing
 
 @Suite struct ValidationTests {
     static func validationError(_ toml: String) throws -> SettingsError? {

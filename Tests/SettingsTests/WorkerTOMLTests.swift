@@ -1,7 +1,7 @@
 import Foundation
 import JobProtocol
-import Testing
 import Settings
+import Testing
 
 @Suite struct WorkerTOMLTests {
     @Test func repositoryWorkerTOMLLoadsAndValidates() throws {
@@ -69,9 +69,11 @@ import Settings
     }
 
     @Test func environmentOverridesTheRepositoryFile() throws {
-        let settings = try CervellaSettings.load(path: repositoryWorkerTOML, environment: [
-            "QWEN3_ENDPOINT": "http://gpu-a:8000,http://gpu-b:8000", "CLAUDE_API_KEY": "sk-test",
-        ])
+        let settings = try CervellaSettings.load(
+            path: repositoryWorkerTOML,
+            environment: [
+                "QWEN3_ENDPOINT": "http://gpu-a:8000,http://gpu-b:8000", "CLAUDE_API_KEY": "sk-test",
+            ])
         #expect(settings.tier(.tier1).endpoints == ["http://gpu-a:8000", "http://gpu-b:8000"])
         #expect(settings.tier(.tier3).apiKey == "sk-test")
     }

@@ -1,4 +1,3 @@
-import Spawn
 import ControlPlane
 import Foundation
 import Gateway
@@ -6,10 +5,11 @@ import JobProtocol
 import Logging
 import Producer
 import ProviderSimulator
-import Synchronization
 import RedisClient
 import ServiceLifecycle
 import Settings
+import Spawn
+import Synchronization
 import WorkerPool
 
 /// Where the test scripts put the shared services.
@@ -43,7 +43,9 @@ public enum TestEnvironment {
     /// Runs `script` with the suite's Python (posix_spawn, output to a file) and waits for it
     /// without blocking a thread of the cooperative pool; its exit status (nil when it was still
     /// running after `seconds` and was killed) and everything it printed.
-    public static func runPython(_ script: String, environment extra: [String: String], seconds: Double) async throws -> (status: Int32?, output: String) {
+    public static func runPython(_ script: String, environment extra: [String: String], seconds: Double) async throws -> (
+        status: Int32?, output: String
+    ) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("cervella-python-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         let process = try SpawnedProcess(
@@ -86,10 +88,12 @@ public final class RunningSimulator: Sendable {
 
     public static func start(configuration: SimulatorConfiguration = SimulatorConfiguration(port: 0)) async throws -> RunningSimulator {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let simulator = ProviderSimulator(configuration: configuration, logger: TestEnvironment.logger, onListening: { port in
-            continuation.yield(port)
-            continuation.finish()
-        })
+        let simulator = ProviderSimulator(
+            configuration: configuration, logger: TestEnvironment.logger,
+            onListening: { port in
+                continuation.yield(port)
+                continuation.finish()
+            })
         let group = TestServiceGroup(simulator)
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestSetupError("the simulator did not start") }
@@ -111,7 +115,9 @@ public final class TestPool: Sendable {
     public let producer: Producer
     private let workers: Mutex<[(Worker, Task<Void, any Error>)]>
 
-    public init(configure: (inout CervellaSettings) -> Void = { _ in }, workers workerCount: Int = 1, simulator shared: RunningSimulator? = nil) async throws {
+    public init(configure: (inout CervellaSettings) -> Void = { _ in }, workers workerCount: Int = 1, simulator shared: RunningSimulator? = nil)
+        async throws
+    {
         let simulator: RunningSimulator
         if let shared { simulator = shared } else { simulator = try await RunningSimulator.start() }
         var settings = CervellaSettings()
@@ -192,7 +198,9 @@ public final class TestPool: Sendable {
         return ProbationLauncher { id in
             try SpawnedProcess(
                 executable: binary, arguments: ["worker", "--probation", "--worker-id", id, "--log-level", level], environment: environment,
-                output: FileManager.default.temporaryDirectory.appendingPathComponent("cervella-probation-\(id.replacingOccurrences(of: "/", with: "-")).log").path
+                output: FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "cervella-probation-\(id.replacingOccurrences(of: "/", with: "-")).log"
+                ).path
             )
         }
     }
@@ -202,10 +210,12 @@ public final class TestPool: Sendable {
         var settings = self.settings
         configure(&settings)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let gateway = try GatewayServer(settings: settings, port: 0, logger: TestEnvironment.logger, onListening: { port in
-            continuation.yield(port)
-            continuation.finish()
-        })
+        let gateway = try GatewayServer(
+            settings: settings, port: 0, logger: TestEnvironment.logger,
+            onListening: { port in
+                continuation.yield(port)
+                continuation.finish()
+            })
         let group = TestServiceGroup(gateway)
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestSetupError("the gateway did not start") }
@@ -213,16 +223,24 @@ public final class TestPool: Sendable {
     }
 
     /// Sends one user message through the pool and waits for its result.
-    public func ask(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) async throws -> JobResult {
-        try await producer.submit(try job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
+    public func ask(
+        _ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true,
+        timeout: Double = 20, params: GenerationParameters = .init()
+    ) async throws -> JobResult {
+        try await producer.submit(
+            try job(text, system: system, tierHint: tierHint, forceModel: forceModel, tier: tier, cache: cache, timeout: timeout, params: params))
     }
 
-    public func job(_ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true, timeout: Double = 20, params: GenerationParameters = .init()) throws -> Job {
+    public func job(
+        _ text: String, system: String? = nil, tierHint: String = "auto", forceModel: String? = nil, tier: Int? = nil, cache: Bool = true,
+        timeout: Double = 20, params: GenerationParameters = .init()
+    ) throws -> Job {
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
         messages.append(ChatMessage(role: "user", content: text))
         let route = tier.map { Route(tier: $0, model: Tier($0).map { settings.tier($0).model } ?? "", reason: "test_route") }
-        return try producer.makeJob(messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
+        return try producer.makeJob(
+            messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, cache: cache, timeoutSeconds: timeout, route: route)
     }
 
     /// Waits until every in-process worker has read live switches that satisfy `condition`
@@ -299,7 +317,8 @@ final class TestServiceGroup: Sendable {
     private let task: Task<Void, any Error>
 
     init(_ service: some Service) {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [], logger: TestEnvironment.logger))
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [], logger: TestEnvironment.logger))
         self.group = group
         self.task = Task { try await group.run() }
     }

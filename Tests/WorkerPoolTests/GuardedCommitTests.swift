@@ -1,5 +1,6 @@
 import RedisClient
 import Testing
+
 @testable import WorkerPool
 
 /// The guarded commit script's arguments, as the Lua script reads them.
@@ -10,11 +11,12 @@ import Testing
         let first = [RedisCommand("LPUSH", "cv:reply:j1", "answer"), RedisCommand("PUBLISH", "cv:replies", "answer")]
         let always = [RedisCommand("LREM", "cv:processing:tier1:w1", -1, "payload")]
         let arguments = GuardedCommit.arguments(ttlSeconds: 300, owner: "w1", first: first, always: always).map(Self.text)
-        #expect(arguments == [
-            "300", "w1",
-            "2", "3", "LPUSH", "cv:reply:j1", "answer", "3", "PUBLISH", "cv:replies", "answer",
-            "1", "4", "LREM", "cv:processing:tier1:w1", "-1", "payload",
-        ])
+        #expect(
+            arguments == [
+                "300", "w1",
+                "2", "3", "LPUSH", "cv:reply:j1", "answer", "3", "PUBLISH", "cv:replies", "answer",
+                "1", "4", "LREM", "cv:processing:tier1:w1", "-1", "payload",
+            ])
     }
 
     @Test func theGuardLivesAtLeastASecond() {

@@ -3,6 +3,7 @@ import JobProtocol
 import RedisClient
 import Settings
 import Testing
+
 @testable import WorkerPool
 
 /// The commands of one commit, read without Redis.
@@ -10,7 +11,9 @@ import Testing
     static let keys = KeySpace(prefix: "cv")
 
     static func job() -> Job {
-        Job(id: "j1", replyTo: keys.reply("j1"), createdAt: 1_767_225_600, deadlineAt: 1_767_225_660, messages: [ChatMessage(role: "user", content: "hi")])
+        Job(
+            id: "j1", replyTo: keys.reply("j1"), createdAt: 1_767_225_600, deadlineAt: 1_767_225_660,
+            messages: [ChatMessage(role: "user", content: "hi")])
     }
 
     static func names(_ commands: [RedisCommand]) -> [String] { commands.map { String(decoding: $0.arguments[0], as: UTF8.self) } }
@@ -65,7 +68,8 @@ import Testing
 
     @Test func aFallbackPushesTheJobAndLeavesNoGuard() {
         let fetched = FetchedJob(queue: .tier1, payload: Array("p".utf8), poppedAt: 0)
-        let plan = JobCommit(outcome: .fallback(job: Self.job()), stats: []).plan(keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
+        let plan = JobCommit(outcome: .fallback(job: Self.job()), stats: []).plan(
+            keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
         #expect(plan.guardKey == nil)
         #expect(Self.names(plan.always) == ["LPUSH", "LREM"])
         #expect(Self.text(plan.always[0].arguments[1]) == "cv:queue:fallback")
@@ -75,7 +79,8 @@ import Testing
         var job = Self.job()
         job.deadlineAt = 1e300
         let fetched = FetchedJob(queue: .tier1, payload: [], poppedAt: 0)
-        let plan = JobCommit.reply(job, .failure(id: "j1", code: "c", message: "m"), stats: []).plan(keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w")
+        let plan = JobCommit.reply(job, .failure(id: "j1", code: "c", message: "m"), stats: []).plan(
+            keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w")
         #expect(plan.guardTTLSeconds > 0)
     }
 }

@@ -4,6 +4,7 @@ import JobProtocol
 import Providers
 import Settings
 import Testing
+
 @testable import WorkerPool
 
 /// The pure steps between a fetched job and its commit, without Redis or a provider.
@@ -13,7 +14,9 @@ import Testing
     static let flags = LiveFlags(settings: settings)
 
     static func job(deadlineIn seconds: Double? = 60, maxTokens: Int? = nil, enableFallback: Bool = true) -> Job {
-        var job = Job(id: "j1", replyTo: "cervella:reply:j1", createdAt: now - 2, deadlineAt: seconds.map { now + $0 }, messages: [ChatMessage(role: "user", content: "hi")])
+        var job = Job(
+            id: "j1", replyTo: "cervella:reply:j1", createdAt: now - 2, deadlineAt: seconds.map { now + $0 },
+            messages: [ChatMessage(role: "user", content: "hi")])
         job.params.maxTokens = maxTokens
         job.enableFallback = enableFallback
         return job
@@ -57,7 +60,8 @@ import Testing
         var flags = Self.flags
         flags.tierEnabled[.tier1] = false
         flags.tierEnabled[.tier2] = true
-        let commit = try #require(JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), flags: flags, settings: Self.settings))
+        let commit = try #require(
+            JobDecision.bypass(job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), flags: flags, settings: Self.settings))
         guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
         #expect(next.fallbackFrom?.reason == "tier1_disabled")
         #expect(next.fallbackFrom?.costUSD == 0)
@@ -72,19 +76,22 @@ import Testing
         let small = JobDecision.Route(fetchedFrom: .tier1, job: Self.job())
         let claude = JobDecision.Route(fetchedFrom: .fallback, job: Self.job())
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: small, settings: settings, now: Self.now) == settings.fallback.timeoutMs)
-        #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: claude, settings: settings, now: Self.now) == settings.tier(.tier3).timeoutMs)
+        #expect(
+            JobDecision.callBudgetMs(Self.job(deadlineIn: 600), route: claude, settings: settings, now: Self.now) == settings.tier(.tier3).timeoutMs)
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: 0.25), route: claude, settings: settings, now: Self.now) == 250)
         // Never zero or negative, whatever the clock says.
         #expect(JobDecision.callBudgetMs(Self.job(deadlineIn: -5), route: claude, settings: settings, now: Self.now) == 1)
         let request = JobDecision.request(for: Self.job(maxTokens: 77), route: small, settings: settings, now: Self.now)
         #expect(request.maxTokens == 77 && request.timeout == .milliseconds(settings.fallback.timeoutMs))
-        #expect(JobDecision.request(for: Self.job(), route: small, settings: settings, now: Self.now).maxTokens == settings.tier(.tier1).defaultMaxTokens)
+        #expect(
+            JobDecision.request(for: Self.job(), route: small, settings: settings, now: Self.now).maxTokens == settings.tier(.tier1).defaultMaxTokens)
     }
 
     @Test func aConfidentAnswerIsRepliedAndCachedWithItsCosts() throws {
         let job = Self.job()
         let route = JobDecision.Route(fetchedFrom: .tier1, job: job)
-        let call = JobDecision.Call(model: "qwen", response: Self.answer("Paris is the capital of France.", logprobs: [-0.01, -0.02]), latencyMs: 120)
+        let call = JobDecision.Call(
+            model: "qwen", response: Self.answer("Paris is the capital of France.", logprobs: [-0.01, -0.02]), latencyMs: 120)
         let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context())
         guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply"); return }
         #expect(result.ok && result.response == "Paris is the capital of France.")

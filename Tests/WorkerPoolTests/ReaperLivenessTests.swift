@@ -1,9 +1,11 @@
 import Testing
+
 @testable import WorkerPool
 
 /// The reaper's reading of `CLIENT LIST` and of a heartbeat, without Redis.
 @Suite struct ReaperLivenessTests {
-    static let line: Substring = "id=7 addr=127.0.0.1:51234 laddr=127.0.0.1:6379 fd=9 name=cervella/worker/commands/host:42 age=12 idle=0 flags=N db=0 cmd=client|list"
+    static let line: Substring =
+        "id=7 addr=127.0.0.1:51234 laddr=127.0.0.1:6379 fd=9 name=cervella/worker/commands/host:42 age=12 idle=0 flags=N db=0 cmd=client|list"
 
     @Test func fieldsOfAClientListLineAreReadByExactKey() {
         #expect(Reaper.field("name", in: Self.line) == "cervella/worker/commands/host:42")

@@ -1,5 +1,6 @@
 import Providers
 import Testing
+
 @testable import WorkerPool
 
 /// The worker's slots, its in-flight count and its retry schedule, without Redis.

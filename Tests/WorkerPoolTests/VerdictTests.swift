@@ -1,5 +1,6 @@
 import Scoring
 import Testing
+
 @testable import WorkerPool
 
 /// The worker's decision table (report 3.4), without Redis or a provider.
