@@ -143,7 +143,7 @@ struct SimulatorServiceTests {
         await group.triggerGracefulShutdown()
         try await running.value
         // Alone this takes well under a second; in a full run on 2 loaded cores it has taken
-        // 10–17 s (cause not found yet, see docs/BENCHMARKS.md's notes). The promise tested is
+        // 10–17 s (cause not found yet). The promise tested is
         // that the hour-long hang is not waited for.
         #expect(clock.now - start < .seconds(30))
         let hangResult = await hanging.result
