@@ -37,7 +37,9 @@ public final class RedisConnection: Sendable {
         let thread = Thread {
             RedisConnectionLoop(configuration: configuration, name: name, logger: logger, inbox: inbox, traffic: traffic).run()
         }
-        thread.name = "redis-\(name)"
+        // Linux keeps a thread name only up to 15 bytes; a longer one is dropped, and `perf` and
+        // `top` then show the thread under its process name.
+        thread.name = "redis-conn"
         thread.start()
     }
 

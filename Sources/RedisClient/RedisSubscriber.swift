@@ -28,7 +28,7 @@ public final class RedisSubscriber: Sendable {
                 onSubscribed: onSubscribed, onMessage: onMessage
             ).run()
         }
-        thread.name = "redis-subscriber"
+        thread.name = "redis-sub"  // at most 15 bytes, or Linux drops it
         thread.start()
     }
 
