@@ -55,6 +55,11 @@ public final class RedisConnection: Sendable {
     /// returned as `.error` values, not thrown.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         if commands.isEmpty { return [] }
+        // `*0` is read by Redis as no command at all: it never answers, and every later reply
+        // on the connection would be taken for this one's.
+        if commands.contains(where: \.arguments.isEmpty) {
+            throw RedisError(.invalidCommand, "a command without a name cannot be sent")
+        }
         // Encoded here, on the caller's thread, so the connection's thread only writes.
         var payload: [UInt8] = []
         for command in commands { command.encode(into: &payload) }

@@ -14,6 +14,8 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let transactionFailed = Code(name: "transaction_failed")
         /// The connection URL could not be understood.
         public static let invalidURL = Code(name: "invalid_url")
+        /// A command the client refuses to send (one without a name: Redis would never answer it).
+        public static let invalidCommand = Code(name: "invalid_command")
         /// The client was shut down.
         public static let shutdown = Code(name: "shutdown")
         public var description: String { name }

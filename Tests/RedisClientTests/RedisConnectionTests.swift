@@ -161,4 +161,11 @@ import Testing
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://localhost:6379/abc") }
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "rediss://localhost:6379") }
     }
+
+    @Test func aCommandWithoutANameIsRefusedAndTheConnectionStaysUsable() async throws {
+        let connection = RedisConnection(configuration: try RedisConnectionTests.configuration())
+        defer { connection.close() }
+        await #expect(throws: RedisError.self) { try await connection.pipeline([RedisCommand("PING"), RedisCommand([] as [[UInt8]])]) }
+        #expect(try await connection.send("PING") == .status("PONG"))
+    }
 }
