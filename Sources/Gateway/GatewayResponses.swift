@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import JobProtocol
 
 /// JSON responses and the error shape every route uses.
 enum GatewayResponse {
@@ -7,6 +8,15 @@ enum GatewayResponse {
     static let retryAfter = HeaderName("retry-after")!
     static let authorization = HeaderName("authorization")!
 
+    /// A body written field by field with `JSONWriter`, for the request path (see
+    /// `GatewayServer.completionBody`).
+    static func written(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
+        var writer = JSONWriter(capacity: 256)
+        body(&writer)
+        return writer.bytes
+    }
+
+    /// Any JSON object (sorted keys), for the admin and health routes, which are not hot.
     static func json(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return bytes(Array(data), status: status, headers: headers)
@@ -43,8 +53,15 @@ enum GatewayResponse {
         case 400..<500: type = "invalid_request_error"
         default: type = "api_error"
         }
-        let object: [String: Any] = ["error": ["code": code, "message": message, "type": type]]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Array(data)
+        return written { w in
+            w.object { w in
+                w.key("error")
+                w.object { w in
+                    w.key("code"); w.string(code)
+                    w.key("message"); w.string(message)
+                    w.key("type"); w.string(type)
+                }
+            }
+        }
     }
 }

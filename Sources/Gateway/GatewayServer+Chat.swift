@@ -6,7 +6,8 @@ import Producer
 import Routing
 
 extension GatewayServer {
-    /// `POST /api/chat`: the report's ChatRequest in, ChatResponse out.
+    /// `POST /api/chat`: the report's ChatRequest in, its ChatResponse out (`response` and the
+    /// result's `metadata`).
     func chat(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let chat = try decode(ChatRequest.self, from: try await body(request, context))
         guard chat.stream != true else {
@@ -23,7 +24,7 @@ extension GatewayServer {
             messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
         let result = try await run(job, endpoint: "/api/chat")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
-        return GatewayResponse.encoded(ChatResponse(response: result.response ?? "", metadata: metadata))
+        return GatewayResponse.bytes(Self.chatBody(result.response ?? "", metadata: metadata), status: .ok, headers: [:])
     }
 
     /// `POST /v1/chat/completions`: OpenAI's shape, so the official client works unchanged.
@@ -45,17 +46,53 @@ extension GatewayServer {
         let job = try makeJob(messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params)
         let result = try await run(job, endpoint: "/v1/chat/completions")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
-        let completion: [String: Any] = [
-            "id": "chatcmpl-\(job.id)", "object": "chat.completion", "created": Int(saturating: job.createdAt), "model": metadata.modelUsed,
-            "choices": [
-                ["index": 0, "message": ["role": "assistant", "content": result.response ?? ""], "finish_reason": "stop", "logprobs": NSNull()]
-            ],
-            "usage": [
-                "prompt_tokens": metadata.tokensInput, "completion_tokens": metadata.tokensOutput,
-                "total_tokens": metadata.tokensInput &+ metadata.tokensOutput,
-            ],
-        ]
-        return GatewayResponse.json(completion, headers: Self.cervellaHeaders(metadata))
+        let completion = Self.completionBody(
+            id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", metadata: metadata)
+        return GatewayResponse.bytes(completion, status: .ok, headers: Self.cervellaHeaders(metadata))
+    }
+
+    /// OpenAI's `chat.completion` object for an answer.
+    ///
+    /// The response bodies of the request path are written field by field: JSONSerialization's
+    /// bridging and key sorting were a quarter of the gateway's CPU per request (docs/BENCHMARKS.md).
+    static func completionBody(id: String, created: Int, content: String, metadata: ResultMetadata) -> [UInt8] {
+        GatewayResponse.written { w in
+            w.object { w in
+                w.key("id"); w.string(id)
+                w.key("object"); w.string("chat.completion")
+                w.key("created"); w.int(created)
+                w.key("model"); w.string(metadata.modelUsed)
+                w.key("choices")
+                w.array(CollectionOfOne(content)) { w, content in
+                    w.object { w in
+                        w.key("index"); w.int(0)
+                        w.key("message")
+                        w.object { w in
+                            w.key("role"); w.string("assistant")
+                            w.key("content"); w.string(content)
+                        }
+                        w.key("finish_reason"); w.string("stop")
+                        w.key("logprobs"); w.null()
+                    }
+                }
+                w.key("usage")
+                w.object { w in
+                    w.key("prompt_tokens"); w.int(metadata.tokensInput)
+                    w.key("completion_tokens"); w.int(metadata.tokensOutput)
+                    w.key("total_tokens"); w.int(metadata.tokensInput &+ metadata.tokensOutput)
+                }
+            }
+        }
+    }
+
+    /// The report's ChatResponse: `response` and the result's `metadata`.
+    static func chatBody(_ response: String, metadata: ResultMetadata) -> [UInt8] {
+        GatewayResponse.written { w in
+            w.object { w in
+                w.key("response"); w.string(response)
+                w.key("metadata"); w.metadata(metadata)
+            }
+        }
     }
 
     /// `GET /v1/models`: `auto` (the classifier) and each tier's model.

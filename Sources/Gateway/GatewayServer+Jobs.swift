@@ -60,11 +60,19 @@ extension GatewayServer {
                     .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
         }
         logRequest(job, result: nil, endpoint: "/api/jobs", status: 202)
-        return GatewayResponse.json(
-            [
-                "id": job.id, "status": "queued", "status_url": "/api/jobs/\(job.id)",
-                "route": ["tier": job.route?.tier ?? 0, "reason": job.route?.reason ?? ""],
-            ], status: .accepted)
+        let accepted = GatewayResponse.written { w in
+            w.object { w in
+                w.key("id"); w.string(job.id)
+                w.key("status"); w.string("queued")
+                w.key("status_url"); w.string("/api/jobs/\(job.id)")
+                w.key("route")
+                w.object { w in
+                    w.key("tier"); w.int(job.route?.tier ?? 0)
+                    w.key("reason"); w.string(job.route?.reason ?? "")
+                }
+            }
+        }
+        return GatewayResponse.bytes(accepted, status: .accepted, headers: [:])
     }
 
     /// `GET /api/jobs/{id}`: 200 with the result, 202 while pending, 404 unknown or expired.

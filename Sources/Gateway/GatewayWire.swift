@@ -14,12 +14,6 @@ struct ChatRequest: Decodable {
     }
 }
 
-/// The report's ChatResponse: the answer and the result metadata.
-struct ChatResponse: Encodable {
-    var response: String
-    var metadata: ResultMetadata
-}
-
 /// OpenAI's chat completion request, as much of it as Cervella honours.
 struct CompletionRequest: Decodable {
     enum Stop: Decodable {

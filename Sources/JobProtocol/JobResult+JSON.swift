@@ -176,27 +176,7 @@ extension JobResult {
             if ok {
                 w.key("response"); w.string(response ?? "")
                 if let metadata {
-                    w.key("metadata");
-                    w.object { w in
-                        w.key("model_used"); w.string(metadata.modelUsed)
-                        w.key("tier"); w.int(metadata.tier)
-                        w.key("latency_ms"); w.int(metadata.latencyMs)
-                        w.key("queue_ms"); w.int(metadata.queueMs)
-                        w.key("confidence"); w.double(metadata.confidence)
-                        w.key("cost_usd"); w.double(metadata.costUSD)
-                        w.key("tokens_input"); w.int(metadata.tokensInput)
-                        w.key("tokens_output"); w.int(metadata.tokensOutput)
-                        w.key("fallback"); w.bool(metadata.fallback)
-                        w.key("fallback_reason"); w.string(metadata.fallbackReason)
-                        w.key("original_model"); w.string(metadata.originalModel)
-                        w.key("original_confidence"); w.double(metadata.originalConfidence)
-                        w.key("tier_decision_reason"); w.string(metadata.tierDecisionReason)
-                        w.key("cache_hit"); w.bool(metadata.cacheHit)
-                        w.key("worker"); w.string(metadata.worker)
-                        w.key("timestamp"); w.string(metadata.timestamp)
-                        if let chars = metadata.reasoningChars { w.key("reasoning_chars"); w.int(chars) }
-                        if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
-                    }
+                    w.key("metadata"); w.metadata(metadata)
                 }
             } else if let error {
                 w.key("error");
@@ -207,5 +187,32 @@ extension JobResult {
             }
         }
         return w.bytes
+    }
+}
+
+extension JSONWriter {
+    /// A result's `metadata` object, as `ResultMetadata.encode(to:)` describes it; also the
+    /// gateway's ChatResponse.
+    public mutating func metadata(_ metadata: ResultMetadata) {
+        object { w in
+            w.key("model_used"); w.string(metadata.modelUsed)
+            w.key("tier"); w.int(metadata.tier)
+            w.key("latency_ms"); w.int(metadata.latencyMs)
+            w.key("queue_ms"); w.int(metadata.queueMs)
+            w.key("confidence"); w.double(metadata.confidence)
+            w.key("cost_usd"); w.double(metadata.costUSD)
+            w.key("tokens_input"); w.int(metadata.tokensInput)
+            w.key("tokens_output"); w.int(metadata.tokensOutput)
+            w.key("fallback"); w.bool(metadata.fallback)
+            w.key("fallback_reason"); w.string(metadata.fallbackReason)
+            w.key("original_model"); w.string(metadata.originalModel)
+            w.key("original_confidence"); w.double(metadata.originalConfidence)
+            w.key("tier_decision_reason"); w.string(metadata.tierDecisionReason)
+            w.key("cache_hit"); w.bool(metadata.cacheHit)
+            w.key("worker"); w.string(metadata.worker)
+            w.key("timestamp"); w.string(metadata.timestamp)
+            if let chars = metadata.reasoningChars { w.key("reasoning_chars"); w.int(chars) }
+            if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
+        }
     }
 }

@@ -124,4 +124,53 @@ import Testing
         #expect(value("x-cervella-latency-ms") == "342")
         #expect(value("x-cervella-confidence") == "0.920")
     }
+
+    /// The response bodies are written field by field (not by JSONEncoder): each must read back
+    /// as the same values, whatever the answer's text holds.
+    static let awkward = "line one\nsaid \"hi\" \\ tab\t bell\u{7} é 🚀"
+
+    @Test(arguments: [
+        ResultMetadata(
+            modelUsed: "qwen3-4b", tier: 1, latencyMs: 342, queueMs: 3, confidence: 0.92, costUSD: 0.0008, tokensInput: 75, tokensOutput: 210,
+            tierDecisionReason: "simple_task_pattern_matched", worker: "w-1", timestamp: "2026-11-30T14:00:00Z"),
+        ResultMetadata(
+            modelUsed: "claude-sonnet-4-5", tier: 3, latencyMs: 0, queueMs: 0, confidence: nil, costUSD: 1e-7, tokensInput: 0, tokensOutput: Int.max,
+            fallback: true, fallbackReason: "low_confidence_0.55", originalModel: "qwen3-4b", originalConfidence: 0.55,
+            tierDecisionReason: awkward, cacheHit: true, worker: awkward, timestamp: "t", reasoningChars: 12, fallbackSuppressed: "budget"),
+    ])
+    func chatResponsesReadBackAsTheResult(metadata: ResultMetadata) throws {
+        struct ChatResponse: Decodable {
+            var response: String
+            var metadata: ResultMetadata
+        }
+        let decoded = try JSONDecoder().decode(ChatResponse.self, from: Data(GatewayServer.chatBody(Self.awkward, metadata: metadata)))
+        #expect(decoded.response == Self.awkward)
+        #expect(decoded.metadata == metadata)
+    }
+
+    @Test func completionsHaveOpenAIsShape() throws {
+        let metadata = ResultMetadata(
+            modelUsed: "qwen3-4b", tier: 1, latencyMs: 342, queueMs: 3, confidence: 0.92, costUSD: 0.0008, tokensInput: 75, tokensOutput: 210,
+            tierDecisionReason: "simple_task_pattern_matched", worker: "w", timestamp: "t")
+        let body = GatewayServer.completionBody(id: "chatcmpl-abc", created: 1_790_000_000, content: Self.awkward, metadata: metadata)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        #expect(object["id"] as? String == "chatcmpl-abc")
+        #expect(object["object"] as? String == "chat.completion")
+        #expect(object["created"] as? Int == 1_790_000_000)
+        #expect(object["model"] as? String == "qwen3-4b")
+        let choices = try #require(object["choices"] as? [[String: Any]])
+        #expect(choices.count == 1)
+        #expect(choices[0]["index"] as? Int == 0)
+        #expect(choices[0]["finish_reason"] as? String == "stop")
+        #expect(choices[0]["logprobs"] is NSNull)
+        #expect(choices[0]["message"] as? [String: String] == ["role": "assistant", "content": Self.awkward])
+        #expect(object["usage"] as? [String: Int] == ["prompt_tokens": 75, "completion_tokens": 210, "total_tokens": 285])
+    }
+
+    @Test func errorBodiesReadBack() throws {
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(GatewayResponse.errorBody(.tooManyRequests, code: "rate_limited", message: Self.awkward)))
+                as? [String: [String: String]])
+        #expect(object == ["error": ["code": "rate_limited", "message": Self.awkward, "type": "rate_limit_error"]])
+    }
 }
