@@ -37,10 +37,12 @@ extension GatewayServer {
         throw Refusal(response: GatewayResponse.error(.unsupportedMediaType, code: "unsupported_media_type", message: message))
     }
 
-    /// Decodes a JSON body, or a 400 refusal that names the field and what is wrong.
-    func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    /// Decodes a JSON body, or a 400 refusal that names the field and what is wrong: a field of
+    /// the wrong type, or one the route does not honour (`unsupported_parameter`).
+    func decode<T: HonouredFields>(_ type: T.Type, from data: Data) throws -> T {
+        let decoded: T
         do {
-            return try JSONDecoder().decode(type, from: data)
+            decoded = try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             let message: String
             switch error {
@@ -57,6 +59,10 @@ extension GatewayServer {
         } catch {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "the body could not be decoded"))
         }
+        if let problem = FieldCheck.problem(in: Array(data), for: type) {
+            throw Refusal(response: GatewayResponse.error(.badRequest, code: "unsupported_parameter", message: problem))
+        }
+        return decoded
     }
 
     /// Top-level fields that hold whole numbers in some request body.

@@ -161,4 +161,58 @@ import Testing
             #expect(try await client.execute(uri: "/api/nothing", method: .get, headers: Self.bearer("alpha-key")).status == .notFound)
         }
     }
+
+    /// A field the pool cannot honour is refused by name before anything is enqueued (this
+    /// gateway has no Redis: a request that got as far as the queue would be 503).
+    @Test func unhonouredFieldsAre400NamingThem() async throws {
+        try await Self.withGateway(Self.settings()) { (client) async throws in
+            let cases: [(uri: String, body: String, message: String)] = [
+                (
+                    "/v1/chat/completions",
+                    #"{"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
+                    "unsupported field 'tools': this route honours 'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'stop', 'stream', 'temperature' and 'top_p'; remove it"
+                ),
+                (
+                    "/v1/chat/completions",
+                    #"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"},"logit_bias":{"1":2}}"#,
+                    "unsupported fields 'logit_bias' and 'response_format': this route honours 'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'stop', 'stream', 'temperature' and 'top_p'; remove them"
+                ),
+                (
+                    "/v1/chat/completions",
+                    #"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"","tool_calls":[]}]}"#,
+                    "messages[1]: unsupported field 'tool_calls': a message may hold 'content' and 'role'"
+                ),
+                (
+                    "/api/jobs", #"{"message":"hi","params":{"max_tokens":5}}"#,
+                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'temperature', 'tier_hint' and 'timeout_seconds'; remove it"
+                ),
+                (
+                    "/api/chat", #"{"message":"hi","session":"s-1"}"#,
+                    "unsupported field 'session': this route honours 'context', 'enable_fallback', 'force_model', 'message', 'stream' and 'tier_hint'; remove it"
+                ),
+            ]
+            for (uri, body, message) in cases {
+                let response = try await client.execute(uri: uri, method: .post, headers: Self.bearer("alpha-key"), body: ByteBuffer(string: body))
+                #expect(response.status == .badRequest, "\(uri) \(body)")
+                #expect(Self.error(response) == ["code": "unsupported_parameter", "message": message, "type": "invalid_request_error"])
+            }
+        }
+    }
+
+    /// What clients send by default that asks for nothing passes: null for any field, and the
+    /// neutral value of a field the pool cannot honour. The request then reaches Redis (503 here).
+    @Test func nullsAndNeutralValuesPass() async throws {
+        try await Self.withGateway(Self.settings()) { (client) async throws in
+            let body =
+                #"{"messages":[{"role":"user","content":"hi","name":null}],"tools":null,"frequency_penalty":0,"presence_penalty":0.0,"logprobs":false}"#
+            let response = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Self.bearer("alpha-key"), body: ByteBuffer(string: body))
+            #expect(response.status == .serviceUnavailable)
+            #expect(Self.error(response)["code"] == "redis_unavailable")
+            let penalty = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Self.bearer("alpha-key"),
+                body: ByteBuffer(string: #"{"messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5}"#))
+            #expect(Self.error(penalty)["code"] == "unsupported_parameter")
+        }
+    }
 }

@@ -173,4 +173,13 @@ import Testing
                 as? [String: [String: String]])
         #expect(object == ["error": ["code": "rate_limited", "message": Self.awkward, "type": "rate_limit_error"]])
     }
+
+    @Test func fieldListsReadAsEnglish() {
+        #expect(FieldCheck.list(["a"]) == "'a'")
+        #expect(FieldCheck.list(["a", "b"]) == "'a' and 'b'")
+        #expect(FieldCheck.list(["a", "b", "c"]) == "'a', 'b' and 'c'")
+        let many = (0..<12).map { "f\($0)" }
+        #expect(FieldCheck.list(many) == "'f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9' and 2 more")
+        #expect(FieldCheck.list([String(repeating: "x", count: 500)]) == "'\(String(repeating: "x", count: 64))'")
+    }
 }
