@@ -138,15 +138,20 @@ public struct JSONWriter {
         }
     }
 
-    /// `{"role":…,"content":…}`, content as a string or a list of parts.
+    /// `{"role":…,"content":…}`, content as a string, a list of parts or null, then `name`,
+    /// `tool_calls` and `tool_call_id` when the message has them.
     public mutating func message(_ message: ChatMessage) {
         object { w in
             w.key("role"); w.string(message.role)
             w.key("content")
             switch message.content {
-            case .text(let text): w.string(text)
-            case .parts(let parts): w.array(parts) { $0.value($1) }
+            case .text(let text)?: w.string(text)
+            case .parts(let parts)?: w.array(parts) { $0.value($1) }
+            case nil: w.null()
             }
+            if let name = message.name { w.key("name"); w.string(name) }
+            if let calls = message.toolCalls { w.key("tool_calls"); w.array(calls) { $0.toolCall($1) } }
+            if let id = message.toolCallID { w.key("tool_call_id"); w.string(id) }
         }
     }
 

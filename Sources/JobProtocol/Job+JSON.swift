@@ -87,19 +87,17 @@ extension Job {
         else { return nil }
         var messages: [ChatMessage] = []
         for element in messageList {
-            guard let message = JSONFields(element), let role = message.string("role"), let role else { return nil }
-            switch message.fields["content"] {
-            case .string(let text)?: messages.append(ChatMessage(role: role, content: text))
-            case .array(let parts)? where !parts.contains(where: Self.hasWholeDouble):
-                messages.append(ChatMessage(role: role, content: .parts(parts)))
-            default: return nil
-            }
+            guard let message = Self.message(element) else { return nil }
+            messages.append(message)
         }
         var params = GenerationParameters()
         if let paramsFields {
             guard let maxTokens = paramsFields.int("max_tokens"), let temperature = paramsFields.double("temperature"),
                 let topP = paramsFields.double("top_p"), let stopList = paramsFields.array("stop"),
-                let format = paramsFields.string("expected_format")
+                let format = paramsFields.string("expected_format"), let toolList = paramsFields.array("tools"),
+                let toolChoice = Self.freeForm(paramsFields.fields["tool_choice"]),
+                let responseFormat = Self.freeForm(paramsFields.fields["response_format"]),
+                let parallel = paramsFields.bool("parallel_tool_calls"), let seed = paramsFields.int("seed")
             else { return nil }
             var stop: [String]?
             if let stopList {
@@ -109,7 +107,10 @@ extension Job {
                     stop?.append(text)
                 }
             }
-            params = GenerationParameters(maxTokens: maxTokens, temperature: temperature, topP: topP, stop: stop, expectedFormat: format)
+            if let toolList, toolList.contains(where: Self.hasWholeDouble) { return nil }
+            params = GenerationParameters(
+                maxTokens: maxTokens, temperature: temperature, topP: topP, stop: stop, expectedFormat: format, tools: toolList,
+                toolChoice: toolChoice, responseFormat: responseFormat, parallelToolCalls: parallel, seed: seed)
         }
         var route: Route?
         if let routeFields {
@@ -152,6 +153,39 @@ extension Job {
         self.v = v
     }
 
+    /// A message as the contract writes it; nil for anything the reference decoder must judge.
+    private static func message(_ element: JSONValue) -> ChatMessage? {
+        guard let message = JSONFields(element), let role = message.string("role"), let role, let name = message.string("name"),
+            let callID = message.string("tool_call_id"), let callList = message.array("tool_calls")
+        else { return nil }
+        var content: ChatMessage.Content?
+        switch message.fields["content"] {
+        case nil, .null?: content = nil
+        case .string(let text)?: content = .text(text)
+        case .array(let parts)? where !parts.contains(where: Self.hasWholeDouble): content = .parts(parts)
+        default: return nil
+        }
+        var calls: [ToolCall]?
+        if let callList {
+            calls = []
+            for element in callList {
+                guard let call = ToolCall(fields: element) else { return nil }
+                calls?.append(call)
+            }
+        }
+        return ChatMessage(role: role, content: content, name: name, toolCalls: calls, toolCallID: callID)
+    }
+
+    /// Free-form JSON as JSONValue's Codable form reads it: `.some(nil)` when absent or null,
+    /// nil when it holds a whole double (which that form reads back as an integer).
+    private static func freeForm(_ value: JSONValue?) -> JSONValue?? {
+        switch value {
+        case nil, .null?: return .some(nil)
+        case let value? where hasWholeDouble(value): return nil
+        case let value?: return .some(value)
+        }
+    }
+
     private static func hasWholeDouble(_ value: JSONValue) -> Bool {
         switch value {
         case .number(let number): return number.rounded() == number
@@ -183,6 +217,11 @@ extension Job {
                 if let topP = params.topP { w.key("top_p"); w.double(topP) }
                 if let stop = params.stop { w.key("stop"); w.array(stop) { $0.string($1) } }
                 if let format = params.expectedFormat { w.key("expected_format"); w.string(format) }
+                if let tools = params.tools { w.key("tools"); w.array(tools) { $0.value($1) } }
+                if let choice = params.toolChoice { w.key("tool_choice"); w.value(choice) }
+                if let format = params.responseFormat { w.key("response_format"); w.value(format) }
+                if let parallel = params.parallelToolCalls { w.key("parallel_tool_calls"); w.bool(parallel) }
+                if let seed = params.seed { w.key("seed"); w.int(seed) }
             }
             w.key("tier_hint"); w.string(tierHint)
             w.key("force_model"); w.string(forceModel)

@@ -8,7 +8,11 @@ import Foundation
 // MARK: - The reference
 
 extension JobResult: Codable {
-    enum CodingKeys: String, CodingKey { case v, id, ok, response, metadata, error }
+    enum CodingKeys: String, CodingKey {
+        case v, id, ok, response, metadata, error
+        case toolCalls = "tool_calls"
+        case finishReason = "finish_reason"
+    }
 
     /// As the compiler would synthesize it: required fields decoded, optional ones read when
     /// present and not null. Written out because a conformance in another file than the type
@@ -19,6 +23,8 @@ extension JobResult: Codable {
         id = try c.decode(String.self, forKey: .id)
         ok = try c.decode(Bool.self, forKey: .ok)
         response = try c.decodeIfPresent(String.self, forKey: .response)
+        toolCalls = try c.decodeIfPresent([ToolCall].self, forKey: .toolCalls)
+        finishReason = try c.decodeIfPresent(String.self, forKey: .finishReason)
         metadata = try c.decodeIfPresent(ResultMetadata.self, forKey: .metadata)
         error = try c.decodeIfPresent(ResultError.self, forKey: .error)
     }
@@ -30,6 +36,8 @@ extension JobResult: Codable {
         try c.encode(ok, forKey: .ok)
         if ok {
             try c.encode(response ?? "", forKey: .response)
+            try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+            try c.encodeIfPresent(finishReason, forKey: .finishReason)
             try c.encodeIfPresent(metadata, forKey: .metadata)
         } else {
             try c.encodeIfPresent(error, forKey: .error)
@@ -133,8 +141,17 @@ extension JobResult {
     public init?(json bytes: [UInt8]) {
         guard let root = JSONFields(JSONValue.parse(bytes)),
             let v = root.int("v"), let v, let id = root.string("id"), let id, let ok = root.bool("ok"), let ok,
-            let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error")
+            let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error"),
+            let callList = root.array("tool_calls"), let finishReason = root.string("finish_reason")
         else { return nil }
+        var toolCalls: [ToolCall]?
+        if let callList {
+            toolCalls = []
+            for element in callList {
+                guard let call = ToolCall(fields: element) else { return nil }
+                toolCalls?.append(call)
+            }
+        }
         var metadata: ResultMetadata?
         if let m = metadataFields {
             guard let modelUsed = m.string("model_used"), let modelUsed, let tier = m.int("tier"), let tier,
@@ -159,7 +176,7 @@ extension JobResult {
             guard let code = e.string("code"), let code, let message = e.string("message"), let message else { return nil }
             error = ResultError(code: code, message: message)
         }
-        self.init(v: v, id: id, ok: ok, response: response, metadata: metadata, error: error)
+        self.init(v: v, id: id, ok: ok, response: response, toolCalls: toolCalls, finishReason: finishReason, metadata: metadata, error: error)
     }
 }
 
@@ -175,6 +192,8 @@ extension JobResult {
             w.key("ok"); w.bool(ok)
             if ok {
                 w.key("response"); w.string(response ?? "")
+                if let toolCalls { w.key("tool_calls"); w.array(toolCalls) { $0.toolCall($1) } }
+                if let finishReason { w.key("finish_reason"); w.string(finishReason) }
                 if let metadata {
                     w.key("metadata"); w.metadata(metadata)
                 }

@@ -6,11 +6,19 @@ public struct JobResult: Sendable, Equatable {
     public var id: String
     public var ok: Bool
     public var response: String?
+    /// The functions the model asks the caller to run (an agent's step); `response` is then
+    /// whatever text came with them, often empty.
+    public var toolCalls: [ToolCall]?
+    /// Why the model stopped, in OpenAI's words: `stop`, `length`, `tool_calls`, `content_filter`.
+    public var finishReason: String?
     public var metadata: ResultMetadata?
     public var error: ResultError?
 
-    public static func success(id: String, response: String, metadata: ResultMetadata) -> JobResult {
-        JobResult(v: Job.version, id: id, ok: true, response: response, metadata: metadata, error: nil)
+    public static func success(
+        id: String, response: String, metadata: ResultMetadata, toolCalls: [ToolCall]? = nil, finishReason: String? = nil
+    ) -> JobResult {
+        JobResult(
+            v: Job.version, id: id, ok: true, response: response, toolCalls: toolCalls, finishReason: finishReason, metadata: metadata, error: nil)
     }
 
     public static func failure(id: String, code: String, message: String) -> JobResult {

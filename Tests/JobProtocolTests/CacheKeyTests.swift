@@ -86,7 +86,54 @@ import Testing
         ("route.model", { $0.route?.model = "deepseek-r1" }),
         ("route removed", { $0.route = nil }),
         ("tier_hint", { $0.tierHint = "complex" }),
+        ("params.tools", { $0.params.tools = [Self.weatherTool] }),
+        ("params.tools, another schema", { $0.params.tools = [Self.weatherTool(required: ["city", "days"])] }),
+        ("params.tool_choice", { $0.params.toolChoice = .string("required") }),
+        ("params.response_format", { $0.params.responseFormat = .object(["type": .string("json_object")]) }),
+        ("params.parallel_tool_calls", { $0.params.parallelToolCalls = false }),
+        ("params.seed", { $0.params.seed = 7 }),
+        ("message name", { $0.messages[1].name = "alice" }),
+        (
+            "assistant tool_calls",
+            {
+                $0.messages.append(
+                    ChatMessage(role: "assistant", content: nil, toolCalls: [ToolCall(id: "call_1", name: "weather", arguments: "{}")]))
+            }
+        ),
+        ("tool_call_id", { $0.messages.append(ChatMessage(role: "tool", content: .text("18 C"), toolCallID: "call_1")) }),
     ]
+
+    static let weatherTool = weatherTool(required: ["city"])
+
+    static func weatherTool(required: [String]) -> JSONValue {
+        .object([
+            "type": .string("function"),
+            "function": .object([
+                "name": .string("weather"),
+                "parameters": .object([
+                    "type": .string("object"), "properties": .object(["city": .object(["type": .string("string")])]),
+                    "required": .array(required.map { .string($0) }),
+                ]),
+            ]),
+        ])
+    }
+
+    /// Tool results that answer different calls are different conversations.
+    @Test func toolResultsForDifferentCallsDoNotShareAKey() {
+        func job(callID: String, arguments: String) -> Job {
+            var job = Self.baseJob()
+            job.params.tools = [Self.weatherTool]
+            job.messages += [
+                ChatMessage(role: "assistant", content: nil, toolCalls: [ToolCall(id: callID, name: "weather", arguments: arguments)]),
+                ChatMessage(role: "tool", content: .text("18 C"), toolCallID: callID),
+            ]
+            return job
+        }
+        let base = CacheKey.digest(for: job(callID: "call_1", arguments: #"{"city":"Paris"}"#))
+        #expect(base != CacheKey.digest(for: job(callID: "call_2", arguments: #"{"city":"Paris"}"#)))
+        #expect(base != CacheKey.digest(for: job(callID: "call_1", arguments: #"{"city":"Rome"}"#)))
+        #expect(base == CacheKey.digest(for: job(callID: "call_1", arguments: #"{"city":"Paris"}"#)))
+    }
 
     @Test(arguments: relevantChanges.map(\.0))
     func fieldsThatCanChangeTheAnswerChangeTheKey(field: String) throws {

@@ -41,6 +41,16 @@ struct RandomContracts {
         }
     }
 
+    /// A free-form value that is there: JSON null reads back as "absent".
+    mutating func nonNullJSON() -> JSONValue {
+        let value = json(depth: 1)
+        return value == .null ? .string(text()) : value
+    }
+
+    mutating func toolCall() -> ToolCall {
+        ToolCall(id: text(), type: bool() ? "function" : text(), name: text(), arguments: bool() ? #"{"city":"Paris","days":3}"# : text())
+    }
+
     mutating func object(depth: Int = 0) -> [String: JSONValue] {
         var fields: [String: JSONValue] = [:]
         for _ in 0..<Int.random(in: 0...3, using: &random) { fields[text()] = json(depth: depth) }
@@ -49,11 +59,21 @@ struct RandomContracts {
 
     mutating func job() -> Job {
         let messages = list(0...3) { r in
-            ChatMessage(role: r.text(), content: r.bool() ? .text(r.text()) : .parts(r.list(0...2) { $0.json(depth: 1) }))
+            let content: ChatMessage.Content? =
+                switch Int.random(in: 0..<3, using: &r.random) {
+                case 0: .text(r.text())
+                case 1: .parts(r.list(0...2) { $0.json(depth: 1) })
+                default: nil
+                }
+            return ChatMessage(
+                role: r.text(), content: content, name: r.maybe { $0.text() }, toolCalls: r.maybe { $0.list(0...2) { $0.toolCall() } },
+                toolCallID: r.maybe { $0.text() })
         }
         let params = GenerationParameters(
             maxTokens: maybe { $0.int() }, temperature: maybe { $0.double() }, topP: maybe { $0.double() },
-            stop: maybe { $0.list(0...2) { $0.text() } }, expectedFormat: maybe { $0.text() }
+            stop: maybe { $0.list(0...2) { $0.text() } }, expectedFormat: maybe { $0.text() },
+            tools: maybe { $0.list(0...2) { $0.json(depth: 1) } }, toolChoice: maybe { $0.nonNullJSON() },
+            responseFormat: maybe { $0.nonNullJSON() }, parallelToolCalls: maybe { $0.bool() }, seed: maybe { $0.int() }
         )
         let origin = maybe { r in
             FallbackOrigin(
@@ -85,7 +105,9 @@ struct RandomContracts {
             originalModel: maybe { $0.text() }, originalConfidence: maybe { $0.double() }, tierDecisionReason: text(),
             cacheHit: bool(), worker: text(), timestamp: text(), reasoningChars: maybe { $0.int() }, fallbackSuppressed: maybe { $0.text() }
         )
-        var success = JobResult.success(id: text(), response: text(), metadata: metadata)
+        var success = JobResult.success(
+            id: text(), response: text(), metadata: metadata, toolCalls: maybe { $0.list(0...2) { $0.toolCall() } },
+            finishReason: maybe { $0.text() })
         if bool() { success.metadata = nil }
         return success
     }
