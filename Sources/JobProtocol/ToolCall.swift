@@ -19,6 +19,22 @@ public struct ToolCall: Sendable, Equatable, Hashable {
     }
 }
 
+extension ToolCall {
+    /// An id for a call that came without one: `call_`, then 24 random hex digits (as OpenAI's
+    /// look), then the call's index, so that calls in one answer never share an id.
+    public static func newID(index: Int) -> String {
+        var digits = ""
+        for _ in 0..<3 { digits += String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded(to: 8) }
+        return "call_\(digits)\(index)"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
 extension ToolCall: Codable {
     enum CodingKeys: String, CodingKey { case id, type, function }
     struct Function: Codable {

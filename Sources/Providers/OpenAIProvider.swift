@@ -31,6 +31,11 @@ public struct OpenAIProvider: ChatProvider {
             if let topP = request.topP { w.key("top_p"); w.double(topP) }
             if let stop = request.stop { w.key("stop"); w.array(stop) { $0.string($1) } }
             if request.wantLogprobs { w.key("logprobs"); w.bool(true) }
+            if let tools = request.tools { w.key("tools"); w.array(tools) { $0.value($1) } }
+            if let choice = request.toolChoice { w.key("tool_choice"); w.value(choice) }
+            if let parallel = request.parallelToolCalls { w.key("parallel_tool_calls"); w.bool(parallel) }
+            if let format = request.responseFormat { w.key("response_format"); w.value(format) }
+            if let seed = request.seed { w.key("seed"); w.int(seed) }
             w.key("stream"); w.bool(false)
         }
         return w.bytes
@@ -50,6 +55,7 @@ public struct OpenAIProvider: ChatProvider {
             var reasoning: String?
             var logprobs: [Double]?
             var finishReason: String?
+            var toolCalls: [ToolCall]?
         }
         var choices: [Choice]
         var promptTokens: Int?
@@ -57,7 +63,7 @@ public struct OpenAIProvider: ChatProvider {
         var model: String?
 
         /// Per-token fields that are never read: not built when parsing.
-        static let unread: Set<String> = ["bytes", "top_logprobs", "tool_calls", "timings"]
+        static let unread: Set<String> = ["bytes", "top_logprobs", "timings"]
 
         /// nil when the body is not JSON, has no `choices` list, or a choice is not an object.
         init?(_ body: [UInt8]) {
@@ -76,13 +82,35 @@ public struct OpenAIProvider: ChatProvider {
                         content: content, reasoningContent: message?["reasoning_content"]?.stringValue,
                         reasoning: message?["reasoning"]?.stringValue,
                         logprobs: element["logprobs"]?["content"]?.arrayValue?.compactMap { $0["logprob"]?.doubleValue },
-                        finishReason: element["finish_reason"]?.stringValue
+                        finishReason: element["finish_reason"]?.stringValue,
+                        toolCalls: message?["tool_calls"]?.arrayValue.map { $0.enumerated().compactMap(Self.toolCall) }
                     ))
             }
             self.choices = choices
             promptTokens = root["usage"]?["prompt_tokens"]?.intValue
             completionTokens = root["usage"]?["completion_tokens"]?.intValue
             model = root["model"]?.stringValue
+        }
+
+        /// One element of `message.tool_calls`, as the engines write it: `arguments` as JSON
+        /// text (OpenAI, vLLM, llama.cpp) or as an object (Ollama), which is written back as
+        /// text; a missing id (some llama.cpp templates) gets one, `call_` and 24 hex digits.
+        /// A call without a function name keeps an empty one, which no tool has: the worker's
+        /// check then answers `unknown_tool` rather than the call vanishing.
+        static func toolCall(index: Int, element: JSONValue) -> ToolCall? {
+            let function = element["function"]
+            let name = function?["name"]?.stringValue ?? ""
+            let arguments: String
+            switch function?["arguments"] {
+            case .string(let text)?: arguments = text
+            case nil, .null?: arguments = "{}"
+            case let value?:
+                var writer = JSONWriter()
+                writer.value(value)
+                arguments = String(decoding: writer.bytes, as: UTF8.self)
+            }
+            let id = element["id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? ToolCall.newID(index: index)
+            return ToolCall(id: id, type: element["type"]?.stringValue ?? "function", name: name, arguments: arguments)
         }
     }
 
@@ -117,7 +145,15 @@ public struct OpenAIProvider: ChatProvider {
             tokensInput: reply.promptTokens ?? TokenEstimator.estimate(request.messages),
             tokensOutput: reply.completionTokens ?? TokenEstimator.estimate(raw),
             tokenLogprobs: (logprobs?.isEmpty ?? true) ? nil : logprobs,
-            finishReason: choice.finishReason, model: reply.model ?? model
+            finishReason: Self.finishReason(choice.finishReason, toolCalls: choice.toolCalls), model: reply.model ?? model,
+            toolCalls: (choice.toolCalls?.isEmpty ?? true) ? nil : choice.toolCalls
         )
+    }
+
+    /// OpenAI says `tool_calls` when the model called a tool; llama.cpp and some vLLM parsers
+    /// say `stop` (or nothing) with the calls present. Normalised, so callers can rely on it.
+    static func finishReason(_ given: String?, toolCalls: [ToolCall]?) -> String? {
+        guard let toolCalls, !toolCalls.isEmpty, given == nil || given == "stop" else { return given }
+        return "tool_calls"
     }
 }

@@ -10,10 +10,17 @@ public struct ProviderRequest: Sendable {
     /// Ask for token logprobs (OpenAI kind only; Anthropic has none).
     public var wantLogprobs: Bool
     public var timeout: Duration
+    /// The job's tools, tool choice and response format in OpenAI's shape, and its seed.
+    public var tools: [JSONValue]?
+    public var toolChoice: JSONValue?
+    public var responseFormat: JSONValue?
+    public var parallelToolCalls: Bool?
+    public var seed: Int?
 
     public init(
         messages: [ChatMessage], maxTokens: Int, temperature: Double? = nil, topP: Double? = nil, stop: [String]? = nil, wantLogprobs: Bool = false,
-        timeout: Duration
+        timeout: Duration, tools: [JSONValue]? = nil, toolChoice: JSONValue? = nil, responseFormat: JSONValue? = nil,
+        parallelToolCalls: Bool? = nil, seed: Int? = nil
     ) {
         self.messages = messages
         self.maxTokens = maxTokens
@@ -22,6 +29,11 @@ public struct ProviderRequest: Sendable {
         self.stop = stop
         self.wantLogprobs = wantLogprobs
         self.timeout = timeout
+        self.tools = tools
+        self.toolChoice = toolChoice
+        self.responseFormat = responseFormat
+        self.parallelToolCalls = parallelToolCalls
+        self.seed = seed
     }
 }
 
@@ -39,11 +51,14 @@ public struct ProviderResponse: Sendable, Equatable {
     public var tokenLogprobs: [Double]?
     public var finishReason: String?
     public var model: String
+    /// The functions the model asks to call, in OpenAI's shape whatever the wire format.
+    public var toolCalls: [ToolCall]?
 
     public init(
         text: String, reasoning: String? = nil, tokensInput: Int, tokensOutput: Int, tokenLogprobs: [Double]? = nil, finishReason: String? = nil,
-        model: String
+        model: String, toolCalls: [ToolCall]? = nil
     ) {
+        self.toolCalls = toolCalls
         self.text = text
         self.reasoning = reasoning
         self.tokensInput = tokensInput

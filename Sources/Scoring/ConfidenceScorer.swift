@@ -39,6 +39,17 @@ public struct ConfidenceScorer: Sendable {
         }
     }
 
+    /// The score of an answer that is a set of tool calls: the heuristic reads prose and has
+    /// nothing to say about a call, so the logprobs (or the model's own rating) decide, and
+    /// without them the answer is not scored: `StructuredAnswer` is then its check.
+    public func scoreToolCalls(tokenLogprobs: [Double]?, selfEvaluation: Double? = nil) -> Double? {
+        switch method {
+        case .none, .heuristic: return nil
+        case .logprobs, .auto: return tokenLogprobs.map(fromLogprobs)
+        case .selfEval: return selfEvaluation
+        }
+    }
+
     /// The configured aggregate of the token logprobs, as a probability.
     public func fromLogprobs(_ logprobs: [Double]) -> Double {
         switch aggregate {

@@ -20,12 +20,19 @@ public struct FallbackPolicy: Sendable {
     }
 
     /// `errorReason` is the provider error's reason (`timeout_error`, `error_http_5xx`, …).
-    public func decide(answer: String?, confidence: Double?, latencyMs: Int, errorReason: String?) -> Decision {
+    ///
+    /// `hasToolCalls`: the answer is a set of tool calls (its text may be empty);
+    /// `structureProblem`: why it does not hold the structure the job asked for
+    /// (`StructuredAnswer`), checked after latency and before confidence.
+    public func decide(
+        answer: String?, confidence: Double?, latencyMs: Int, errorReason: String?, hasToolCalls: Bool = false, structureProblem: String? = nil
+    ) -> Decision {
         if let errorReason { return .fallback(reason: errorReason) }
         if latencyMs > latencyLimitMs { return .fallback(reason: "latency_timeout") }
-        guard let answer, !answer.isBlank else {
+        guard let answer, !answer.isBlank || hasToolCalls else {
             return .fallback(reason: "empty_response")
         }
+        if let structureProblem { return .fallback(reason: structureProblem) }
         if let confidence, confidence < confidenceThreshold {
             return .fallback(reason: "low_confidence_\(String(format: "%.2f", confidence))")
         }

@@ -56,7 +56,9 @@ enum JobDecision {
             messages: job.messages, maxTokens: job.params.maxTokens ?? tierSettings.defaultMaxTokens,
             temperature: job.params.temperature, topP: job.params.topP, stop: job.params.stop,
             wantLogprobs: tierSettings.kind == .openai && [.auto, .logprobs].contains(tierSettings.confidenceMethod),
-            timeout: .milliseconds(callBudgetMs(job, route: route, settings: settings, now: now))
+            timeout: .milliseconds(callBudgetMs(job, route: route, settings: settings, now: now)), tools: job.params.tools,
+            toolChoice: job.params.toolChoice, responseFormat: job.params.responseFormat, parallelToolCalls: job.params.parallelToolCalls,
+            seed: job.params.seed
         )
     }
 
@@ -105,15 +107,20 @@ enum JobDecision {
             }
                 ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)) + call.selfEvaluationCostUSD
         let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
+        let hasToolCalls = !(response?.toolCalls?.isEmpty ?? true)
         let confidence = response.flatMap {
-            scorer.score(
-                answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat, selfEvaluation: call.selfEvaluation)
+            hasToolCalls
+                ? scorer.scoreToolCalls(tokenLogprobs: $0.tokenLogprobs, selfEvaluation: call.selfEvaluation)
+                : scorer.score(
+                    answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat,
+                    selfEvaluation: call.selfEvaluation)
         }.map { ($0 * 1000).rounded() / 1000 }
+        let structureProblem = response.flatMap { StructuredAnswer.problem(text: $0.text, toolCalls: $0.toolCalls, params: job.params) }
 
         let verdict = Verdict.decide(
             Verdict.Inputs(
-                smallTier: route.smallTier, answer: response?.text, confidence: confidence, latencyMs: call.latencyMs,
-                errorReason: call.error?.fallbackReason,
+                smallTier: route.smallTier, answer: response?.text, hasToolCalls: hasToolCalls, structureProblem: structureProblem,
+                confidence: confidence, latencyMs: call.latencyMs, errorReason: call.error?.fallbackReason,
                 policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
                 fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
             ))
@@ -151,12 +158,16 @@ enum JobDecision {
             worker: context.worker, timestamp: context.timestamp,
             reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
         )
-        let cacheable = Verdict.isCacheable(verdict, answer: response.text)
+        let cacheable = Verdict.isCacheable(verdict, answer: response.text, hasToolCalls: hasToolCalls)
         let claudeEquivalent = settings.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(
             tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
         return .reply(
-            job, .success(id: job.id, response: response.text, metadata: metadata), cacheKey: cacheable ? context.cacheKey : nil,
+            job,
+            .success(
+                id: job.id, response: response.text, metadata: metadata, toolCalls: hasToolCalls ? response.toolCalls : nil,
+                finishReason: response.finishReason),
+            cacheKey: cacheable ? context.cacheKey : nil,
             stats: route.handled + [answered])
     }
 }

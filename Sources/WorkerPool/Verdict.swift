@@ -21,6 +21,10 @@ enum Verdict: Equatable, Sendable {
         var smallTier: Bool
         /// The answer text, nil when the call failed.
         var answer: String?
+        /// The answer is a set of tool calls (its text may be empty).
+        var hasToolCalls = false
+        /// Why the answer does not hold the structure the job asked for (`StructuredAnswer`).
+        var structureProblem: String?
         var confidence: Double?
         var latencyMs: Int
         /// The provider error's fallback reason (`timeout_error`, `error_http_5xx`, …).
@@ -36,7 +40,8 @@ enum Verdict: Equatable, Sendable {
         var suppressed: String?
         if inputs.smallTier,
             case .fallback(let reason) = inputs.policy.decide(
-                answer: inputs.answer, confidence: inputs.confidence, latencyMs: inputs.latencyMs, errorReason: inputs.errorReason)
+                answer: inputs.answer, confidence: inputs.confidence, latencyMs: inputs.latencyMs, errorReason: inputs.errorReason,
+                hasToolCalls: inputs.hasToolCalls, structureProblem: inputs.structureProblem)
         {
             if inputs.fallbackEnabled && inputs.jobAllowsFallback { return .fallBack(reason: reason) }
             suppressed = reason
@@ -46,7 +51,7 @@ enum Verdict: Equatable, Sendable {
     }
 
     /// Only accepted answers are cached: not empty ones, not ones kept despite a fallback reason.
-    static func isCacheable(_ verdict: Verdict, answer: String) -> Bool {
-        verdict == .answer(suppressed: nil) && !answer.isBlank
+    static func isCacheable(_ verdict: Verdict, answer: String, hasToolCalls: Bool = false) -> Bool {
+        verdict == .answer(suppressed: nil) && (!answer.isBlank || hasToolCalls)
     }
 }

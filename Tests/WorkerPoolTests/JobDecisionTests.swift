@@ -147,4 +147,65 @@ import Testing
         // Not counted as a new request: the hop's stats are its answer only.
         #expect(commit.stats.count == 1)
     }
+
+    static func toolJob() -> Job {
+        var job = Self.job()
+        job.params.tools = [
+            .object(["type": .string("function"), "function": .object(["name": .string("weather"), "parameters": .object([:])])])
+        ]
+        return job
+    }
+
+    static func toolAnswer(name: String, arguments: String, logprobs: [Double]? = nil) -> ProviderResponse {
+        ProviderResponse(
+            text: "", tokensInput: 100, tokensOutput: 12, tokenLogprobs: logprobs, finishReason: "tool_calls", model: "qwen",
+            toolCalls: [ToolCall(id: "call_1", name: name, arguments: arguments)])
+    }
+
+    /// An agent's step: a valid call is the answer (its text is empty), cached, with its calls
+    /// and finish reason in the result; the heuristic, which reads prose, does not score it.
+    @Test func aValidToolCallIsAnsweredAndCached() throws {
+        let job = Self.toolJob()
+        let call = JobDecision.Call(model: "qwen", response: Self.toolAnswer(name: "weather", arguments: #"{"city":"Paris"}"#), latencyMs: 80)
+        let commit = JobDecision.conclude(
+            job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply: \(commit.outcome)"); return }
+        #expect(result.ok)
+        #expect(result.toolCalls == [ToolCall(id: "call_1", name: "weather", arguments: #"{"city":"Paris"}"#)])
+        #expect(result.finishReason == "tool_calls")
+        #expect(result.response == "")
+        #expect(result.metadata?.confidence == nil)
+        #expect(cacheKey == "cervella:cache:k")
+    }
+
+    /// With logprobs, an unsure call falls back like an unsure answer.
+    @Test func anUnsureToolCallFallsBackOnItsLogprobs() throws {
+        let job = Self.toolJob()
+        let call = JobDecision.Call(
+            model: "qwen", response: Self.toolAnswer(name: "weather", arguments: "{}", logprobs: [-2, -2, -2]), latencyMs: 80)
+        let commit = JobDecision.conclude(
+            job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), call: call, settings: Self.settings, context: Self.context())
+        guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
+        #expect(next.fallbackFrom?.reason == "low_confidence_0.14")
+    }
+
+    @Test(arguments: [("search", "{}", "unknown_tool"), ("weather", "{city: Paris}", "invalid_tool_call")])
+    func aBadToolCallGoesToClaudeWithItsReason(name: String, arguments: String, reason: String) throws {
+        let job = Self.toolJob()
+        let call = JobDecision.Call(model: "qwen", response: Self.toolAnswer(name: name, arguments: arguments), latencyMs: 80)
+        let commit = JobDecision.conclude(
+            job, route: JobDecision.Route(fetchedFrom: .tier1, job: job), call: call, settings: Self.settings, context: Self.context())
+        guard case .fallback(let next) = commit.outcome else { Issue.record("not a fallback"); return }
+        #expect(next.fallbackFrom?.reason == reason)
+        // With the fallback off the call is kept, reported, and not cached.
+        let kept = JobDecision.conclude(
+            Self.toolJob(), route: JobDecision.Route(fetchedFrom: .tier1, job: job), call: call, settings: Self.settings,
+            context: Self.context(
+                flags: {
+                    var f = Self.flags; f.fallbackEnabled = false; return f
+                }()))
+        guard case .reply(_, let result, let cacheKey) = kept.outcome else { Issue.record("not a reply"); return }
+        #expect(result.metadata?.fallbackSuppressed == reason)
+        #expect(cacheKey == nil)
+    }
 }
