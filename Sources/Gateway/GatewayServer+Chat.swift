@@ -35,9 +35,12 @@ extension GatewayServer {
         }
         if let n = body.n, n != 1 { throw Self.invalid("only n = 1 is supported, got \(n)") }
         let params = GenerationParameters(
-            maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list)
+            maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list,
+            tools: body.tools, toolChoice: body.toolChoice, responseFormat: body.responseFormat, parallelToolCalls: body.parallelToolCalls,
+            seed: body.seed)
         try validated { validator in
             try validator.check(messages: body.messages)
+            try validator.check(tools: body.tools, toolChoice: body.toolChoice, responseFormat: body.responseFormat)
             // Both names are checked when both are sent, though max_completion_tokens wins.
             try validator.check(params: GenerationParameters(maxTokens: body.maxTokens), maxTokensField: "max_tokens")
             try validator.check(params: params, maxTokensField: body.maxCompletionTokens == nil ? "max_tokens" : "max_completion_tokens")
@@ -47,7 +50,8 @@ extension GatewayServer {
         let result = try await run(job, endpoint: "/v1/chat/completions")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         let completion = Self.completionBody(
-            id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", metadata: metadata)
+            id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", toolCalls: result.toolCalls,
+            finishReason: result.finishReason, metadata: metadata)
         return GatewayResponse.bytes(completion, status: .ok, headers: Self.cervellaHeaders(metadata))
     }
 
@@ -55,7 +59,12 @@ extension GatewayServer {
     ///
     /// The response bodies of the request path are written field by field: JSONSerialization's
     /// bridging and key sorting were a quarter of the gateway's CPU per request (docs/BENCHMARKS.md).
-    static func completionBody(id: String, created: Int, content: String, metadata: ResultMetadata) -> [UInt8] {
+    ///
+    /// With tool calls the message carries them and its content is null when the model wrote
+    /// no text, as OpenAI's is; `finish_reason` is the result's (`stop` when it has none).
+    static func completionBody(
+        id: String, created: Int, content: String, toolCalls: [ToolCall]? = nil, finishReason: String? = nil, metadata: ResultMetadata
+    ) -> [UInt8] {
         GatewayResponse.written { w in
             w.object { w in
                 w.key("id"); w.string(id)
@@ -67,11 +76,9 @@ extension GatewayServer {
                     w.object { w in
                         w.key("index"); w.int(0)
                         w.key("message")
-                        w.object { w in
-                            w.key("role"); w.string("assistant")
-                            w.key("content"); w.string(content)
-                        }
-                        w.key("finish_reason"); w.string("stop")
+                        w.message(
+                            ChatMessage(role: "assistant", content: toolCalls != nil && content.isEmpty ? nil : .text(content), toolCalls: toolCalls))
+                        w.key("finish_reason"); w.string(finishReason ?? "stop")
                         w.key("logprobs"); w.null()
                     }
                 }

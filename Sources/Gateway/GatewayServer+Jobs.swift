@@ -16,9 +16,12 @@ extension GatewayServer {
         }
         guard !messages.isEmpty else { throw Self.invalid("send messages (a list) or message (a string)") }
         let timeout = body.timeoutSeconds ?? settings.producer.jobTimeoutSeconds
-        let params = GenerationParameters(maxTokens: body.maxTokens, temperature: body.temperature)
+        let params = GenerationParameters(
+            maxTokens: body.maxTokens, temperature: body.temperature, tools: body.tools, toolChoice: body.toolChoice,
+            responseFormat: body.responseFormat, parallelToolCalls: body.parallelToolCalls, seed: body.seed)
         try validated { validator in
             try validator.check(messages: messages)
+            try validator.check(tools: body.tools, toolChoice: body.toolChoice, responseFormat: body.responseFormat)
             try validator.check(params: params)
             try validator.check(timeoutSeconds: timeout)
             if let context = body.context { try validator.check(free: .object(context), at: "context") }

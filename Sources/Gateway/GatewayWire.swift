@@ -39,10 +39,16 @@ struct CompletionRequest: Decodable {
     var stop: Stop?
     var stream: Bool?
     var n: Int?
+    var tools: [JSONValue]?
+    var toolChoice: JSONValue?
+    var responseFormat: JSONValue?
+    var parallelToolCalls: Bool?
+    var seed: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
-        case temperature, topP = "top_p", stop, stream, n
+        case temperature, topP = "top_p", stop, stream, n, tools, toolChoice = "tool_choice", responseFormat = "response_format"
+        case parallelToolCalls = "parallel_tool_calls", seed
     }
 }
 
@@ -58,10 +64,16 @@ struct AsyncJobRequest: Decodable {
     var temperature: Double?
     var timeoutSeconds: Double?
     var metadata: [String: JSONValue]?
+    var tools: [JSONValue]?
+    var toolChoice: JSONValue?
+    var responseFormat: JSONValue?
+    var parallelToolCalls: Bool?
+    var seed: Int?
 
     enum CodingKeys: String, CodingKey {
         case messages, message, context, tierHint = "tier_hint", forceModel = "force_model", enableFallback = "enable_fallback"
         case cache, maxTokens = "max_tokens", temperature, timeoutSeconds = "timeout_seconds", metadata
+        case tools, toolChoice = "tool_choice", responseFormat = "response_format", parallelToolCalls = "parallel_tool_calls", seed
     }
 }
 

@@ -65,19 +65,25 @@ extension ChatRequest: HonouredFields {
     static let honoured: Set<String> = ["message", "context", "tier_hint", "force_model", "enable_fallback", "stream"]
 }
 
+/// The fields of an agent's step, carried in the job's `params` (`tools`, …) and messages.
+enum AgentFields {
+    static let request: Set<String> = ["tools", "tool_choice", "response_format", "parallel_tool_calls", "seed"]
+    static let message: Set<String> = ["role", "content", "tool_calls", "tool_call_id"]
+}
+
 extension CompletionRequest: HonouredFields {
-    static let honoured: Set<String> = [
+    static let honoured: Set<String> = AgentFields.request.union([
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream", "n",
-    ]
-    static let messageFields: Set<String>? = ["role", "content"]
+    ])
+    static let messageFields: Set<String>? = AgentFields.message
 }
 
 extension AsyncJobRequest: HonouredFields {
-    static let honoured: Set<String> = [
+    static let honoured: Set<String> = AgentFields.request.union([
         "messages", "message", "context", "tier_hint", "force_model", "enable_fallback", "cache", "max_tokens", "temperature",
         "timeout_seconds", "metadata",
-    ]
-    static let messageFields: Set<String>? = ["role", "content"]
+    ])
+    static let messageFields: Set<String>? = AgentFields.message
 }
 
 extension ToggleTierRequest: HonouredFields {

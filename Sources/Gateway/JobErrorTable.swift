@@ -24,6 +24,11 @@ enum JobErrorTable {
         "error_http_4xx": Entry(status: .badGateway, message: "the model provider refused the request; check the messages and parameters"),
         "error_bad_response": Entry(status: .badGateway, message: "the model provider's answer could not be read; retry later"),
         "error_context_length": Entry(status: .badGateway, message: "the conversation is too long for the model's context window; shorten it"),
+        "error_unsupported_request": Entry(
+            status: .badRequest,
+            message:
+                "the request cannot be sent to the model that serves it: Claude takes tools or a JSON response_format but not both, tool messages need a tool_call_id, and tool call arguments must be JSON objects"
+        ),
         "empty_response": Entry(status: .badGateway, message: "the model returned an empty answer; retry or rephrase"),
         "invalid_job": Entry(status: .badGateway, message: "a worker could not read the job; it was set aside"),
         "poison_job": Entry(status: .badGateway, message: "the job was set aside: the process running it stopped while running it alone"),

@@ -77,8 +77,15 @@ struct AnthropicRoutes: Sendable {
             break
         }
 
-        var tokens = SimTokens.split(AnswerWriter.answer(prompt: prompt, directives: directives, allowThinking: false))
-        var stopReason = "end_turn"
+        let tools = body.tools?.map { SimTool(name: $0.name, schema: $0.inputSchema) } ?? []
+        // Claude's tool input is always an object: `badtool` has no meaning here.
+        var toolDirectives = directives
+        toolDirectives.badTool = false
+        let call = SimTools.call(
+            tools: tools, choice: SimToolChoice(body.toolChoice), lastIsToolResult: messages.last?.isToolResult ?? false,
+            directives: toolDirectives)
+        var tokens = SimTokens.split(call?.arguments ?? AnswerWriter.answer(prompt: prompt, directives: directives, allowThinking: false))
+        var stopReason = call == nil ? "end_turn" : "tool_use"
         if tokens.count > maxTokens {
             tokens = Array(tokens.prefix(maxTokens))
             stopReason = "max_tokens"
@@ -92,7 +99,10 @@ struct AnthropicRoutes: Sendable {
         ]
         return SimResponse.json([
             "id": .string("msg_01" + Self.randomBase62(22)), "type": "message", "role": "assistant",
-            "model": .string(model), "content": [["type": "text", "text": .string(tokens.joined())]],
+            "model": .string(model),
+            "content": call.map { call in
+                [["type": "tool_use", "id": .string("toolu_01" + Self.randomBase62(22)), "name": .string(call.name), "input": call.input]]
+            } ?? [["type": "text", "text": .string(tokens.joined())]],
             "stop_reason": .string(stopReason), "stop_sequence": nil, "usage": usage,
         ])
     }

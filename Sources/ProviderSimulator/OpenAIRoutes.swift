@@ -76,8 +76,13 @@ struct OpenAIRoutes: Sendable {
             break
         }
 
-        var tokens = SimTokens.split(AnswerWriter.answer(prompt: prompt, directives: directives, allowThinking: true))
-        var finishReason = "stop"
+        let tools = body.tools?.map { SimTool(name: $0.function.name, schema: $0.function.parameters) } ?? []
+        let call = SimTools.call(
+            tools: tools, choice: SimToolChoice(body.toolChoice), lastIsToolResult: messages.last?.isToolResult ?? false, directives: directives)
+        let prose = AnswerWriter.answer(prompt: prompt, directives: directives, allowThinking: call == nil && body.responseFormat == nil)
+        var tokens = SimTokens.split(
+            call?.arguments ?? SimTools.jsonAnswer(format: body.responseFormat, prose: prose, directives: directives) ?? prose)
+        var finishReason = call == nil ? "stop" : "tool_calls"
         if let maxTokens, tokens.count > maxTokens {
             tokens = Array(tokens.prefix(maxTokens))
             finishReason = "length"
@@ -90,9 +95,18 @@ struct OpenAIRoutes: Sendable {
             : .null
         let promptTokens = Conversation.promptTokens(messages)
         log["completion_tokens"] = "\(tokens.count)"
-        let message: JSONValue = [
+        var message: JSONValue = [
             "role": "assistant", "content": .string(tokens.joined()), "reasoning_content": nil, "tool_calls": [],
         ]
+        if let call {
+            // vLLM's shape with a tool-call parser: content null, the arguments as JSON text.
+            log["tool_call"] = "\(call.name)"
+            let function: JSONValue = ["name": .string(call.name), "arguments": .string(tokens.joined())]
+            message = [
+                "role": "assistant", "content": nil, "reasoning_content": nil,
+                "tool_calls": [["id": .string("chatcmpl-tool-" + Self.randomHex(32)), "type": "function", "function": function]],
+            ]
+        }
         let choice: JSONValue = [
             "index": 0, "message": message, "logprobs": logprobs, "finish_reason": .string(finishReason),
             "stop_reason": nil,

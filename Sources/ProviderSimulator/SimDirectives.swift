@@ -10,6 +10,7 @@
 ///     #sim logprob=-2.5
 ///     #sim openai status=503      (only the OpenAI endpoint; Claude answers normally)
 ///     #sim anthropic hang         (only the Anthropic endpoint)
+///     #sim openai badtool         (the small model's tool call has arguments that are not JSON)
 ///
 /// A scope word right after `#sim` limits the line to one wire format, which is how a test
 /// makes the small model fail while the fallback to Claude, which sees the same prompt,
@@ -41,6 +42,14 @@ struct SimDirectives: Sendable, Equatable {
     /// `self_eval=N` (0–10): the score given when the prompt asks the model to rate its own
     /// answer (the report's confidence method 3); 8 without the directive.
     var selfEval: Int?
+    /// `notool`: answer text even when the request offers tools.
+    var noTool = false
+    /// `badtool`: a tool call whose arguments are not JSON (OpenAI's wire; Anthropic's input is always an object).
+    var badTool = false
+    /// `wrongargs`: a tool call without its schema's required fields.
+    var wrongArgs = false
+    /// `badjson`: prose where `response_format` asks for JSON (`json`, the default, answers JSON).
+    var badJSON = false
     /// Directives that were not understood, as written.
     var ignored: [String] = []
 
@@ -64,6 +73,10 @@ struct SimDirectives: Sendable, Equatable {
         if let meanLogprob { parts.append("logprob=\(meanLogprob)") }
         if let selfEval { parts.append("self_eval=\(selfEval)") }
         if let badSpan { parts.append("bad_span=\(badSpan)") }
+        if noTool { parts.append("notool") }
+        if badTool { parts.append("badtool") }
+        if wrongArgs { parts.append("wrongargs") }
+        if badJSON { parts.append("badjson") }
         return parts.joined(separator: " ")
     }
 
@@ -124,6 +137,11 @@ struct SimDirectives: Sendable, Equatable {
         case ("garbage", nil): garbage = true
         case ("short", nil): short = true
         case ("think", nil): think = true
+        case ("notool", nil): noTool = true
+        case ("badtool", nil): badTool = true
+        case ("wrongargs", nil): wrongArgs = true
+        case ("json", nil): badJSON = false
+        case ("badjson", nil): badJSON = true
         default: ignored.append(word)
         }
     }

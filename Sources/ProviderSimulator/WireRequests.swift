@@ -9,6 +9,8 @@ import Hummingbird
 struct MessageContent: Decodable, Sendable {
     /// The concatenated text of the content, blocks joined by newlines.
     let text: String
+    /// An Anthropic `tool_result` block is among the blocks.
+    var hasToolResult = false
 
     private struct Block: Decodable {
         let type: String?
@@ -24,6 +26,7 @@ struct MessageContent: Decodable, Sendable {
         } else {
             let blocks = try container.decode([Block].self)
             text = blocks.compactMap { ($0.type ?? "text") == "text" ? $0.text : nil }.joined(separator: "\n")
+            hasToolResult = blocks.contains { $0.type == "tool_result" }
         }
     }
 }
@@ -35,6 +38,28 @@ struct ChatMessage: Decodable, Sendable {
 
     /// The message text, empty when the content is missing.
     var text: String { content?.text ?? "" }
+
+    /// A tool's result: OpenAI's `tool` message, or a user turn holding Anthropic `tool_result` blocks.
+    var isToolResult: Bool { role == "tool" || (content?.hasToolResult ?? false) }
+}
+
+/// A tool as OpenAI declares it: `{"type":"function","function":{"name":…,"parameters":{…}}}`.
+struct OpenAITool: Decodable, Sendable {
+    struct Function: Decodable, Sendable {
+        let name: String
+        let parameters: RequestJSON?
+    }
+    let function: Function
+}
+
+/// A tool as Anthropic declares it: `{"name":…,"input_schema":{…}}`.
+struct AnthropicTool: Decodable, Sendable {
+    let name: String
+    let inputSchema: RequestJSON?
+    enum CodingKeys: String, CodingKey {
+        case name
+        case inputSchema = "input_schema"
+    }
 }
 
 /// The fields of a vLLM `/v1/chat/completions` request that change the answer.
@@ -46,9 +71,14 @@ struct OpenAIChatRequest: Decodable, Sendable {
     let logprobs: Bool?
     let topLogprobs: Int?
     let temperature: Double?
+    let tools: [OpenAITool]?
+    let toolChoice: RequestJSON?
+    let responseFormat: RequestJSON?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, logprobs, temperature
+        case model, messages, logprobs, temperature, tools
+        case toolChoice = "tool_choice"
+        case responseFormat = "response_format"
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case topLogprobs = "top_logprobs"
@@ -62,10 +92,13 @@ struct AnthropicMessagesRequest: Decodable, Sendable {
     let system: MessageContent?
     let messages: [ChatMessage]?
     let temperature: Double?
+    let tools: [AnthropicTool]?
+    let toolChoice: RequestJSON?
 
     enum CodingKeys: String, CodingKey {
-        case model, system, messages, temperature
+        case model, system, messages, temperature, tools
         case maxTokens = "max_tokens"
+        case toolChoice = "tool_choice"
     }
 }
 

@@ -23,73 +23,36 @@ public struct AnthropicProvider: ChatProvider {
         self.transport = ProviderTransport(http: http, endpoints: settings.endpoints, health: self.health)
     }
 
-    struct Body: Encodable {
-        var model: String
-        var maxTokens: Int
-        var system: String?
-        var messages: [ChatMessage]
-        var temperature: Double?
-        var topP: Double?
-        var stopSequences: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case model, maxTokens = "max_tokens", system, messages, temperature, topP = "top_p", stopSequences = "stop_sequences"
-        }
-    }
-
-    struct Reply: Decodable {
-        struct Block: Decodable {
-            var type: String
-            var text: String?
-        }
-        struct Usage: Decodable {
-            var inputTokens: Int?
-            var outputTokens: Int?
-            var cacheReadInputTokens: Int?
-            enum CodingKeys: String, CodingKey {
-                case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadInputTokens = "cache_read_input_tokens"
-            }
-        }
-        var type: String?
-        var content: [Block]?
-        var usage: Usage?
-        var stopReason: String?
-        var model: String?
-        enum CodingKeys: String, CodingKey { case type, content, usage, stopReason = "stop_reason", model }
-    }
-
     public func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse {
-        // The Messages API takes the system prompt as a top-level field, not as a message.
-        let system = request.messages.filter { $0.role == "system" }.map(\.text).joined(separator: "\n\n")
-        let body = Body(
-            model: model, maxTokens: request.maxTokens, system: system.isEmpty ? nil : system,
-            messages: request.messages.filter { $0.role != "system" }, temperature: request.temperature,
-            topP: request.topP, stopSequences: request.stop
-        )
-        let data: Data
-        do { data = try JSONEncoder().encode(body) } catch { throw ProviderError(.badResponse, "cannot encode the request: \(error)") }
+        // Translated both ways by AnthropicWire: system, tools, tool calls and results, images.
+        let body: [UInt8], forcedAnswer: Bool
+        do { (body, forcedAnswer) = try AnthropicWire.body(model: model, request: request) } catch {
+            throw ProviderError(.unsupportedRequest, "the request cannot be sent to Claude: \(error.message)")
+        }
         guard let apiKey, !apiKey.isEmpty else {
             throw ProviderError(.http4xx, "no Claude API key: set CLAUDE_API_KEY (or the tier's api_key_env / api_key_file)", status: 401)
         }
         let headers = [HTTPHeader(name: "x-api-key", value: apiKey), HTTPHeader(name: "anthropic-version", value: version)]
-        let (response, endpoint) = try await transport.post(path: "/v1/messages", headers: headers, body: data, timeout: request.timeout)
+        let (response, endpoint) = try await transport.post(
+            path: "/v1/messages", headers: headers, body: Data(body), timeout: request.timeout)
 
-        let reply: Reply
-        do { reply = try JSONDecoder().decode(Reply.self, from: response.body) } catch {
+        guard let reply = JSONValue.read(Array(response.body)), case .object = reply else {
             throw ProviderError(
                 .badResponse, "\(ProviderTransport.host(endpoint)) returned a body that is not a Messages API reply", status: response.status)
         }
-        guard reply.type == nil || reply.type == "message", let blocks = reply.content else {
+        let type = reply["type"]?.stringValue
+        guard type == nil || type == "message", let blocks = reply["content"]?.arrayValue else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no content blocks", status: response.status)
         }
-        let text = blocks.filter { $0.type == "text" }.compactMap(\.text).joined()
-        var answer = ProviderResponse(
-            text: text, reasoning: nil,
-            tokensInput: reply.usage?.inputTokens ?? TokenEstimator.estimate(request.messages),
-            tokensOutput: reply.usage?.outputTokens ?? TokenEstimator.estimate(text),
-            tokenLogprobs: nil, finishReason: reply.stopReason, model: reply.model ?? model
+        let answer = AnthropicWire.answer(blocks: blocks, stopReason: reply["stop_reason"]?.stringValue, forcedAnswer: forcedAnswer)
+        let usage = reply["usage"]
+        var result = ProviderResponse(
+            text: answer.text, reasoning: nil,
+            tokensInput: usage?["input_tokens"]?.intValue ?? TokenEstimator.estimate(request.messages),
+            tokensOutput: usage?["output_tokens"]?.intValue ?? TokenEstimator.estimate(answer.text),
+            tokenLogprobs: nil, finishReason: answer.finishReason, model: reply["model"]?.stringValue ?? model, toolCalls: answer.toolCalls
         )
-        answer.tokensCachedInput = reply.usage?.cacheReadInputTokens ?? 0
-        return answer
+        result.tokensCachedInput = usage?["cache_read_input_tokens"]?.intValue ?? 0
+        return result
     }
 }

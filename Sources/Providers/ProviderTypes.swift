@@ -81,6 +81,9 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         public static let badResponse = Code(name: "bad_response")
         /// The request does not fit the model's context window (a 4xx that says so).
         public static let contextLength = Code(name: "context_length")
+        /// The job asks for something this provider's wire format cannot carry (found before
+        /// any call: for example tools together with a response format for Claude).
+        public static let unsupportedRequest = Code(name: "unsupported_request")
         public var description: String { name }
     }
 
@@ -119,6 +122,8 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case .http4xx: return "the model's provider refused the request\(http)"
         case .http5xx: return "the model's provider failed\(http)"
         case .badResponse: return "the model's provider returned an answer that could not be read\(http)"
+        // Cervella's own words about the caller's request, naming fields and ids, never text.
+        case .unsupportedRequest: return message
         default: return "the call to the model failed (\(code))\(http)"
         }
     }

@@ -166,25 +166,27 @@ import Testing
     /// gateway has no Redis: a request that got as far as the queue would be 503).
     @Test func unhonouredFieldsAre400NamingThem() async throws {
         try await Self.withGateway(Self.settings()) { (client) async throws in
+            let honoured =
+                "'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'parallel_tool_calls', 'response_format', 'seed', 'stop', 'stream', 'temperature', 'tool_choice', 'tools' and 'top_p'"
             let cases: [(uri: String, body: String, message: String)] = [
                 (
                     "/v1/chat/completions",
-                    #"{"model":"auto","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}"#,
-                    "unsupported field 'tools': this route honours 'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'stop', 'stream', 'temperature' and 'top_p'; remove it"
+                    #"{"model":"auto","messages":[{"role":"user","content":"hi"}],"logit_bias":{"1":2}}"#,
+                    "unsupported field 'logit_bias': this route honours \(honoured); remove it"
                 ),
                 (
                     "/v1/chat/completions",
-                    #"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"},"logit_bias":{"1":2}}"#,
-                    "unsupported fields 'logit_bias' and 'response_format': this route honours 'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'stop', 'stream', 'temperature' and 'top_p'; remove them"
+                    #"{"messages":[{"role":"user","content":"hi"}],"user":"u-1","logit_bias":{"1":2}}"#,
+                    "unsupported fields 'logit_bias' and 'user': this route honours \(honoured); remove them"
                 ),
                 (
                     "/v1/chat/completions",
-                    #"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"","tool_calls":[]}]}"#,
-                    "messages[1]: unsupported field 'tool_calls': a message may hold 'content' and 'role'"
+                    #"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"","name":"bot"}]}"#,
+                    "messages[1]: unsupported field 'name': a message may hold 'content', 'role', 'tool_call_id' and 'tool_calls'"
                 ),
                 (
                     "/api/jobs", #"{"message":"hi","params":{"max_tokens":5}}"#,
-                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'temperature', 'tier_hint' and 'timeout_seconds'; remove it"
+                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'parallel_tool_calls', 'response_format', 'seed', 'temperature', 'tier_hint', 'timeout_seconds', 'tool_choice' and 'tools'; remove it"
                 ),
                 (
                     "/api/chat", #"{"message":"hi","session":"s-1"}"#,
@@ -204,7 +206,7 @@ import Testing
     @Test func nullsAndNeutralValuesPass() async throws {
         try await Self.withGateway(Self.settings()) { (client) async throws in
             let body =
-                #"{"messages":[{"role":"user","content":"hi","name":null}],"tools":null,"frequency_penalty":0,"presence_penalty":0.0,"logprobs":false}"#
+                #"{"messages":[{"role":"user","content":"hi","name":null}],"user":null,"frequency_penalty":0,"presence_penalty":0.0,"logprobs":false}"#
             let response = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: Self.bearer("alpha-key"), body: ByteBuffer(string: body))
             #expect(response.status == .serviceUnavailable)

@@ -21,7 +21,7 @@ struct AnthropicProviderTests {
             #expect(response.reasoning == nil)
             #expect(response.tokenLogprobs == nil)
             #expect(response.model == "claude-sonnet-4-5")
-            #expect(response.finishReason == "end_turn")
+            #expect(response.finishReason == "stop")  // end_turn, in OpenAI's words
             #expect(
                 Fixture.simulatorPromptTokens([prompt]) != TokenEstimator.estimate(prompt),
                 "the two counts must differ for this check to mean anything")
@@ -93,7 +93,7 @@ struct AnthropicProviderTests {
             let provider = AnthropicProvider(settings: Fixture.settings(.anthropic, endpoints: [simulator.baseURL]), http: http)
             let response = try await provider.complete(Fixture.request("Explain how TCP congestion control works.", maxTokens: 4))
             #expect(response.tokensOutput == 4)
-            #expect(response.finishReason == "max_tokens")
+            #expect(response.finishReason == "length")  // max_tokens, in OpenAI's words
         }
     }
 
