@@ -59,4 +59,20 @@ import Testing
         #expect(StructuredAnswer.problem(text: "plain", toolCalls: nil, params: text) == nil)
         #expect(StructuredAnswer.problem(text: "plain", toolCalls: nil, params: .init()) == nil)
     }
+
+    @Test func argumentsAndAnswersAreValidatedAgainstTheirSchemas() {
+        let schema: JSONValue = .object([
+            "type": .string("object"), "properties": .object(["city": .object(["type": .string("string")])]),
+            "required": .array([.string("city")]), "additionalProperties": .bool(false),
+        ])
+        let tool: JSONValue = .object(["type": .string("function"), "function": .object(["name": .string("weather"), "parameters": schema])])
+        let params = GenerationParameters(tools: [tool])
+        #expect(StructuredAnswer.problem(text: "", toolCalls: Self.call("weather", #"{"city":"Paris"}"#), params: params) == nil)
+        #expect(StructuredAnswer.problem(text: "", toolCalls: Self.call("weather", #"{"days":2}"#), params: params) == "schema_mismatch")
+        #expect(StructuredAnswer.problem(text: "", toolCalls: Self.call("weather", #"{"city":7}"#), params: params) == "schema_mismatch")
+        let format = GenerationParameters(
+            responseFormat: .object(["type": .string("json_schema"), "json_schema": .object(["name": .string("w"), "schema": schema])]))
+        #expect(StructuredAnswer.problem(text: #"{"city":"Rome"}"#, toolCalls: nil, params: format) == nil)
+        #expect(StructuredAnswer.problem(text: #"{"city":"Rome","extra":1}"#, toolCalls: nil, params: format) == "schema_mismatch")
+    }
 }
