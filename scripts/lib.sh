@@ -33,13 +33,13 @@ ensure_test_packages() {
     fi
 }
 
-# A Python with the `redis` and `openai` packages, in a private virtual environment (.venv-cervella).
+# A Python with the `redis`, `openai` and `anthropic` packages, in a private virtual environment (.venv-cervella).
 ensure_python_redis() {
     local venv="$CERVELLA_ROOT/.venv-cervella"
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis, openai' 2>/dev/null; then
-        log "creating $venv with the redis and openai packages" >&2
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis, openai, anthropic' 2>/dev/null; then
+        log "creating $venv with the redis, openai and anthropic packages" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7' 'openai>=1.40,<3' >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7' 'openai>=1.40,<3' 'anthropic>=0.40,<1' >&2
     fi
     echo "$venv/bin/python"
 }

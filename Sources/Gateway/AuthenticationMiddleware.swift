@@ -13,7 +13,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let admission: AdmissionControl
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch authenticator.authenticate(authorization: request.headers[GatewayResponse.authorization], access: access) {
+        // Anthropic's SDK sends its key as `x-api-key`; either header is read, Authorization first.
+        let authorization = request.headers[GatewayResponse.authorization] ?? request.headers[GatewayResponse.apiKey].map { "Bearer \($0)" }
+        switch authenticator.authenticate(authorization: authorization, access: access) {
         case .refused(let denial, let wrongKey):
             guard wrongKey else { return denial.response }
             return await admission.countFailedAuthentication(from: context.clientAddress, refusal: denial.response, probe: access == .probe)

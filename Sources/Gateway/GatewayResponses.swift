@@ -7,6 +7,7 @@ enum GatewayResponse {
     typealias HeaderName = HTTPFields.Element.Name
     static let retryAfter = HeaderName("retry-after")!
     static let authorization = HeaderName("authorization")!
+    static let apiKey = HeaderName("x-api-key")!
 
     /// A body written field by field with `JSONWriter`, for the request path (see
     /// `GatewayServer.completionBody`).
@@ -41,8 +42,18 @@ enum GatewayResponse {
         bytes(errorBody(status, code: code, message: message), status: status, headers: headers)
     }
 
+    /// How errors are written: Cervella's shape, or Anthropic's on `/v1/messages`
+    /// (`{"type":"error","error":{"type":…,"message":…}}`, which the Anthropic SDK reads),
+    /// set for a route group by `ErrorShapeMiddleware`.
+    enum ErrorShape: Sendable {
+        case cervella, anthropic
+    }
+
+    @TaskLocal static var errorShape = ErrorShape.cervella
+
     /// The JSON of `error(...)`, for the channel handlers that answer below Hummingbird.
     static func errorBody(_ status: HTTPResponse.Status, code: String, message: String) -> [UInt8] {
+        if errorShape == .anthropic { return anthropicErrorBody(status, message: message) }
         let type: String
         switch status.code {
         case 401: type = "authentication_error"
@@ -63,5 +74,41 @@ enum GatewayResponse {
                 }
             }
         }
+    }
+
+    /// Anthropic's error body; its `type` is the one Anthropic documents for the status.
+    static func anthropicErrorBody(_ status: HTTPResponse.Status, message: String) -> [UInt8] {
+        let type: String
+        switch status.code {
+        case 400, 415, 422: type = "invalid_request_error"
+        case 401: type = "authentication_error"
+        case 403: type = "permission_error"
+        case 404: type = "not_found_error"
+        case 413: type = "request_too_large"
+        case 429: type = "rate_limit_error"
+        case 503, 529: type = "overloaded_error"
+        case 504: type = "timeout_error"
+        case 400..<500: type = "invalid_request_error"
+        default: type = "api_error"
+        }
+        return written { w in
+            w.object { w in
+                w.key("type"); w.string("error")
+                w.key("error")
+                w.object { w in
+                    w.key("type"); w.string(type)
+                    w.key("message"); w.string(message)
+                }
+            }
+        }
+    }
+}
+
+/// Errors of the routes it guards in Anthropic's shape (see `GatewayResponse.ErrorShape`).
+struct ErrorShapeMiddleware<Context: RequestContext>: RouterMiddleware {
+    let shape: GatewayResponse.ErrorShape
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await GatewayResponse.$errorShape.withValue(shape) { try await next(request, context) }
     }
 }

@@ -112,6 +112,8 @@ public final class GatewayServer: Service, Sendable {
             .post("/v1/chat/completions") { request, context in try await self.completion(request, context) }
             .get("/v1/models") { _, _ in self.models() }
             .post("/api/jobs") { request, context in try await self.submitJob(request, context) }
+        guardedRoutes(router, access: .user, errorShape: .anthropic)
+            .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
             .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
         guardedRoutes(router, access: .admin)
@@ -124,9 +126,12 @@ public final class GatewayServer: Service, Sendable {
     /// A group of routes open to `access`: each request is counted and timed, then
     /// authenticated, then admitted (the failed-authentication budget of its address, the
     /// rate limit of its key), then handled; whatever is thrown on the way becomes a JSON error.
-    func guardedRoutes(_ router: Router<GatewayRequestContext>, access: RouteAccess) -> RouterGroup<GatewayRequestContext> {
+    func guardedRoutes(
+        _ router: Router<GatewayRequestContext>, access: RouteAccess, errorShape: GatewayResponse.ErrorShape = .cervella
+    ) -> RouterGroup<GatewayRequestContext> {
         router.group().addMiddleware {
             RequestMetricsMiddleware<GatewayRequestContext>()
+            ErrorShapeMiddleware<GatewayRequestContext>(shape: errorShape)
             ErrorResponseMiddleware<GatewayRequestContext>(logger: logger)
             AuthenticationMiddleware(access: access, authenticator: authenticator, admission: admission)
             AdmissionMiddleware(access: access, admission: admission)

@@ -217,4 +217,36 @@ import Testing
             #expect(Self.error(penalty)["code"] == "unsupported_parameter")
         }
     }
+
+    /// `/v1/messages` takes the key as `x-api-key` (Anthropic's SDK) and answers errors in
+    /// Anthropic's shape; the other routes keep Cervella's.
+    @Test func theMessagesRouteSpeaksAnthropicsErrors() async throws {
+        try await Self.withGateway(Self.settings()) { (client) async throws in
+            let body = ByteBuffer(string: #"{"model":"auto","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"top_k":5}"#)
+            let refused = try await client.execute(uri: "/v1/messages", method: .post, headers: [GatewayResponse.apiKey: "alpha-key"], body: body)
+            #expect(refused.status == .badRequest)
+            let object = try JSONSerialization.jsonObject(with: Data(refused.body.readableBytesView)) as? [String: Any]
+            #expect(object?["type"] as? String == "error")
+            let error = object?["error"] as? [String: String]
+            #expect(error?["type"] == "invalid_request_error")
+            #expect(error?["message"]?.hasPrefix("unsupported field 'top_k'") == true)
+
+            let wrongKey = try await client.execute(uri: "/v1/messages", method: .post, headers: [GatewayResponse.apiKey: "nope"], body: body)
+            #expect(wrongKey.status == .unauthorized)
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(wrongKey.body.readableBytesView)) as? [String: Any])?["type"] as? String == "error")
+
+            let beta = try await client.execute(
+                uri: "/v1/messages", method: .post,
+                headers: [GatewayResponse.apiKey: "alpha-key", GatewayServer.anthropicBeta: "prompt-caching-2024-07-31"],
+                body: body)
+            #expect(beta.status == .badRequest)
+
+            // The same key as x-api-key on an OpenAI route: Cervella's error shape.
+            let other = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [GatewayResponse.apiKey: "alpha-key"],
+                body: ByteBuffer(string: #"{"messages":[{"role":"user","content":"hi"}],"top_k":5}"#))
+            #expect(Self.error(other)["code"] == "unsupported_parameter")
+        }
+    }
 }

@@ -90,4 +90,43 @@ import Testing
             client.http.shutdown()
         }
     }
+
+    static let examples = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // IntegrationTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // repository root
+        .appendingPathComponent("examples")
+
+    /// The README's example agents, unchanged, against the gateway, a worker per tier, the
+    /// simulator and Redis: the small model answers every step; with its tool calls broken
+    /// (`#sim openai badtool`), Claude takes the calling steps over and the agent does not notice.
+    @Test(arguments: ["agent_openai.py", "agent_anthropic.py"])
+    func theExampleAgentsFinishTheirTaskThroughThePool(example: String) async throws {
+        try await withTestPool { pool in
+            let (gateway, client) = try await GatewayTests().start(pool)
+            let path = Self.examples.appendingPathComponent(example).path
+            func run(_ suffix: String) async throws -> String {
+                let (status, output) = try await TestEnvironment.runPython(
+                    "import runpy; runpy.run_path(\(String(reflecting: path)), run_name='__main__')",
+                    environment: [
+                        "CERVELLA_URL": gateway.baseURL, "CERVELLA_API_KEY": GatewayTests.userKey, "CERVELLA_MODEL": "qwen3-4b",
+                        "CERVELLA_PROMPT_SUFFIX": suffix,
+                    ], seconds: 60)
+                #expect(status == 0, "python said: \(output)")
+                return output
+            }
+            let small = try await run("")
+            #expect(small.contains("step 1: called weather model=qwen3-4b fallback=false reason=None"), "\(small)")
+            #expect(small.contains("step 2: called packing_list model=qwen3-4b fallback=false reason=None"), "\(small)")
+            #expect(small.contains("step 3: answer model=qwen3-4b fallback=false"), "\(small)")
+            #expect(small.contains("text=True"), "\(small)")
+
+            let broken = try await run("\n#sim openai badtool")
+            #expect(broken.contains("step 1: called weather model=claude-sonnet-4-5 fallback=true reason=invalid_tool_call"), "\(broken)")
+            #expect(broken.contains("step 2: called packing_list model=claude-sonnet-4-5 fallback=true reason=invalid_tool_call"), "\(broken)")
+            #expect(broken.contains("step 3: answer model=qwen3-4b fallback=false"), "\(broken)")
+            await gateway.stop()
+            client.http.shutdown()
+        }
+    }
 }
