@@ -82,6 +82,49 @@ struct RealEngineTests {
         }
     }
 
+    /// A `response_format` JSON Schema reaches the engine, which turns it into a grammar: even a
+    /// random-weight model then writes an object that validates, and the worker's check accepts
+    /// it (a threshold of 0, as above, since the tiny model is never confident).
+    @Test func aJSONSchemaResponseFormatIsAnsweredWithJSONThatValidates() async throws {
+        let engine = try await RealEngine.start()
+        try await withTestPool(workers: 0) { pool in
+            let worker = try pool.launch(
+                ["worker"],
+                config: """
+                    [worker]
+                    block_timeout_seconds = 0.5
+                    [tier1]
+                    confidence_method = "logprobs"
+                    confidence_threshold = 0.0
+                    """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let schema: JSONValue = .object([
+                "type": .string("object"),
+                "properties": .object([
+                    "city": .object(["type": .string("string"), "enum": .array([.string("Paris"), .string("Rome")])]),
+                    "sunny": .object(["type": .string("boolean")]),
+                ]),
+                "required": .array([.string("city"), .string("sunny")]), "additionalProperties": .bool(false),
+            ])
+            let format: JSONValue = .object([
+                "type": .string("json_schema"), "json_schema": .object(["name": .string("forecast"), "schema": schema]),
+            ])
+            let job = try pool.job(
+                "Weather in Paris? Answer in JSON.", cache: false,
+                params: GenerationParameters(maxTokens: 200, temperature: 0, responseFormat: format))
+            let result = try await pool.producer.submit(job)
+            kill(worker.processIdentifier, SIGTERM)
+            #expect(await worker.waitForExit(seconds: 15))
+
+            #expect(result.ok, "\(String(describing: result.error))")
+            #expect(result.metadata?.modelUsed == "qwen3-4b")
+            #expect(result.metadata?.fallback == false, "fell back: \(result.metadata?.fallbackReason ?? "-")")
+            let answer = try #require(JSONValue.read(Array((result.response ?? "").utf8)), "not JSON: \(result.response ?? "")")
+            #expect(JSONSchemaValidator(schema: schema).problem(with: answer) == nil, "\(result.response ?? "")")
+            #expect(pool.simulator.stats.count("/v1/messages") == 0)
+            await engine.close()
+        }
+    }
+
     /// llama.cpp sends fewer logprob entries than completion tokens (a token ending in a
     /// partial UTF-8 character is merged with the next) and strips the answer's leading space,
     /// so neither the entry count nor the joined tokens match the usage or the text.
