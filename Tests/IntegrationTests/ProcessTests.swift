@@ -63,13 +63,36 @@ import Testing
         }
     }
 
+    /// The ```` ```python ```` blocks of docs/PROTOCOL.md, in order.
+    static func pythonBlocks() throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        var blocks: [String] = []
+        var from = document.startIndex
+        while let start = document.range(of: "```python\n", range: from..<document.endIndex),
+            let end = document.range(of: "\n```", range: start.upperBound..<document.endIndex)
+        {
+            blocks.append(String(document[start.upperBound..<end.lowerBound]))
+            from = end.upperBound
+        }
+        return blocks
+    }
+
+    @Test func pythonToolStepFromTheProtocolDocumentAsksForTheCall() async throws {
+        try await withTestPool(workers: 1) { pool in
+            let blocks = try Self.pythonBlocks()
+            try #require(blocks.count == 2, "docs/PROTOCOL.md should hold two Python examples")
+            let (status, text) = try await TestEnvironment.runPython(
+                blocks[1], environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
+            )
+            #expect(status == 0, "python said: \(text)")
+            #expect(text.contains("call weather {'city': 'example'} finish=tool_calls"), "\(text)")
+        }
+    }
+
     @Test func pythonExampleFromTheProtocolDocumentIsAnswered() async throws {
         try await withTestPool(workers: 1) { pool in
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let document = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
-            let start = try #require(document.range(of: "```python\n"))
-            let end = try #require(document.range(of: "\n```", range: start.upperBound..<document.endIndex))
-            let script = String(document[start.upperBound..<end.lowerBound])
+            let script = try #require(try Self.pythonBlocks().first)
 
             let (status, text) = try await TestEnvironment.runPython(
                 script, environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40

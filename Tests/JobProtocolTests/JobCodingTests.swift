@@ -139,6 +139,28 @@ import Testing
         #expect(job.metadata.isEmpty)
     }
 
+    @Test func theDocumentedAgentStepDecodesAndItsResultToo() throws {
+        let blocks = try ProtocolDocument.jsonBlocks()
+        let step = try #require(blocks.first { $0.contains("tool_call_id") }, "docs/PROTOCOL.md has no agent step example")
+        let job = try JSONDecoder().decode(Job.self, from: Data(step.utf8))
+        #expect(Job(json: Array(step.utf8)) == job, "the fast reader and the reference disagree")
+        #expect(job.messages.map(\.role) == ["user", "assistant", "tool"])
+        #expect(job.messages[1].content == nil)
+        #expect(job.messages[1].toolCalls == [ToolCall(id: "call_1", name: "weather", arguments: #"{"city":"Paris"}"#)])
+        #expect(job.messages[2].toolCallID == "call_1")
+        #expect(job.params.tools?.count == 1)
+        #expect(job.params.toolChoice == .string("auto"))
+        #expect(job.params.parallelToolCalls == false)
+        #expect(job.params.seed == 7)
+
+        let resultBlock = try #require(blocks.first { $0.contains(#""finish_reason":"tool_calls""#) }, "no agent result example")
+        let result = try JobResult.decode(Array(resultBlock.utf8))
+        #expect(result == (try JSONDecoder().decode(JobResult.self, from: Data(resultBlock.utf8))))
+        #expect(result.toolCalls?.first?.name == "weather")
+        #expect(result.finishReason == "tool_calls")
+        #expect(result.response == "")
+    }
+
     /// What `json.dumps(job)` writes for the docs' Python example: spaces after separators,
     /// non-ASCII escaped as \uXXXX (ensure_ascii), floats with many digits, None as null.
     @Test func aJobWrittenByPythonJsonDumpsDecodes() throws {
