@@ -53,6 +53,7 @@ extension ResultMetadata: Codable {
         case originalConfidence = "original_confidence", tierDecisionReason = "tier_decision_reason"
         case cacheHit = "cache_hit", worker, timestamp
         case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
+        case structureProblem = "structure_problem"
     }
 
     /// As the compiler would synthesize it (see `JobResult.init(from:)`).
@@ -76,6 +77,7 @@ extension ResultMetadata: Codable {
         timestamp = try c.decode(String.self, forKey: .timestamp)
         reasoningChars = try c.decodeIfPresent(Int.self, forKey: .reasoningChars)
         fallbackSuppressed = try c.decodeIfPresent(String.self, forKey: .fallbackSuppressed)
+        structureProblem = try c.decodeIfPresent(String.self, forKey: .structureProblem)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -98,6 +100,7 @@ extension ResultMetadata: Codable {
         try c.encode(timestamp, forKey: .timestamp)
         try c.encodeIfPresent(reasoningChars, forKey: .reasoningChars)
         try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
+        try c.encodeIfPresent(structureProblem, forKey: .structureProblem)
     }
 }
 
@@ -162,13 +165,15 @@ extension JobResult {
                 let originalModel = m.string("original_model"), let originalConfidence = m.double("original_confidence"),
                 let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
                 let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
-                let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed")
+                let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed"),
+                let structureProblem = m.string("structure_problem")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
                 tokensInput: tokensInput, tokensOutput: tokensOutput, fallback: fallback, fallbackReason: fallbackReason,
                 originalModel: originalModel, originalConfidence: originalConfidence, tierDecisionReason: decision,
-                cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed
+                cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed,
+                structureProblem: structureProblem
             )
         }
         var error: ResultError?
@@ -232,6 +237,7 @@ extension JSONWriter {
             w.key("timestamp"); w.string(metadata.timestamp)
             if let chars = metadata.reasoningChars { w.key("reasoning_chars"); w.int(chars) }
             if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
+            if let problem = metadata.structureProblem { w.key("structure_problem"); w.string(problem) }
         }
     }
 }

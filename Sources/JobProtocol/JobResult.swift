@@ -60,13 +60,18 @@ public struct ResultMetadata: Sendable, Equatable {
     public var reasoningChars: Int?
     /// Why the answer would have gone to Claude when the request said `enable_fallback: false`.
     public var fallbackSuppressed: String?
+    /// Claude's answer does not hold the structure the job asked for (`unknown_tool`,
+    /// `invalid_tool_call`, `schema_mismatch`): reported, since there is no tier above it.
+    public var structureProblem: String?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,
         tokensInput: Int, tokensOutput: Int, fallback: Bool = false, fallbackReason: String? = nil,
         originalModel: String? = nil, originalConfidence: Double? = nil, tierDecisionReason: String,
-        cacheHit: Bool = false, worker: String, timestamp: String, reasoningChars: Int? = nil, fallbackSuppressed: String? = nil
+        cacheHit: Bool = false, worker: String, timestamp: String, reasoningChars: Int? = nil, fallbackSuppressed: String? = nil,
+        structureProblem: String? = nil
     ) {
+        self.structureProblem = structureProblem
         self.reasoningChars = reasoningChars
         self.fallbackSuppressed = fallbackSuppressed
         self.modelUsed = modelUsed

@@ -156,9 +156,11 @@ enum JobDecision {
             originalModel: job.fallbackFrom?.model, originalConfidence: job.fallbackFrom?.confidence,
             tierDecisionReason: job.route?.reason ?? "queue_\(route.queue.rawValue)", cacheHit: false,
             worker: context.worker, timestamp: context.timestamp,
-            reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed
+            reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed,
+            structureProblem: route.smallTier ? nil : structureProblem
         )
-        let cacheable = Verdict.isCacheable(verdict, answer: response.text, hasToolCalls: hasToolCalls)
+        // An answer that does not hold the asked structure is never cached, whoever wrote it.
+        let cacheable = Verdict.isCacheable(verdict, answer: response.text, hasToolCalls: hasToolCalls) && structureProblem == nil
         let claudeEquivalent = settings.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(
             tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)

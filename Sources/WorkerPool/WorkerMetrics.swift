@@ -23,6 +23,10 @@ enum WorkerMetrics {
             Timer(label: "cervella_queue_wait_seconds", dimensions: [("queue", queue.rawValue)]).recordMilliseconds(metadata.queueMs)
             Counter(label: "cervella_cache_total", dimensions: [("result", metadata.cacheHit ? "hit" : "miss")]).increment()
             guard !metadata.cacheHit else { return }
+            if let problem = metadata.structureProblem {
+                Counter(label: "cervella_structure_problems_total", dimensions: [("tier", "\(tier)"), ("reason", HourlyStats.reasonClass(problem))])
+                    .increment()
+            }
             if let confidence = metadata.confidence {
                 Recorder(label: "cervella_confidence", dimensions: [("tier", "\(tier)")], aggregate: true).record(confidence)
             }

@@ -26,11 +26,11 @@ import Testing
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Summarize."}],"top_p":1e999}"#, "top_p"),
         (
             "/v1/chat/completions", #"{"messages":[{"role":"user","content":"Hi"},{"role":"tool","content":"42"}]}"#,
-            "messages[1]: role 'tool' is not supported yet"
+            "messages[1]: a tool message needs tool_call_id, the id of the call it answers"
         ),
         (
             "/v1/chat/completions", #"{"messages":[{"role":"wizard","content":"Hi"}]}"#,
-            "messages[0].role must be system, user or assistant, got 'wizard'"
+            "messages[0].role must be system, user, assistant or tool, got 'wizard'"
         ),
         ("/v1/chat/completions", #"{"messages":[{"role":"system","content":"Be brief."}]}"#, "has no user message"),
         (
@@ -53,7 +53,10 @@ import Testing
         ("/api/jobs", #"{"message":"Summarize.","max_tokens":0}"#, "max_tokens must be between 1 and 32768, got 0"),
         ("/api/jobs", #"{"message":"Summarize.","temperature":-1}"#, "temperature must be between 0 and 2"),
         ("/api/jobs", #"{"message":"Summarize.","timeout_seconds":1e300}"#, "timeout_seconds must be more than 0 and at most 86400"),
-        ("/api/jobs", #"{"messages":[{"role":"tool","content":"42"}]}"#, "messages[0]: role 'tool' is not supported yet"),
+        (
+            "/api/jobs", #"{"messages":[{"role":"tool","content":"42"}]}"#,
+            "messages[0]: a tool message needs tool_call_id, the id of the call it answers"
+        ),
         (
             "/api/jobs", #"{"messages":[{"role":"user","content":[{"type":"text","text":7}]}]}"#,
             "messages[0].content[0]: a text part needs a string 'text'"

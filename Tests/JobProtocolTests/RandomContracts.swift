@@ -103,7 +103,8 @@ struct RandomContracts {
             modelUsed: text(), tier: int(), latencyMs: int(), queueMs: int(), confidence: maybe { $0.double() }, costUSD: double(),
             tokensInput: int(), tokensOutput: int(), fallback: bool(), fallbackReason: maybe { $0.text() },
             originalModel: maybe { $0.text() }, originalConfidence: maybe { $0.double() }, tierDecisionReason: text(),
-            cacheHit: bool(), worker: text(), timestamp: text(), reasoningChars: maybe { $0.int() }, fallbackSuppressed: maybe { $0.text() }
+            cacheHit: bool(), worker: text(), timestamp: text(), reasoningChars: maybe { $0.int() }, fallbackSuppressed: maybe { $0.text() },
+            structureProblem: maybe { $0.text() }
         )
         var success = JobResult.success(
             id: text(), response: text(), metadata: metadata, toolCalls: maybe { $0.list(0...2) { $0.toolCall() } },

@@ -208,4 +208,17 @@ import Testing
         #expect(result.metadata?.fallbackSuppressed == reason)
         #expect(cacheKey == nil)
     }
+
+    /// Claude's answer is checked too, and a problem reported: there is no tier above it.
+    @Test func claudesBadToolCallIsKeptAndReported() throws {
+        let job = Self.toolJob()
+        let call = JobDecision.Call(model: "claude", response: Self.toolAnswer(name: "search", arguments: "{}"), latencyMs: 80)
+        let commit = JobDecision.conclude(
+            job, route: JobDecision.Route(fetchedFrom: .fallback, job: job), call: call, settings: Self.settings, context: Self.context())
+        guard case .reply(_, let result, let cacheKey) = commit.outcome else { Issue.record("not a reply"); return }
+        #expect(result.ok)
+        #expect(result.metadata?.structureProblem == "unknown_tool")
+        #expect(cacheKey == nil)
+        #expect(result.toolCalls?.first?.name == "search")
+    }
 }
