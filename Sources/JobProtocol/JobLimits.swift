@@ -17,8 +17,10 @@ public enum JobLimits {
     public static let topP: ClosedRange<Double> = 0...1
     public static let maxStopSequences = 32
     public static let maxMessages = 100_000
-    /// Nesting of `metadata` and of content parts.
+    /// Nesting of `metadata`, of content parts and of the tools' schemas.
     public static let maxNesting = 32
+    /// `params.tools`: OpenAI allows 128.
+    public static let maxTools = 128
     public static let maxRecoveries = 100
     public static let tiers: ClosedRange<Int> = Tier.tier1.number...Tier.claude.number
     /// `fallback_from.latency_ms`: one day.
@@ -52,6 +54,12 @@ public enum JobLimits {
         if let value = params.topP, !topP.contains(value) { return "field 'params.top_p' must be in \(topP) (got \(value))" }
         if let stop = params.stop, stop.count > maxStopSequences {
             return "field 'params.stop' has \(stop.count) entries; at most \(maxStopSequences)"
+        }
+        if let tools = params.tools, tools.count > maxTools { return "field 'params.tools' has \(tools.count) entries; at most \(maxTools)" }
+        for (name, value) in [("tools", params.tools.map(JSONValue.array)), ("tool_choice", params.toolChoice), ("response_format", params.responseFormat)] {
+            guard let value else { continue }
+            if value.nesting > maxNesting { return "field 'params.\(name)' is nested deeper than \(maxNesting) levels" }
+            if !value.isFinite { return "field 'params.\(name)' holds a number that is not finite" }
         }
         if let route = job.route, !tiers.contains(route.tier) { return "field 'route.tier' must be 1, 2 or 3 (got \(route.tier))" }
         if let origin = job.fallbackFrom {

@@ -69,6 +69,12 @@ import Testing
         (#""params":{"max_tokens":0}"#, "max_tokens"), (#""params":{"max_tokens":-5}"#, "max_tokens"),
         (#""params":{"max_tokens":9223372036854775807}"#, "max_tokens"), (#""attempt":9223372036854775807"#, "attempt"),
         (#""params":{"top_p":1.5}"#, "top_p"), (#""params":{"temperature":-0.1}"#, "temperature"),
+        (#""params":{"tools":["# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "]}", "params.tools"),
+        (
+            #""params":{"response_format":{"type":"json_schema","json_schema":"# + String(repeating: "[", count: 40)
+                + String(repeating: "]", count: 40) + "}}", "params.response_format"
+        ),
+        (#""params":{"tools":["# + Array(repeating: "{}", count: 129).joined(separator: ",") + "]}", "params.tools"),
     ])
     func theIssuesPoisonNumbersAreRefused(fragment: String, field: String) throws {
         let bytes = Array(#"{"v":1,"id":"p-1","messages":[{"role":"user","content":"hi"}],\#(fragment)}"#.utf8)

@@ -82,4 +82,12 @@ import Testing
         #expect(validator.problem(with: Self.json("1"))?.contains("deeper than") == true)
         #expect(JSONSchemaValidator(schema: Self.json(##"{"$ref":"#/$defs/missing"}"##)).problem(with: .null)?.contains("points nowhere") == true)
     }
+
+    /// `anyOf` inside `anyOf`, 40 levels: 2^40 checks without a budget. Refused instead, at once.
+    @Test func anExponentialSchemaIsRefusedNotFollowed() {
+        var schema: JSONValue = .object(["type": .string("string")])
+        for _ in 0..<40 { schema = .object(["anyOf": .array([schema, schema])]) }
+        let problem = JSONSchemaValidator(schema: schema).problem(with: .integer(1))
+        #expect(problem?.contains("more than 20000 checks") == true || problem?.contains("deeper than") == true, "\(problem ?? "nil")")
+    }
 }
