@@ -56,7 +56,9 @@ public enum JobLimits {
             return "field 'params.stop' has \(stop.count) entries; at most \(maxStopSequences)"
         }
         if let tools = params.tools, tools.count > maxTools { return "field 'params.tools' has \(tools.count) entries; at most \(maxTools)" }
-        for (name, value) in [("tools", params.tools.map(JSONValue.array)), ("tool_choice", params.toolChoice), ("response_format", params.responseFormat)] {
+        for (name, value) in [
+            ("tools", params.tools.map(JSONValue.array)), ("tool_choice", params.toolChoice), ("response_format", params.responseFormat),
+        ] {
             guard let value else { continue }
             if value.nesting > maxNesting { return "field 'params.\(name)' is nested deeper than \(maxNesting) levels" }
             if !value.isFinite { return "field 'params.\(name)' holds a number that is not finite" }
