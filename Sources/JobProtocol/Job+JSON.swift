@@ -156,7 +156,7 @@ extension Job {
     /// A message as the contract writes it; nil for anything the reference decoder must judge.
     private static func message(_ element: JSONValue) -> ChatMessage? {
         guard let message = JSONFields(element), let role = message.string("role"), let role, let name = message.string("name"),
-            let callID = message.string("tool_call_id"), let callList = message.array("tool_calls")
+            let callID = message.string("tool_call_id"), let calls = message.toolCalls("tool_calls")
         else { return nil }
         var content: ChatMessage.Content?
         switch message.fields["content"] {
@@ -164,14 +164,6 @@ extension Job {
         case .string(let text)?: content = .text(text)
         case .array(let parts)? where !parts.contains(where: Self.hasWholeDouble): content = .parts(parts)
         default: return nil
-        }
-        var calls: [ToolCall]?
-        if let callList {
-            calls = []
-            for element in callList {
-                guard let call = ToolCall(fields: element) else { return nil }
-                calls?.append(call)
-            }
         }
         return ChatMessage(role: role, content: content, name: name, toolCalls: calls, toolCallID: callID)
     }

@@ -145,16 +145,8 @@ extension JobResult {
         guard let root = JSONFields(JSONValue.parse(bytes)),
             let v = root.int("v"), let v, let id = root.string("id"), let id, let ok = root.bool("ok"), let ok,
             let response = root.string("response"), let metadataFields = root.object("metadata"), let errorFields = root.object("error"),
-            let callList = root.array("tool_calls"), let finishReason = root.string("finish_reason")
+            let toolCalls = root.toolCalls("tool_calls"), let finishReason = root.string("finish_reason")
         else { return nil }
-        var toolCalls: [ToolCall]?
-        if let callList {
-            toolCalls = []
-            for element in callList {
-                guard let call = ToolCall(fields: element) else { return nil }
-                toolCalls?.append(call)
-            }
-        }
         var metadata: ResultMetadata?
         if let m = metadataFields {
             guard let modelUsed = m.string("model_used"), let modelUsed, let tier = m.int("tier"), let tier,

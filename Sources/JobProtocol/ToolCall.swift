@@ -77,6 +77,21 @@ extension ToolCall {
     }
 }
 
+extension JSONFields {
+    /// A `tool_calls` field for the fast readers: `.some(nil)` when absent or null, nil when
+    /// it, or any call in it, is not as the contracts write it.
+    func toolCalls(_ key: String) -> [ToolCall]?? {
+        guard let list = array(key) else { return nil }
+        guard let list else { return .some(nil) }
+        var calls: [ToolCall] = []
+        for element in list {
+            guard let call = ToolCall(fields: element) else { return nil }
+            calls.append(call)
+        }
+        return .some(calls)
+    }
+}
+
 extension JSONWriter {
     /// `{"id":…,"type":…,"function":{"name":…,"arguments":…}}`.
     public mutating func toolCall(_ call: ToolCall) {

@@ -39,20 +39,25 @@ struct RealEngineTests {
         ]
     }
 
+    /// A `cervella worker` process with tier 1 on the engine, scoring by logprobs alone with a
+    /// threshold of 0: the tiny model is always unsure, and these tests are about its answer
+    /// reaching the caller.
+    static func launchAcceptingWorker(_ pool: TestPool, engine: RealEngine) throws -> SpawnedProcess {
+        try pool.launch(
+            ["worker"],
+            config: """
+                [worker]
+                block_timeout_seconds = 0.5
+                [tier1]
+                confidence_method = "logprobs"
+                confidence_threshold = 0.0
+                """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+    }
+
     @Test func tierOneJobIsAnsweredByTheRealEngineThroughTheWorkerProcess() async throws {
         let engine = try await RealEngine.start()
         try await withTestPool(workers: 0) { pool in
-            // Logprob confidence alone, and a threshold of 0: the tiny model is always unsure, and
-            // this test is about its answer reaching the caller.
-            let worker = try pool.launch(
-                ["worker"],
-                config: """
-                    [worker]
-                    block_timeout_seconds = 0.5
-                    [tier1]
-                    confidence_method = "logprobs"
-                    confidence_threshold = 0.0
-                    """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let worker = try Self.launchAcceptingWorker(pool, engine: engine)
             let text = "Summarize: workers pop jobs with BLMOVE and answer through a reply key."
             let job = try pool.job(text, params: GenerationParameters(maxTokens: 24, temperature: 0))
             let result = try await pool.producer.submit(job)
@@ -88,15 +93,7 @@ struct RealEngineTests {
     @Test func aJSONSchemaResponseFormatIsAnsweredWithJSONThatValidates() async throws {
         let engine = try await RealEngine.start()
         try await withTestPool(workers: 0) { pool in
-            let worker = try pool.launch(
-                ["worker"],
-                config: """
-                    [worker]
-                    block_timeout_seconds = 0.5
-                    [tier1]
-                    confidence_method = "logprobs"
-                    confidence_threshold = 0.0
-                    """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let worker = try Self.launchAcceptingWorker(pool, engine: engine)
             let schema: JSONValue = .object([
                 "type": .string("object"),
                 "properties": .object([
