@@ -49,6 +49,25 @@ enum MessagesTranslation {
         var message: String
     }
 
+    /// The keys each block type may hold; another (`cache_control`, `citations`, …) asks for
+    /// something the pool does not do, and is refused by name rather than dropped. A key sent
+    /// as null counts as not sent.
+    static let blockKeys: [String: Set<String>] = [
+        "text": ["type", "text"], "image": ["type", "source"], "tool_use": ["type", "id", "name", "input"],
+        "tool_result": ["type", "tool_use_id", "content", "is_error"],
+    ]
+
+    static func checkKeys(_ block: JSONValue, at: String) throws(Failure) {
+        guard case .object(let fields) = block, let type = fields["type"]?.stringValue, let allowed = blockKeys[type] else { return }
+        let extra = fields.filter { !allowed.contains($0.key) && $0.value != .null }.keys.sorted()
+        guard extra.isEmpty else {
+            throw Failure(
+                message:
+                    "\(at): unsupported field\(extra.count == 1 ? "" : "s") \(FieldCheck.list(extra)) on a \(type) block: it may hold \(FieldCheck.list(allowed.sorted(), limit: .max))"
+            )
+        }
+    }
+
     static func messages(_ request: MessagesRequest) throws(Failure) -> [ChatMessage] {
         var messages: [ChatMessage] = []
         if let system = request.system {
@@ -59,6 +78,7 @@ enum MessagesTranslation {
                     guard block["type"]?.stringValue == "text", let text = block["text"]?.stringValue else {
                         throw Failure(message: "system[\(index)] must be a text block")
                     }
+                    try checkKeys(block, at: "system[\(index)]")
                     return text
                 }
                 messages.append(ChatMessage(role: "system", content: texts.joined(separator: "\n\n")))
@@ -77,6 +97,7 @@ enum MessagesTranslation {
             var calls: [ToolCall] = []
             for (number, block) in blocks.enumerated() {
                 let blockAt = "\(at).content[\(number)]"
+                try checkKeys(block, at: blockAt)
                 switch block["type"]?.stringValue {
                 case "text"?:
                     guard let text = block["text"]?.stringValue else { throw Failure(message: "\(blockAt): a text block needs a string 'text'") }
@@ -143,7 +164,9 @@ enum MessagesTranslation {
             return .parts(
                 try blocks.enumerated().map { number, block throws(Failure) -> JSONValue in
                     switch block["type"]?.stringValue {
-                    case "text"?: return .object(["type": .string("text"), "text": block["text"] ?? .string("")])
+                    case "text"?:
+                        try checkKeys(block, at: "\(at).content[\(number)]")
+                        return .object(["type": .string("text"), "text": block["text"] ?? .string("")])
                     case "image"?: return try image(block, at: "\(at).content[\(number)]")
                     default: throw Failure(message: "\(at).content[\(number)]: a tool result holds text or image blocks")
                     }
@@ -167,6 +190,15 @@ enum MessagesTranslation {
         if let tools = request.tools {
             params.tools = try tools.enumerated().map { index, tool throws(Failure) -> JSONValue in
                 guard let name = tool["name"]?.stringValue else { throw Failure(message: "tools[\(index)] needs a string 'name'") }
+                if case .object(let fields) = tool {
+                    let extra = fields.filter { !["name", "description", "input_schema", "type"].contains($0.key) && $0.value != .null }.keys.sorted()
+                    if !extra.isEmpty {
+                        throw Failure(
+                            message:
+                                "tools[\(index)]: unsupported field\(extra.count == 1 ? "" : "s") \(FieldCheck.list(extra)): a tool may hold 'description', 'input_schema', 'name' and 'type'"
+                        )
+                    }
+                }
                 if let type = tool["type"]?.stringValue, type != "custom" {
                     throw Failure(
                         message:

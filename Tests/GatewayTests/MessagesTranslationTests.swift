@@ -102,4 +102,22 @@ import Testing
         #expect(plain["stop_reason"] as? String == "max_tokens")
         #expect((plain["content"] as? [[String: String]]) == [["type": "text", "text": "Sunny."]])
     }
+
+    /// Prompt caching and citations ask for what the pool does not do: refused by name.
+    @Test func blockFieldsThePoolCannotHonourAreRefusedByName() throws {
+        let cached = try request(
+            #"{"model":"auto","max_tokens":5,"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#
+        )
+        #expect(
+            throws: MessagesTranslation.Failure(
+                message: "system[0]: unsupported field 'cache_control' on a text block: it may hold 'text' and 'type'")
+        ) { _ = try MessagesTranslation.messages(cached) }
+        let tool = try request(
+            #"{"model":"auto","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{},"cache_control":{"type":"ephemeral"}}]}"#
+        )
+        #expect(throws: MessagesTranslation.Failure.self) { _ = try MessagesTranslation.params(tool) }
+        let nulls = try request(
+            #"{"model":"auto","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"hi","citations":null}]}]}"#)
+        #expect(try MessagesTranslation.messages(nulls).first?.text == "hi")
+    }
 }
