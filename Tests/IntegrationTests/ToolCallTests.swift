@@ -7,7 +7,9 @@ import Testing
 /// An agent's steps through the pool: OpenAI-shaped tools through the gateway, a worker per
 /// tier, the simulator and a real Redis. The small model answers the call; a bad call goes to
 /// Claude, whose answer comes back in the same shape, so the agent never notices the switch.
-@Suite(.timeLimit(.minutes(3))) struct ToolCallTests {
+/// Serialized: the example agents start Python processes that import the openai and anthropic
+/// packages, heavy on two cores next to the timing tests of other suites.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ToolCallTests {
     static let tools =
         #"[{"type":"function","function":{"name":"weather","description":"Today's weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]"#
 
