@@ -9,6 +9,8 @@ import Logging
 /// real shapes: a `message` object with text content blocks and usage, a `request-id`
 /// header, and errors as `{"type":"error","error":{"type":…,"message":…}}`. Any key
 /// is accepted; the point is to catch a client that forgets the header, not to guard.
+/// With `"stream": true` the same answer is streamed as Anthropic's named events
+/// (`AnthropicRoutes+Streaming.swift`).
 struct AnthropicRoutes: Sendable {
     let planner: RequestPlanner
     let stats: SimulatorStats
@@ -61,7 +63,9 @@ struct AnthropicRoutes: Sendable {
             return Self.error(
                 status: 400, message: "messages: Unexpected role \"\(bad.role)\". Allowed roles are \"user\" or \"assistant\".")
         }
-        let (directives, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .anthropic)
+        let streaming = body.stream == true
+        let (parsed, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .anthropic)
+        let directives = streaming ? parsed : parsed.withoutStreamingDirectives
         log["model"] = "\(model)"
         log["directives"] = "\(directives.summary)"
         if !directives.ignored.isEmpty { log["ignored_directives"] = "\(directives.ignored.joined(separator: " "))" }
@@ -91,20 +95,32 @@ struct AnthropicRoutes: Sendable {
             stopReason = "max_tokens"
         }
         log["completion_tokens"] = "\(tokens.count)"
-        let usage: JSONValue = [
-            "input_tokens": .int(Conversation.promptTokens(messages, system: body.system?.text ?? "")),
-            "output_tokens": .int(tokens.count),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+        if let call { log["tool_call"] = "\(call.name)" }
+        let answer = AnthropicAnswer(
+            id: "msg_01" + Self.randomBase62(22), model: model, tokens: tokens, call: call, stopReason: stopReason,
+            inputTokens: Conversation.promptTokens(messages, system: body.system?.text ?? ""))
+        if streaming {
+            log["stream"] = "true"
+            return Self.stream(answer, directives: directives).response(stats: stats)
+        }
+        return SimResponse.json(Self.message(answer))
+    }
+
+    /// The `message` body of `answer`.
+    static func message(_ answer: AnthropicAnswer) -> JSONValue {
+        let content: JSONValue =
+            answer.call.map { call in
+                [["type": "tool_use", "id": .string(newToolUseID()), "name": .string(call.name), "input": call.input]]
+            } ?? [["type": "text", "text": .string(answer.tokens.joined())]]
+        return [
+            "id": .string(answer.id), "type": "message", "role": "assistant", "model": .string(answer.model), "content": content,
+            "stop_reason": .string(answer.stopReason), "stop_sequence": nil, "usage": answer.usage(outputTokens: answer.tokens.count),
         ]
-        return SimResponse.json([
-            "id": .string("msg_01" + Self.randomBase62(22)), "type": "message", "role": "assistant",
-            "model": .string(model),
-            "content": call.map { call in
-                [["type": "tool_use", "id": .string("toolu_01" + Self.randomBase62(22)), "name": .string(call.name), "input": call.input]]
-            } ?? [["type": "text", "text": .string(tokens.joined())]],
-            "stop_reason": .string(stopReason), "stop_sequence": nil, "usage": usage,
-        ])
+    }
+
+    /// A fresh `toolu_01…` id for a tool_use block.
+    static func newToolUseID() -> String {
+        "toolu_01" + randomBase62(22)
     }
 
     /// Anthropic's error body for `status`.

@@ -9,6 +9,8 @@ import Logging
 /// array, and errors use vLLM's flat shape `{"object":"error","message":…,"type":…,
 /// "param":null,"code":<status>}`. A client tested against the simulator therefore parses
 /// a real vLLM host without surprises. Unknown request fields are ignored, as vLLM does.
+/// With `"stream": true` the same answer is streamed as vLLM streams it
+/// (`OpenAIRoutes+Streaming.swift`).
 struct OpenAIRoutes: Sendable {
     /// Model echoed when a request names none (vLLM serves a single model per host).
     static let defaultModel = "qwen3-4b"
@@ -61,7 +63,9 @@ struct OpenAIRoutes: Sendable {
             return Self.error(status: 400, message: "top_logprobs must be between 0 and 20, got \(topCount).")
         }
         let model = body.model ?? Self.defaultModel
-        let (directives, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .openai)
+        let streaming = body.stream == true
+        let (parsed, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .openai)
+        let directives = streaming ? parsed : parsed.withoutStreamingDirectives
         log["model"] = "\(model)"
         log["directives"] = "\(directives.summary)"
         if !directives.ignored.isEmpty { log["ignored_directives"] = "\(directives.ignored.joined(separator: " "))" }
@@ -87,39 +91,47 @@ struct OpenAIRoutes: Sendable {
             tokens = Array(tokens.prefix(maxTokens))
             finishReason = "length"
         }
-        let logprobs: JSONValue =
+        let logprobEntries =
             body.logprobs == true
-            ? SimTokens.logprobsJSON(
+            ? SimTokens.logprobEntries(
                 tokens: tokens, mean: directives.meanLogprob ?? SimTokens.defaultMeanLogprob, topCount: topCount,
                 badSpan: directives.badSpan)
-            : .null
-        let promptTokens = Conversation.promptTokens(messages)
+            : nil
+        let answer = OpenAIAnswer(
+            id: "chatcmpl-" + Self.randomHex(32), created: Int(Date().timeIntervalSince1970), model: model, tokens: tokens,
+            call: call, finishReason: finishReason, logprobEntries: logprobEntries, promptTokens: Conversation.promptTokens(messages))
         log["completion_tokens"] = "\(tokens.count)"
+        if let call { log["tool_call"] = "\(call.name)" }
+        if streaming {
+            log["stream"] = "true"
+            let includeUsage = body.streamOptions?.includeUsage == true
+            return Self.stream(answer, directives: directives, includeUsage: includeUsage).response(stats: stats)
+        }
+        return SimResponse.json(Self.completion(answer))
+    }
+
+    /// The `chat.completion` body of `answer`.
+    static func completion(_ answer: OpenAIAnswer) -> JSONValue {
+        let text = answer.tokens.joined()
         var message: JSONValue = [
-            "role": "assistant", "content": .string(tokens.joined()), "reasoning_content": nil, "tool_calls": [],
+            "role": "assistant", "content": .string(text), "reasoning_content": nil, "tool_calls": [],
         ]
-        if let call {
+        if let call = answer.call {
             // vLLM's shape with a tool-call parser: content null, the arguments as JSON text.
-            log["tool_call"] = "\(call.name)"
-            let function: JSONValue = ["name": .string(call.name), "arguments": .string(tokens.joined())]
+            let function: JSONValue = ["name": .string(call.name), "arguments": .string(text)]
             message = [
                 "role": "assistant", "content": nil, "reasoning_content": nil,
                 "tool_calls": [["id": .string("chatcmpl-tool-" + Self.randomHex(32)), "type": "function", "function": function]],
             ]
         }
         let choice: JSONValue = [
-            "index": 0, "message": message, "logprobs": logprobs, "finish_reason": .string(finishReason),
-            "stop_reason": nil,
+            "index": 0, "message": message, "logprobs": answer.logprobEntries.map { .object([("content", .array($0))]) } ?? .null,
+            "finish_reason": .string(answer.finishReason), "stop_reason": nil,
         ]
-        let usage: JSONValue = [
-            "prompt_tokens": .int(promptTokens), "total_tokens": .int(promptTokens + tokens.count),
-            "completion_tokens": .int(tokens.count), "prompt_tokens_details": nil,
+        return [
+            "id": .string(answer.id), "object": "chat.completion", "created": .int(answer.created), "model": .string(answer.model),
+            "choices": [choice], "usage": answer.usage(details: true), "prompt_logprobs": nil,
         ]
-        return SimResponse.json([
-            "id": .string("chatcmpl-" + Self.randomHex(32)), "object": "chat.completion",
-            "created": .int(Int(Date().timeIntervalSince1970)), "model": .string(model),
-            "choices": [choice], "usage": usage, "prompt_logprobs": nil,
-        ])
     }
 
     /// vLLM's error body for `status`, with the exception name the OpenAI client uses.

@@ -18,13 +18,20 @@ import ServiceLifecycle
 /// | `garbage` | 200 with an HTML body |
 /// | `think` | `<think>…</think>` before the answer (OpenAI endpoint only) |
 /// | `logprob=X` | mean of the returned token logprobs |
+/// | `token_ms=N` | streamed answers: wait N ms (0–60000) before each token |
+/// | `cut` | streamed answers: end the body after about half the tokens, without the end marker |
+/// | `midstream_error` | streamed answers: the format's in-stream error after about half the tokens |
+///
+/// Both generation endpoints stream with `"stream": true`, in each real server's wire
+/// format (vLLM's `data:` chunks ending in `[DONE]`, Anthropic's named events), with the
+/// same answer a non-streaming request gets.
 ///
 /// Endpoints: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`,
 /// `GET /health`, and for tests `GET /sim/stats` and `POST /sim/reset` (see
-/// ``SimulatorStats``). It runs as a ServiceLifecycle `Service`, so it can sit in the
-/// same `ServiceGroup` as the workers and shut down with them. With `port: 0` the
-/// kernel picks a free port, reported through `onListening`, which lets parallel tests
-/// run their own simulators.
+/// ``SimulatorStats``, which also counts started and cancelled streams). It runs as a
+/// ServiceLifecycle `Service`, so it can sit in the same `ServiceGroup` as the workers and
+/// shut down with them. With `port: 0` the kernel picks a free port, reported through
+/// `onListening`, which lets parallel tests run their own simulators.
 public struct ProviderSimulator: Service {
     /// The settings this simulator was created with.
     public let configuration: SimulatorConfiguration

@@ -11,6 +11,7 @@
 ///     #sim openai status=503      (only the OpenAI endpoint; Claude answers normally)
 ///     #sim anthropic hang         (only the Anthropic endpoint)
 ///     #sim openai badtool         (the small model's tool call has arguments that are not JSON)
+///     #sim token_ms=50 cut        (a streamed answer: 50 ms per token, then it breaks off halfway)
 ///
 /// A scope word right after `#sim` limits the line to one wire format, which is how a test
 /// makes the small model fail while the fallback to Claude, which sees the same prompt,
@@ -18,6 +19,10 @@
 /// Those lines are removed before the answer is written, so the answer reads as if the
 /// directives were never there. Unknown or malformed directives are kept in ``ignored``
 /// (and logged) rather than failing the request: a typo must not look like an outage.
+///
+/// `token_ms`, `cut` and `midstream_error` shape a streamed answer (`"stream": true`) and
+/// mean nothing to a single JSON body, so a non-streaming request drops them (see
+/// ``withoutStreamingDirectives``); `latency_ms` stays the wait before the first byte.
 struct SimDirectives: Sendable, Equatable {
     /// `latency_ms=N`: wait N milliseconds before answering (replaces default + jitter).
     var latencyMs: Int?
@@ -50,13 +55,33 @@ struct SimDirectives: Sendable, Equatable {
     var wrongArgs = false
     /// `badjson`: prose where `response_format` asks for JSON (`json`, the default, answers JSON).
     var badJSON = false
+    /// `token_ms=N` (0...60000): pause N milliseconds before each streamed token, so a client
+    /// sees a stream arrive at a model's pace (streaming only; 0 when absent).
+    var tokenMs: Int?
+    /// `cut`: end a streamed answer after about half its tokens without its end marker (no
+    /// `[DONE]`, no `message_stop`), as a proxy that drops the upstream does (streaming only).
+    var cut = false
+    /// `midstream_error`: after about half its tokens, a streamed answer carries the server's
+    /// in-stream error and ends; wins over `cut` (streaming only).
+    var midstreamError = false
     /// Directives that were not understood, as written.
     var ignored: [String] = []
 
     /// Whether a directive already decides the outcome, in which case the configured
     /// random error rate must not override it (a test asking for `empty` gets `empty`).
     var decidesOutcome: Bool {
-        status != nil || hang || empty || evasive || garbage || short
+        status != nil || hang || empty || evasive || garbage || short || cut || midstreamError
+    }
+
+    /// The directives a non-streaming request obeys: these without `token_ms`, `cut` and
+    /// `midstream_error`, which only shape a stream. Dropping them here rather than ignoring
+    /// them later also keeps `cut` from shielding a JSON answer from the random error rate.
+    var withoutStreamingDirectives: SimDirectives {
+        var directives = self
+        directives.tokenMs = nil
+        directives.cut = false
+        directives.midstreamError = false
+        return directives
     }
 
     /// The understood directives in a stable order, for the debug log line.
@@ -77,16 +102,19 @@ struct SimDirectives: Sendable, Equatable {
         if badTool { parts.append("badtool") }
         if wrongArgs { parts.append("wrongargs") }
         if badJSON { parts.append("badjson") }
+        if let tokenMs { parts.append("token_ms=\(tokenMs)") }
+        if cut { parts.append("cut") }
+        if midstreamError { parts.append("midstream_error") }
         return parts.joined(separator: " ")
     }
 
-    /// Splits `text` into its directives and the remaining prompt (directive lines removed,
-    /// surrounding blank lines trimmed).
     /// The wire format a request arrived in, for scoped directive lines.
     enum Scope: String, Sendable {
         case openai, anthropic
     }
 
+    /// Splits `text` into its directives and the remaining prompt (directive lines removed,
+    /// surrounding blank lines trimmed).
     static func parse(_ text: String, scope: Scope? = nil) -> (directives: SimDirectives, prompt: String) {
         var directives = SimDirectives()
         var kept: [Substring] = []
@@ -131,6 +159,9 @@ struct SimDirectives: Sendable, Equatable {
         case ("self_eval", let value?):
             guard let score = Int(value), (0...10).contains(score) else { return ignored.append(word) }
             selfEval = score
+        case ("token_ms", let value?):
+            guard let milliseconds = Int(value), (0...60000).contains(milliseconds) else { return ignored.append(word) }
+            tokenMs = milliseconds
         case ("hang", nil): hang = true
         case ("empty", nil): empty = true
         case ("evasive", nil): evasive = true
@@ -142,6 +173,8 @@ struct SimDirectives: Sendable, Equatable {
         case ("wrongargs", nil): wrongArgs = true
         case ("json", nil): badJSON = false
         case ("badjson", nil): badJSON = true
+        case ("cut", nil): cut = true
+        case ("midstream_error", nil): midstreamError = true
         default: ignored.append(word)
         }
     }

@@ -74,9 +74,18 @@ enum SimTokens {
     /// The `logprobs` object of an OpenAI choice: one entry per token, each with its
     /// UTF-8 bytes and, when `topCount` > 0, that many alternatives sorted by logprob.
     static func logprobsJSON(tokens: [String], mean: Double, topCount: Int, badSpan: Double? = nil) -> JSONValue {
+        ["content": .array(logprobEntries(tokens: tokens, mean: mean, topCount: topCount, badSpan: badSpan))]
+    }
+
+    /// The entries of ``logprobsJSON(tokens:mean:topCount:badSpan:)``, one per token.
+    ///
+    /// Each value depends on the whole answer (the noise is seeded by its text and re-centred
+    /// on the mean), so a stream computes them all before sending the first token and then
+    /// hands out entry `i` with token `i`: streamed and non-streamed logprobs are identical.
+    static func logprobEntries(tokens: [String], mean: Double, topCount: Int, badSpan: Double? = nil) -> [JSONValue] {
         let seed = PromptFeatures.fnv1a(tokens.joined())
         let values = badSpan.map { spanLogprobs(count: tokens.count, span: $0) } ?? logprobs(for: tokens, mean: mean, seed: seed)
-        let entries: [JSONValue] = zip(tokens, values).map { token, logprob in
+        return zip(tokens, values).map { token, logprob in
             [
                 "token": .string(token),
                 "logprob": .double(logprob),
@@ -84,7 +93,6 @@ enum SimTokens {
                 "top_logprobs": .array(topEntries(token: token, logprob: logprob, count: topCount)),
             ]
         }
-        return ["content": .array(entries)]
     }
 
     /// `count` candidates for one position: the chosen token plus alternatives sharing

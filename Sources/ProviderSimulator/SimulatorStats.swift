@@ -8,6 +8,12 @@ import Synchronization
 /// endpoint is counted when it arrives, whatever its outcome (auth failure, injected
 /// error, hang), because each of those is a call a real provider would have seen.
 /// The `/sim/*` control endpoints are never counted.
+///
+/// Streamed answers (`"stream": true`) are counted twice more: once in ``startedStreams``
+/// when the body starts, and once in ``cancelledStreams`` if it ends early because the client
+/// went away (a write failed) or the handler was cancelled. A test that aborts a streaming
+/// call uses the second to prove the abort reached the provider, as a real one would free
+/// the GPU. A `cut` or `midstream_error` stream ends on the simulator's terms: not cancelled.
 public final class SimulatorStats: Sendable {
     /// Key of `POST /v1/chat/completions` (vLLM's OpenAI-compatible API).
     public static let chatCompletions = "/v1/chat/completions"
@@ -22,7 +28,18 @@ public final class SimulatorStats: Sendable {
     /// checks from a worker do not count as "a provider call was made".
     public static let generationEndpoints = [chatCompletions, messages]
 
-    private let counts = Mutex<[String: Int]>([:])
+    /// Key of ``startedStreams`` in the `GET /sim/stats` object.
+    public static let streams = "streams"
+    /// Key of ``cancelledStreams`` in the `GET /sim/stats` object.
+    public static let cancelled = "cancelled"
+
+    private struct Counters {
+        var endpoints: [String: Int] = [:]
+        var streams = 0
+        var cancelled = 0
+    }
+
+    private let counters = Mutex(Counters())
 
     /// Creates an empty set of counters.
     public init() {}
@@ -30,38 +47,64 @@ public final class SimulatorStats: Sendable {
     /// Number of requests seen on `endpoint`, given as its path (for example
     /// `"/v1/chat/completions"`, see the static keys); 0 for an endpoint never called.
     public func count(_ endpoint: String) -> Int {
-        counts.withLock { $0[endpoint, default: 0] }
+        counters.withLock { $0.endpoints[endpoint, default: 0] }
     }
 
     /// Number of generation calls (chat completions plus messages) since the last reset.
     public var total: Int {
-        counts.withLock { counts in
-            Self.generationEndpoints.reduce(0) { $0 + counts[$1, default: 0] }
+        counters.withLock { counters in
+            Self.generationEndpoints.reduce(0) { $0 + counters.endpoints[$1, default: 0] }
         }
     }
 
-    /// A copy of all counters, keyed by endpoint path.
+    /// Number of streamed answers whose body started, on either endpoint, since the last reset.
+    public var startedStreams: Int {
+        counters.withLock { $0.streams }
+    }
+
+    /// Number of streamed answers that ended early because the client disconnected or the
+    /// handler was cancelled, since the last reset.
+    public var cancelledStreams: Int {
+        counters.withLock { $0.cancelled }
+    }
+
+    /// A copy of the request counters, keyed by endpoint path (the stream counters are not
+    /// endpoints; read them through ``startedStreams`` and ``cancelledStreams``).
     public var snapshot: [String: Int] {
-        counts.withLock { $0 }
+        counters.withLock { $0.endpoints }
     }
 
     /// Sets every counter back to zero.
     public func reset() {
-        counts.withLock { $0.removeAll() }
+        counters.withLock { $0 = Counters() }
     }
 
     /// Counts one request on `endpoint`.
     func record(_ endpoint: String) {
-        counts.withLock { $0[endpoint, default: 0] += 1 }
+        counters.withLock { $0.endpoints[endpoint, default: 0] += 1 }
+    }
+
+    /// Counts one streamed body that started.
+    func recordStreamStarted() {
+        counters.withLock { $0.streams += 1 }
+    }
+
+    /// Counts one streamed body that ended early.
+    func recordStreamCancelled() {
+        counters.withLock { $0.cancelled += 1 }
     }
 
     /// The counters as the JSON object served by `GET /sim/stats`: every known endpoint
-    /// (including those at zero, so a reader need not guess the keys) plus `total`.
+    /// (including those at zero, so a reader need not guess the keys), `total`, and the
+    /// stream counters `streams` and `cancelled`, read under one lock so they agree.
     var json: JSONValue {
-        let current = snapshot
-        let keys = Set(current.keys).union([Self.chatCompletions, Self.messages, Self.models, Self.health]).sorted()
-        let endpoints = JSONValue.object(keys.map { ($0, .int(current[$0, default: 0])) })
-        let total = Self.generationEndpoints.reduce(0) { $0 + current[$1, default: 0] }
-        return .object([("endpoints", endpoints), ("total", .int(total))])
+        let current = counters.withLock { $0 }
+        let keys = Set(current.endpoints.keys).union([Self.chatCompletions, Self.messages, Self.models, Self.health]).sorted()
+        let endpoints = JSONValue.object(keys.map { ($0, .int(current.endpoints[$0, default: 0])) })
+        let total = Self.generationEndpoints.reduce(0) { $0 + current.endpoints[$1, default: 0] }
+        return .object([
+            ("endpoints", endpoints), ("total", .int(total)),
+            (Self.streams, .int(current.streams)), (Self.cancelled, .int(current.cancelled)),
+        ])
     }
 }

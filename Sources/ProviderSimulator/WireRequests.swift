@@ -74,9 +74,21 @@ struct OpenAIChatRequest: Decodable, Sendable {
     let tools: [OpenAITool]?
     let toolChoice: RequestJSON?
     let responseFormat: RequestJSON?
+    let stream: Bool?
+    let streamOptions: StreamOptions?
+
+    /// `stream_options`; only `include_usage` changes the stream (`continuous_usage_stats`,
+    /// a vLLM extension, is ignored like any other unknown field).
+    struct StreamOptions: Decodable, Sendable {
+        let includeUsage: Bool?
+        enum CodingKeys: String, CodingKey {
+            case includeUsage = "include_usage"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, logprobs, temperature, tools
+        case model, messages, logprobs, temperature, tools, stream
+        case streamOptions = "stream_options"
         case toolChoice = "tool_choice"
         case responseFormat = "response_format"
         case maxTokens = "max_tokens"
@@ -94,9 +106,10 @@ struct AnthropicMessagesRequest: Decodable, Sendable {
     let temperature: Double?
     let tools: [AnthropicTool]?
     let toolChoice: RequestJSON?
+    let stream: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, system, messages, temperature, tools
+        case model, system, messages, temperature, tools, stream
         case maxTokens = "max_tokens"
         case toolChoice = "tool_choice"
     }

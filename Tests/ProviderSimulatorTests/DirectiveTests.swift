@@ -65,6 +65,24 @@ struct DirectiveTests {
     }
 }
 
+@Suite struct StreamingDirectiveParsingTests {
+    @Test func streamingDirectivesAreReadAndDroppedForNonStreamingRequests() {
+        let (directives, prompt) = SimDirectives.parse("#sim token_ms=40 cut midstream_error latency_ms=5\nQ")
+        #expect(prompt == "Q")
+        #expect(directives.tokenMs == 40 && directives.cut && directives.midstreamError)
+        #expect(directives.ignored.isEmpty)
+        #expect(directives.summary == "latency_ms=5 token_ms=40 cut midstream_error")
+        #expect(directives.decidesOutcome)
+        let plain = directives.withoutStreamingDirectives
+        #expect(plain.tokenMs == nil && !plain.cut && !plain.midstreamError)
+        #expect(plain.latencyMs == 5 && !plain.decidesOutcome)
+        #expect(SimDirectives.parse("#sim token_ms=0 token_ms=60000").directives.tokenMs == 60000)
+        let bad = SimDirectives.parse("#sim token_ms=60001 token_ms=-1 token_ms=x cut=1").directives
+        #expect(bad.tokenMs == nil && !bad.cut)
+        #expect(bad.ignored == ["token_ms=60001", "token_ms=-1", "token_ms=x", "cut=1"])
+    }
+}
+
 @Suite struct ScopedDirectiveTests {
     @Test func scopedLinesApplyOnlyToTheirWireFormat() {
         let text = "Explain queues.\n#sim openai status=503\n#sim anthropic latency_ms=10\n#sim think"
