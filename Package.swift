@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "WorkerPool",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane", "Spawn",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane", "Spawn", "Producer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,7 +100,10 @@ let package = Package(
         ),
         .target(
             name: "Bench",
-            dependencies: ["Spawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Spawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "ProviderSimulator",
@@ -153,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "JobProtocol", "RedisClient", "Settings",
+                "Gateway", "JobProtocol", "RedisClient", "Settings", "Producer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -171,7 +174,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
+                "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings",
+                "Providers", "WorkerPool", "Producer",
                 "ProviderSimulator", "Spawn",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,6 +12,8 @@ public enum StatsEvent: Sendable, Equatable {
     /// A small-model attempt sent on to Claude; its cost is spent even though it is discarded.
     case fellBack(tier: Tier, reason: String, confidence: Double?, costUSD: Double)
     case failed(tier: Tier, code: String)
+    /// A job its producer cancelled while `tier` answered it; the partial call's cost is spent.
+    case cancelled(tier: Tier, costUSD: Double)
     case cacheHit(savedUSD: Double)
     case dead
     /// A job finished a second time (after a reclaim): a provider call whose answer was dropped.
@@ -95,6 +97,10 @@ public enum HourlyStats {
             case .failed(let tier, let code):
                 increment("errors:tier\(tier)")
                 increment("error_code:\(reasonClass(code))")
+            case .cancelled(let tier, let cost):
+                increment("cancelled:tier\(tier)")
+                add("cost_usd", cost)
+                add("cost_usd:tier\(tier)", cost)
             case .cacheHit(let saved):
                 increment("cache_hits")
                 add("claude_equivalent_usd", saved)

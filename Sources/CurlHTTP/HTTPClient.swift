@@ -54,8 +54,16 @@ public final class HTTPClient: Sendable {
     /// `.tls`, `.invalidRequest`, `.cancelled` (the task was cancelled; the transfer is
     /// removed at once), `.shutdown` or `.other`. A 4xx or 5xx status is not an error.
     public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
+        try await execute(request, streamingTo: nil)
+    }
+
+    /// Sends `request` and hands a 2xx response's body to `body` as it arrives (server-sent
+    /// events); returns when the transfer has ended, with an empty body for a 2xx (other
+    /// statuses keep their whole body, to read the error). Read `body` from another task while
+    /// this call runs; cancelling this call's task aborts the transfer and ends the stream.
+    public func execute(_ request: HTTPRequest, streamingTo body: BodyStream?) async throws(HTTPClientError) -> HTTPResponse {
         try request.validate()
-        let pending = PendingTransfer(request: request)
+        let pending = PendingTransfer(request: request, bodyStream: body)
         let inbox = inbox
         let multi = multi
         let result = await withTaskCancellationHandler {

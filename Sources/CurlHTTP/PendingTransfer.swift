@@ -24,11 +24,14 @@ final class PendingTransfer: Sendable {
     let request: HTTPRequest
     /// The URL's host, computed once, for error messages.
     let host: String
+    /// Where a 2xx body goes as it arrives, for a streamed request; nil collects it.
+    let bodyStream: BodyStream?
     private let state = Mutex(State.created)
 
-    init(request: HTTPRequest) {
+    init(request: HTTPRequest, bodyStream: BodyStream? = nil) {
         self.request = request
         self.host = request.hostForMessages
+        self.bodyStream = bodyStream
     }
 
     /// Stores the continuation; returns false when the task was cancelled first, in which
@@ -58,6 +61,7 @@ final class PendingTransfer: Sendable {
                 return nil
             }
         }
+        bodyStream?.finish()
         guard let continuation else { return false }
         continuation.resume(returning: .failure(.cancelled(host: host)))
         return true
@@ -78,6 +82,7 @@ final class PendingTransfer: Sendable {
             state = .finished
             return continuation
         }
+        bodyStream?.finish()
         continuation?.resume(returning: result)
     }
 }

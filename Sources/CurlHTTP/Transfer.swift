@@ -16,6 +16,11 @@ final class Transfer {
     private var headerList: HeaderList?
     private var responseHeaders: [HTTPHeader] = []
     private var responseBody = Data()
+    /// For a streamed request: whether this response's body goes to the stream (a 2xx),
+    /// decided at its first byte, when the status is known.
+    private var streamsBody: Bool?
+    /// Set when the stream refused bytes (its reader fell too far behind).
+    private(set) var streamOverflowed = false
 
     init(pending: PendingTransfer, easy: EasyHandle) {
         self.pending = pending
@@ -86,6 +91,13 @@ final class Transfer {
 
     /// The outcome for libcurl's result code.
     func result(for code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
+        if streamOverflowed {
+            return .failure(
+                HTTPClientError(
+                    code: .other,
+                    message: "\(pending.host) sent more than \(pending.bodyStream?.limit ?? 0) bytes that the reader had not taken; transfer aborted")
+            )
+        }
         guard code == CURLE_OK else {
             return .failure(HTTPClientError(curlCode: code, detail: easy.errorText, host: pending.host))
         }
@@ -126,6 +138,17 @@ final class Transfer {
         let length = size * count
         guard let data, let userData, length > 0 else { return length }
         let transfer = Unmanaged<Transfer>.fromOpaque(userData).takeUnretainedValue()
+        if let stream = transfer.pending.bodyStream {
+            if transfer.streamsBody == nil { transfer.streamsBody = (200..<300).contains(transfer.easy.responseCode()) }
+            if transfer.streamsBody == true {
+                // Returning less than `length` makes libcurl abort the transfer.
+                guard stream.append(UnsafeRawBufferPointer(start: data, count: length)) else {
+                    transfer.streamOverflowed = true
+                    return 0
+                }
+                return length
+            }
+        }
         transfer.responseBody.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
         return length
     }

@@ -10,18 +10,15 @@ extension GatewayServer {
     /// result's `metadata`).
     func chat(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let chat = try decode(ChatRequest.self, from: try await body(request, context))
-        guard chat.stream != true else {
-            throw Refusal(
-                response: GatewayResponse.error(
-                    .badRequest, code: "stream_unsupported", message: "stream: true is not supported yet; send stream: false"))
-        }
         guard !chat.message.isBlank else { throw Self.invalid("message is empty") }
         try validated { validator in
             if let context = chat.context { try validator.check(free: .object(context), at: "context") }
         }
         let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]
         let job = try makeJob(
-            messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true)
+            messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true,
+            stream: chat.stream == true)
+        if job.stream { return try await streamed(job, encoder: ChatEventEncoder(id: job.id), endpoint: "/api/chat", context: context) }
         let result = try await run(job, endpoint: "/api/chat")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         return GatewayResponse.bytes(Self.chatBody(result.response ?? "", metadata: metadata), status: .ok, headers: [:])
@@ -30,9 +27,7 @@ extension GatewayServer {
     /// `POST /v1/chat/completions`: OpenAI's shape, so the official client works unchanged.
     func completion(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(CompletionRequest.self, from: try await body(request, context))
-        if body.stream == true {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet"))
-        }
+        let includeUsage = try Self.includeUsage(body)
         if let n = body.n, n != 1 { throw Self.invalid("only n = 1 is supported, got \(n)") }
         let params = GenerationParameters(
             maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list,
@@ -46,13 +41,36 @@ extension GatewayServer {
             try validator.check(params: params, maxTokensField: body.maxCompletionTokens == nil ? "max_tokens" : "max_completion_tokens")
         }
         let model = body.model.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
-        let job = try makeJob(messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params)
+        let job = try makeJob(
+            messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params, stream: body.stream == true)
+        if job.stream {
+            let encoder = OpenAIChunkEncoder(id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), includeUsage: includeUsage)
+            return try await streamed(job, encoder: encoder, endpoint: "/v1/chat/completions", context: context)
+        }
         let result = try await run(job, endpoint: "/v1/chat/completions")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         let completion = Self.completionBody(
             id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", toolCalls: result.toolCalls,
             finishReason: result.finishReason, metadata: metadata)
         return GatewayResponse.bytes(completion, status: .ok, headers: Self.cervellaHeaders(metadata))
+    }
+
+    /// `stream_options`: only with `stream: true`, and only `include_usage`, which is honoured
+    /// (a last chunk with the usage); any other option is refused by name.
+    static func includeUsage(_ body: CompletionRequest) throws -> Bool {
+        guard let options = body.streamOptions else { return false }
+        guard body.stream == true else { throw invalid("stream_options is only allowed with stream: true") }
+        if let other = options.keys.sorted().first(where: { $0 != "include_usage" }), options[other] != .null {
+            throw Refusal(
+                response: GatewayResponse.error(
+                    .badRequest, code: "unsupported_parameter",
+                    message: "unsupported field 'stream_options.\(other.prefix(64))': stream_options may hold 'include_usage'; remove it"))
+        }
+        switch options["include_usage"] {
+        case nil, .null?: return false
+        case .bool(let value)?: return value
+        default: throw invalid("stream_options.include_usage must be true or false")
+        }
     }
 
     /// OpenAI's `chat.completion` object for an answer.
@@ -122,7 +140,7 @@ extension GatewayServer {
 
     func makeJob(
         messages: [ChatMessage], tierHint: String, forceModel: String?, enableFallback: Bool, params: GenerationParameters = .init(),
-        cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:]
+        cache: Bool = true, timeoutSeconds: Double? = nil, metadata: [String: JSONValue] = [:], stream: Bool = false
     ) throws -> Job {
         guard ["auto", "simple", "medium", "complex"].contains(tierHint) else {
             throw Self.invalid("tier_hint must be auto, simple, medium or complex")
@@ -130,7 +148,7 @@ extension GatewayServer {
         do {
             return try producer.makeJob(
                 messages: messages, params: params, tierHint: tierHint, forceModel: forceModel, enableFallback: enableFallback,
-                cache: cache, timeoutSeconds: timeoutSeconds ?? settings.gateway.requestTimeoutSeconds, metadata: metadata
+                cache: cache, timeoutSeconds: timeoutSeconds ?? settings.gateway.requestTimeoutSeconds, metadata: metadata, stream: stream
             )
         } catch {
             throw Refusal(response: GatewayResponse.error(.notFound, code: "model_not_found", message: error.description))

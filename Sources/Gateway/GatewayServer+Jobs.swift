@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JobProtocol
+import Producer
 import RedisClient
 
 extension GatewayServer {
@@ -29,7 +30,7 @@ extension GatewayServer {
         }
         let job = try makeJob(
             messages: messages, tierHint: body.tierHint ?? "auto", forceModel: body.forceModel, enableFallback: body.enableFallback ?? true,
-            params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:]
+            params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:], stream: body.stream == true
         )
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
         // `timeout` was validated (at most a day), so the conversion cannot trap.
@@ -48,13 +49,15 @@ extension GatewayServer {
         case .queued:
             break
         case .cached(let result):
-            // The answer exists already; store it where GET looks.
+            // The answer exists already; store it where GET (and the stream's reader) looks.
             let bytes = Array(try JSONEncoder().encode(result))
+            let end = job.stream ? StreamEntry.endCommands(key: keys.stream(job.id), ttlSeconds: replyTTL, result: bytes) : []
             _ = try await withRedisDeadline {
-                try await commands.transaction([
-                    RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)),
-                    RedisCommand("EXPIRE", RedisArgument(job.replyTo), RedisArgument(replyTTL)),
-                ])
+                try await commands.transaction(
+                    [
+                        RedisCommand("LPUSH", RedisArgument(job.replyTo), RedisArgument(bytes: bytes)),
+                        RedisCommand("EXPIRE", RedisArgument(job.replyTo), RedisArgument(replyTTL)),
+                    ] + end)
             }
         case .full:
             _ = try? await withRedisDeadline { try await commands.send("DEL", RedisArgument(keys.accepted(job.id))) }
@@ -68,6 +71,7 @@ extension GatewayServer {
                 w.key("id"); w.string(job.id)
                 w.key("status"); w.string("queued")
                 w.key("status_url"); w.string("/api/jobs/\(job.id)")
+                if job.stream { w.key("stream_url"); w.string("/api/jobs/\(job.id)/stream") }
                 w.key("route")
                 w.object { w in
                     w.key("tier"); w.int(job.route?.tier ?? 0)

@@ -15,9 +15,6 @@ extension GatewayServer {
                 "the anthropic-beta header ('\(RequestValidator.excerpt(beta))') asks for features this gateway does not have; leave it out")
         }
         let body = try decode(MessagesRequest.self, from: try await self.body(request, context))
-        if body.stream == true {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "stream_unsupported", message: "stream: true is not supported yet"))
-        }
         let messages: [ChatMessage], params: GenerationParameters
         do {
             messages = try MessagesTranslation.messages(body)
@@ -31,7 +28,9 @@ extension GatewayServer {
             try validator.check(tools: params.tools, toolChoice: params.toolChoice, responseFormat: nil)
         }
         let model = body.model == "auto" || body.model.isEmpty ? nil : body.model
-        let job = try makeJob(messages: messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params)
+        let job = try makeJob(
+            messages: messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params, stream: body.stream == true)
+        if job.stream { return try await streamed(job, encoder: AnthropicEventEncoder(id: job.id), endpoint: "/v1/messages", context: context) }
         let result = try await run(job, endpoint: "/v1/messages")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
         return GatewayResponse.bytes(

@@ -24,6 +24,8 @@ public final class GatewayServer: Service, Sendable {
     let commands: RedisConnection
     let producer: Producer
     let dispatcher: ReplyDispatcher
+    /// Reads the streams of streamed jobs over a fixed two connections.
+    let hub: StreamHub
     let live: LiveConfigWatcher
     let store: LiveConfigStore
     let host: String
@@ -47,6 +49,7 @@ public final class GatewayServer: Service, Sendable {
         self.live = live
         self.producer = Producer(settings: settings, connection: commands, flags: { live.current })
         self.dispatcher = ReplyDispatcher(commands: commands, keys: keys, logger: logger)
+        self.hub = StreamHub(commands: commands, keys: keys, logger: logger)
         self.store = LiveConfigStore(connection: commands, keys: keys)
         let requestedHost = host ?? settings.gateway.host
         // Without API keys anyone who can connect can spend the Claude budget: loopback only.
@@ -72,6 +75,7 @@ public final class GatewayServer: Service, Sendable {
         dispatcher.start()
         await live.refresh()
         defer {
+            hub.stop()
             dispatcher.stop()
             commands.close()
             producer.close()
@@ -94,6 +98,7 @@ public final class GatewayServer: Service, Sendable {
         )
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.dispatcher.run() }
+            group.addTask { await self.hub.run() }
             group.addTask { await self.live.run() }
             try await app.runService()
             group.cancelAll()
@@ -116,6 +121,8 @@ public final class GatewayServer: Service, Sendable {
             .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
             .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
+            .get("/api/jobs/{id}/stream") { request, context in try await self.resumeStream(request, context) }
+            .delete("/api/jobs/{id}") { request, context in try await self.cancelJob(request, context) }
         guardedRoutes(router, access: .admin)
             .get("/api/admin/stats") { _, _ in try await self.adminStats() }
             .get("/api/admin/config") { _, _ in try await self.adminConfig() }

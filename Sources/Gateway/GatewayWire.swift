@@ -38,6 +38,7 @@ struct CompletionRequest: Decodable {
     var topP: Double?
     var stop: Stop?
     var stream: Bool?
+    var streamOptions: [String: JSONValue]?
     var n: Int?
     var tools: [JSONValue]?
     var toolChoice: JSONValue?
@@ -48,7 +49,7 @@ struct CompletionRequest: Decodable {
     enum CodingKeys: String, CodingKey {
         case model, messages, maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
         case temperature, topP = "top_p", stop, stream, n, tools, toolChoice = "tool_choice", responseFormat = "response_format"
-        case parallelToolCalls = "parallel_tool_calls", seed
+        case parallelToolCalls = "parallel_tool_calls", seed, streamOptions = "stream_options"
     }
 }
 
@@ -69,11 +70,13 @@ struct AsyncJobRequest: Decodable {
     var responseFormat: JSONValue?
     var parallelToolCalls: Bool?
     var seed: Int?
+    var stream: Bool?
 
     enum CodingKeys: String, CodingKey {
         case messages, message, context, tierHint = "tier_hint", forceModel = "force_model", enableFallback = "enable_fallback"
         case cache, maxTokens = "max_tokens", temperature, timeoutSeconds = "timeout_seconds", metadata
         case tools, toolChoice = "tool_choice", responseFormat = "response_format", parallelToolCalls = "parallel_tool_calls", seed
+        case stream
     }
 }
 

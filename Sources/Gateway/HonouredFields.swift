@@ -73,7 +73,7 @@ enum AgentFields {
 
 extension CompletionRequest: HonouredFields {
     static let honoured: Set<String> = AgentFields.request.union([
-        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream", "n",
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream", "n", "stream_options",
     ])
     static let messageFields: Set<String>? = AgentFields.message
 }
@@ -81,7 +81,7 @@ extension CompletionRequest: HonouredFields {
 extension AsyncJobRequest: HonouredFields {
     static let honoured: Set<String> = AgentFields.request.union([
         "messages", "message", "context", "tier_hint", "force_model", "enable_fallback", "cache", "max_tokens", "temperature",
-        "timeout_seconds", "metadata",
+        "timeout_seconds", "metadata", "stream",
     ])
     static let messageFields: Set<String>? = AgentFields.message
 }

@@ -33,6 +33,7 @@ enum JobErrorTable {
         "invalid_job": Entry(status: .badGateway, message: "a worker could not read the job; it was set aside"),
         "poison_job": Entry(status: .badGateway, message: "the job was set aside: the process running it stopped while running it alone"),
         "bad_result": Entry(status: .badGateway, message: "the job's result could not be read"),
+        "cancelled": Entry(status: .conflict, message: "the job was cancelled by its client"),
         "bad_cache_entry": Entry(status: .badGateway, message: "the cached answer could not be read; retry with cache disabled"),
     ]
 

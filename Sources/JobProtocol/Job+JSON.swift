@@ -22,6 +22,7 @@ extension Job: Codable {
         case fallbackFrom = "fallback_from"
         case metadata, recoveries
         case cacheChecked = "cache_checked"
+        case stream
     }
 
     public init(from decoder: any Decoder) throws {
@@ -43,6 +44,7 @@ extension Job: Codable {
         metadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .metadata) ?? [:]
         recoveries = try c.decodeIfPresent([Recovery].self, forKey: .recoveries) ?? []
         cacheChecked = try c.decodeIfPresent(Bool.self, forKey: .cacheChecked) ?? false
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,6 +68,7 @@ extension Job: Codable {
         // Written only once there is history, so first-attempt jobs stay as documented.
         if !recoveries.isEmpty { try c.encode(recoveries, forKey: .recoveries) }
         if cacheChecked { try c.encode(cacheChecked, forKey: .cacheChecked) }
+        if stream { try c.encode(stream, forKey: .stream) }
     }
 }
 
@@ -83,7 +86,7 @@ extension Job {
             let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
             let cache = root.bool("cache"), let routeFields = root.object("route"),
             let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
-            let cacheChecked = root.bool("cache_checked")
+            let cacheChecked = root.bool("cache_checked"), let stream = root.bool("stream")
         else { return nil }
         var messages: [ChatMessage] = []
         for element in messageList {
@@ -148,7 +151,8 @@ extension Job {
             id: id, replyTo: replyTo ?? "", createdAt: createdAt, deadlineAt: deadlineAt, attempt: attempt ?? 0,
             messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
             enableFallback: enableFallback ?? true, cache: cache ?? true, route: route, fallbackFrom: origin,
-            metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false
+            metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false,
+            stream: stream ?? false
         )
         self.v = v
     }
@@ -254,6 +258,7 @@ extension Job {
                 }
             }
             if cacheChecked { w.key("cache_checked"); w.bool(true) }
+            if stream { w.key("stream"); w.bool(true) }
         }
         return w.bytes
     }

@@ -25,6 +25,9 @@ public struct Job: Sendable, Equatable {
     /// Set by a producer whose enqueue looked the cache up (and missed) in the same script that
     /// pushed the job: the worker then skips its own lookup, one round trip per job.
     public var cacheChecked: Bool
+    /// The producer reads the answer as it is written, from the job's stream
+    /// (`KeySpace.stream`); the result still goes to `reply_to`. Delivery only: not in the cache key.
+    public var stream: Bool
     public var route: Route?
     public var fallbackFrom: FallbackOrigin?
     public var metadata: [String: JSONValue]
@@ -35,8 +38,10 @@ public struct Job: Sendable, Equatable {
         id: String, replyTo: String, createdAt: Double, deadlineAt: Double?, attempt: Int = 0,
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
-        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = [], cacheChecked: Bool = false
+        fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = [], cacheChecked: Bool = false,
+        stream: Bool = false
     ) {
+        self.stream = stream
         self.recoveries = recoveries
         self.cacheChecked = cacheChecked
         self.v = Self.version

@@ -50,7 +50,7 @@ public enum JobDecoding {
         } catch {
             return failure("payload is not JSON: \(error)")
         }
-        if job.id.isEmpty || job.id.utf8.count > 200 {
+        if job.id.isEmpty || job.id.utf8.count > JobLimits.maxIDLength {
             return .failure(Failure(reason: "field 'id' must be a string of 1 to 200 bytes", jobID: nil, replyTo: nil))
         }
         if job.v != Job.version {

@@ -10,6 +10,8 @@ public enum JobLimits {
     public static let timestamps: ClosedRange<Double> = 946_684_800...4_102_444_800
     /// Larger payloads are dead-lettered unread (the gateway's default body limit is 1 MiB).
     public static let maxPayloadBytes = 16 << 20
+    /// `id`: bytes of UTF-8; ids name keys (reply, stream, cancel flag).
+    public static let maxIDLength = 200
     /// `attempt`: recoveries and retries; the reaper retires a job long before this.
     public static let attempts: ClosedRange<Int> = 0...1_000
     public static let maxTokens: ClosedRange<Int> = 1...1_048_576

@@ -54,6 +54,7 @@ extension ResultMetadata: Codable {
         case cacheHit = "cache_hit", worker, timestamp
         case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
         case structureProblem = "structure_problem"
+        case confidenceGate = "confidence_gate"
     }
 
     /// As the compiler would synthesize it (see `JobResult.init(from:)`).
@@ -78,6 +79,7 @@ extension ResultMetadata: Codable {
         reasoningChars = try c.decodeIfPresent(Int.self, forKey: .reasoningChars)
         fallbackSuppressed = try c.decodeIfPresent(String.self, forKey: .fallbackSuppressed)
         structureProblem = try c.decodeIfPresent(String.self, forKey: .structureProblem)
+        confidenceGate = try c.decodeIfPresent(String.self, forKey: .confidenceGate)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -101,6 +103,7 @@ extension ResultMetadata: Codable {
         try c.encodeIfPresent(reasoningChars, forKey: .reasoningChars)
         try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
         try c.encodeIfPresent(structureProblem, forKey: .structureProblem)
+        try c.encodeIfPresent(confidenceGate, forKey: .confidenceGate)
     }
 }
 
@@ -158,14 +161,14 @@ extension JobResult {
                 let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
                 let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
                 let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed"),
-                let structureProblem = m.string("structure_problem")
+                let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
                 tokensInput: tokensInput, tokensOutput: tokensOutput, fallback: fallback, fallbackReason: fallbackReason,
                 originalModel: originalModel, originalConfidence: originalConfidence, tierDecisionReason: decision,
                 cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed,
-                structureProblem: structureProblem
+                structureProblem: structureProblem, confidenceGate: confidenceGate
             )
         }
         var error: ResultError?
@@ -230,6 +233,7 @@ extension JSONWriter {
             if let chars = metadata.reasoningChars { w.key("reasoning_chars"); w.int(chars) }
             if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
             if let problem = metadata.structureProblem { w.key("structure_problem"); w.string(problem) }
+            if let gate = metadata.confidenceGate { w.key("confidence_gate"); w.string(gate) }
         }
     }
 }

@@ -63,14 +63,18 @@ public struct ResultMetadata: Sendable, Equatable {
     /// Claude's answer does not hold the structure the job asked for (`unknown_tool`,
     /// `invalid_tool_call`, `schema_mismatch`): reported, since there is no tier above it.
     public var structureProblem: String?
+    /// `"off"` when a small model's answer streamed `live`: tokens reached the client before
+    /// the answer could be scored, so a low score could not send it to Claude.
+    public var confidenceGate: String?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,
         tokensInput: Int, tokensOutput: Int, fallback: Bool = false, fallbackReason: String? = nil,
         originalModel: String? = nil, originalConfidence: Double? = nil, tierDecisionReason: String,
         cacheHit: Bool = false, worker: String, timestamp: String, reasoningChars: Int? = nil, fallbackSuppressed: String? = nil,
-        structureProblem: String? = nil
+        structureProblem: String? = nil, confidenceGate: String? = nil
     ) {
+        self.confidenceGate = confidenceGate
         self.structureProblem = structureProblem
         self.reasoningChars = reasoningChars
         self.fallbackSuppressed = fallbackSuppressed

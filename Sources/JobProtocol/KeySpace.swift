@@ -11,6 +11,13 @@ public struct KeySpace: Sendable, Equatable {
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
     public func reply(_ jobID: String) -> String { "\(prefix):reply:\(jobID)" }
     public func cache(_ digest: String) -> String { "\(prefix):cache:\(digest)" }
+    /// A streamed job's answer as it is written (a Redis stream; docs/PROTOCOL.md, "Streaming").
+    public func stream(_ jobID: String) -> String { "\(prefix):stream:\(jobID)" }
+    /// Set (with a TTL) when a job's producer cancels it; a worker checks it before it starts
+    /// the job, and hears of it on `cancelEvents` while it runs.
+    public func cancelled(_ jobID: String) -> String { "\(prefix):cancel:\(jobID)" }
+    /// Channel on which producers announce cancelled job ids (payload: the id).
+    public var cancelEvents: String { "\(prefix):cancels" }
     public var dead: String { "\(prefix):dead" }
     /// Set once when a job's reply is written; a second finisher of the same job writes nothing.
     public func done(_ jobID: String) -> String { "\(prefix):done:\(jobID)" }

@@ -70,7 +70,7 @@ public struct Producer: Sendable {
     public func makeJob(
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true,
-        timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:]
+        timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:], stream: Bool = false
     ) throws(Router.UnknownModel) -> Job {
         let id = Self.newJobID()
         let now = Date().timeIntervalSince1970
@@ -81,7 +81,7 @@ public struct Producer: Sendable {
             deadlineAt: now + (timeoutSeconds ?? settings.producer.jobTimeoutSeconds),
             messages: messages, params: params, tierHint: tierHint, forceModel: forceModel,
             enableFallback: enableFallback, cache: cache && settings.cache.enabled,
-            route: decided, metadata: metadata
+            route: decided, metadata: metadata, stream: stream
         )
     }
 
@@ -160,6 +160,23 @@ public struct Producer: Sendable {
         case .queued: return try await waitForResult(job)
         case .full: return .failure(id: job.id, code: "queue_full", message: "the queue is full; try again later")
         }
+    }
+
+    /// Cancels a job: a worker that has not started it answers `cancelled` without calling a
+    /// model, and one that is answering it stops the call (a stream stops at once). The flag
+    /// lives as long as the job could still be waiting (`redis.reply_ttl_seconds` past its
+    /// deadline at most a day away); the announcement reaches the workers running now.
+    public func cancel(_ jobID: String) async throws {
+        let longest = max(settings.producer.jobTimeoutSeconds, settings.gateway.requestTimeoutSeconds)
+        let ttl = max(settings.redis.replyTTLSeconds, Int(saturating: longest) + 60)
+        _ = try await connection.pipeline(Self.cancelCommands(jobID, keys: keys, ttlSeconds: ttl))
+    }
+
+    static func cancelCommands(_ jobID: String, keys: KeySpace, ttlSeconds: Int) -> [RedisCommand] {
+        [
+            RedisCommand("SET", RedisArgument(keys.cancelled(jobID)), "1", "EX", RedisArgument(ttlSeconds)),
+            RedisCommand("PUBLISH", RedisArgument(keys.cancelEvents), RedisArgument(jobID)),
+        ]
     }
 
     /// A sortable, collision-resistant id: milliseconds since the epoch plus 64 random bits.

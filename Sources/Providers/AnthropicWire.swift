@@ -25,7 +25,7 @@ enum AnthropicWire {
     }
 
     /// The request body; `forcedAnswer` is true when the answer will come as `answerTool`'s input.
-    static func body(model: String, request: ProviderRequest) throws(Failure) -> (body: [UInt8], forcedAnswer: Bool) {
+    static func body(model: String, request: ProviderRequest, stream: Bool = false) throws(Failure) -> (body: [UInt8], forcedAnswer: Bool) {
         let system = request.messages.filter { $0.role == "system" }.map(\.text).joined(separator: "\n\n")
         let turns = try self.turns(request.messages.filter { $0.role != "system" })
         var tools = try request.tools?.map(tool) ?? []
@@ -60,6 +60,7 @@ enum AnthropicWire {
             if let stop = request.stop { w.key("stop_sequences"); w.array(stop) { $0.string($1) } }
             if !tools.isEmpty { w.key("tools"); w.array(tools) { $0.value($1) } }
             if let choice { w.key("tool_choice"); w.value(choice) }
+            if stream { w.key("stream"); w.bool(true) }
         }
         return (w.bytes, forcedAnswer)
     }

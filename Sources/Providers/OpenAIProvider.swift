@@ -6,10 +6,10 @@ import Settings
 /// vLLM's OpenAI-compatible `/v1/chat/completions` (also llama.cpp's server and Ollama's).
 public struct OpenAIProvider: ChatProvider {
     public let model: String
-    private let apiKey: String?
+    let apiKey: String?
     /// The tier's endpoint breakers; probed actively, since vLLM and llama.cpp serve `GET /health`.
     public let health: EndpointHealth
-    private let transport: ProviderTransport
+    let transport: ProviderTransport
 
     /// - Parameter health: the tier's breakers, when the caller shares or tunes them; by
     ///   default one with the default thresholds and active probing on.
@@ -21,7 +21,7 @@ public struct OpenAIProvider: ChatProvider {
     }
 
     /// The request body, written directly (no JSONEncoder on the per-job path).
-    static func body(model: String, request: ProviderRequest) -> [UInt8] {
+    static func body(model: String, request: ProviderRequest, stream: Bool = false) -> [UInt8] {
         var w = JSONWriter()
         w.object { w in
             w.key("model"); w.string(model)
@@ -36,7 +36,14 @@ public struct OpenAIProvider: ChatProvider {
             if let parallel = request.parallelToolCalls { w.key("parallel_tool_calls"); w.bool(parallel) }
             if let format = request.responseFormat { w.key("response_format"); w.value(format) }
             if let seed = request.seed { w.key("seed"); w.int(seed) }
-            w.key("stream"); w.bool(false)
+            w.key("stream"); w.bool(stream)
+            // The usage arrives in a last chunk of its own (vLLM, llama.cpp, OpenAI).
+            if stream {
+                w.key("stream_options");
+                w.object {
+                    $0.key("include_usage"); $0.bool(true)
+                }
+            }
         }
         return w.bytes
     }
@@ -127,6 +134,14 @@ public struct OpenAIProvider: ChatProvider {
         guard let choice = reply.choices.first else {
             throw ProviderError(.badResponse, "\(ProviderTransport.host(endpoint)) returned no choices", status: response.status)
         }
+        return Self.response(
+            choice, promptTokens: reply.promptTokens, completionTokens: reply.completionTokens, model: reply.model ?? model, request: request)
+    }
+
+    /// The provider's answer from a choice, whole or assembled from a stream.
+    static func response(_ choice: Reply.Choice, promptTokens: Int?, completionTokens: Int?, model: String, request: ProviderRequest)
+        -> ProviderResponse
+    {
         let raw = choice.content ?? ""
         let (answer, inlineReasoning) = ThinkBlock.split(raw)
         // llama.cpp (with a reasoning template such as Qwen3's) and vLLM (with a reasoning
@@ -142,10 +157,10 @@ public struct OpenAIProvider: ChatProvider {
         let logprobs = choice.logprobs?.filter(\.isFinite)
         return ProviderResponse(
             text: answer, reasoning: reasoning,
-            tokensInput: reply.promptTokens ?? TokenEstimator.estimate(request.messages),
-            tokensOutput: reply.completionTokens ?? TokenEstimator.estimate(raw),
+            tokensInput: promptTokens ?? TokenEstimator.estimate(request.messages),
+            tokensOutput: completionTokens ?? TokenEstimator.estimate(raw),
             tokenLogprobs: (logprobs?.isEmpty ?? true) ? nil : logprobs,
-            finishReason: Self.finishReason(choice.finishReason, toolCalls: choice.toolCalls), model: reply.model ?? model,
+            finishReason: Self.finishReason(choice.finishReason, toolCalls: choice.toolCalls), model: model,
             toolCalls: (choice.toolCalls?.isEmpty ?? true) ? nil : choice.toolCalls
         )
     }

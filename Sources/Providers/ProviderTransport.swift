@@ -21,15 +21,81 @@ struct ProviderTransport: Sendable {
     ) {
         let headers = headers + [HTTPHeader(name: "content-type", value: "application/json")]
         let secrets = Self.secrets(in: headers)
+        return try await eachEndpoint { endpoint, admission, lastError async throws(ProviderError) in
+            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
+            return try await send(request, to: endpoint, as: admission, secrets: secrets, lastError: &lastError).map { ($0, endpoint) }
+        }
+    }
+
+    /// Sends one JSON POST whose 2xx answer is an event stream, read by `consume` while it
+    /// arrives; its value is the answer. The endpoints are tried as `post` tries them, as long as
+    /// nothing was streamed: once bytes came, a failure is the answer (the caller may have
+    /// shown them). When `consume` returns before the stream ended (its caller stopped it),
+    /// the transfer is aborted.
+    func stream<T: Sendable>(
+        path: String, headers: [HTTPHeader], body: Data, timeout: Duration,
+        consume: @escaping @Sendable (BodyStream, String) async -> Result<T, ProviderError>
+    ) async throws(ProviderError) -> T {
+        let headers =
+            headers + [
+                HTTPHeader(name: "content-type", value: "application/json"), HTTPHeader(name: "accept", value: "text/event-stream"),
+            ]
+        let secrets = Self.secrets(in: headers)
+        let http = http
+        return try await eachEndpoint { endpoint, admission, lastError async throws(ProviderError) in
+            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
+            let bodyStream = BodyStream()
+            let (exchange, consumed) = await withTaskGroup(of: Result<HTTPResponse, HTTPClientError>.self) { group in
+                group.addTask {
+                    do throws(HTTPClientError) {
+                        return .success(try await http.execute(request, streamingTo: bodyStream))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                let consumed = await consume(bodyStream, endpoint)
+                group.cancelAll()
+                return (await group.next()!, consumed)
+            }
+            let host = Self.host(endpoint)
+            switch exchange {
+            case .failure(let error):
+                // The transfer was aborted because the reader had what it wanted.
+                if error.code == .cancelled, case .success(let value) = consumed, !Task.isCancelled {
+                    health.record(.success, for: endpoint, admission: admission)
+                    return value
+                }
+                health.record(Self.breakerOutcome(for: error, host: host), for: endpoint, admission: admission)
+                let mapped = Self.map(error, host: host)
+                if error.code == .cancelled || error.code == .shutdown || bodyStream.receivedBytes > 0 || !mapped.isEndpointFailure {
+                    throw mapped
+                }
+                lastError = mapped
+                return nil
+            case .success(let response):
+                if let error = Self.error(for: response, host: host, request: body) {
+                    health.record(Self.circuitOutcome(for: error, secrets: secrets), for: endpoint, admission: admission)
+                    guard error.isEndpointFailure else { throw error }
+                    lastError = error
+                    return nil
+                }
+                health.record(.success, for: endpoint, admission: admission)
+                return try consumed.get()
+            }
+        }
+    }
+
+    /// Tries `attempt` on each endpoint whose circuit admits a call, in order, until one gives
+    /// an answer (non-nil) or throws; nil moves on, with `lastError` saying why.
+    private func eachEndpoint<T>(
+        _ attempt: (String, EndpointCircuit.Admission, inout ProviderError) async throws(ProviderError) -> T?
+    ) async throws(ProviderError) -> T {
         var lastError = ProviderError(.connection, "no endpoint configured")
         var attempted = false
         for endpoint in endpoints {
             guard let admission = health.admit(endpoint) else { continue }
             attempted = true
-            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
-            if let response = try await send(request, to: endpoint, as: admission, secrets: secrets, lastError: &lastError) {
-                return (response, endpoint)
-            }
+            if let answer = try await attempt(endpoint, admission, &lastError) { return answer }
         }
         guard !attempted else { throw lastError }
 
@@ -47,10 +113,7 @@ struct ProviderTransport: Sendable {
                 pauses.append(pause)
                 continue
             }
-            let request = HTTPRequest(method: "POST", url: Self.join(endpoint, path), headers: headers, body: body, timeout: timeout)
-            if let response = try await send(request, to: endpoint, as: .bypass, secrets: secrets, lastError: &lastError) {
-                return (response, endpoint)
-            }
+            if let answer = try await attempt(endpoint, .bypass, &lastError) { return answer }
         }
         if pauses.count == endpoints.count, let shortest = pauses.min() {
             throw ProviderError(.rateLimited, "every endpoint is pausing after a 429 (rate limited)", retryAfter: shortest)
@@ -82,20 +145,18 @@ struct ProviderTransport: Sendable {
             health.record(.success, for: endpoint, admission: admission)
             return response
         }
-        // A 4xx proves the host is up and would be the same elsewhere: neutral. A 429 pauses
-        // this endpoint for its Retry-After (1 s without one).
-        let outcome: EndpointCircuit.Outcome
-        if error.isEndpointFailure {
-            outcome = .failure(EndpointHealth.redact(error.description, secrets: secrets))
-        } else if error.code == .rateLimited {
-            outcome = .rateLimited(error.retryAfter ?? .seconds(1))
-        } else {
-            outcome = .neutral
-        }
-        health.record(outcome, for: endpoint, admission: admission)
+        health.record(Self.circuitOutcome(for: error, secrets: secrets), for: endpoint, admission: admission)
         guard error.isEndpointFailure else { throw error }
         lastError = error
         return nil
+    }
+
+    /// What an error status says about the host. A 4xx proves the host is up and would be the
+    /// same elsewhere: neutral. A 429 pauses the endpoint for its Retry-After (1 s without one).
+    static func circuitOutcome(for error: ProviderError, secrets: [String]) -> EndpointCircuit.Outcome {
+        if error.isEndpointFailure { return .failure(EndpointHealth.redact(error.description, secrets: secrets)) }
+        if error.code == .rateLimited { return .rateLimited(error.retryAfter ?? .seconds(1)) }
+        return .neutral
     }
 
     /// What a failed exchange says about the host: connection errors, TLS errors and

@@ -53,6 +53,9 @@ public struct ProviderResponse: Sendable, Equatable {
     public var model: String
     /// The functions the model asks to call, in OpenAI's shape whatever the wire format.
     public var toolCalls: [ToolCall]?
+    /// A streamed call that its caller stopped (`StreamControl.stop`): the answer so far, with
+    /// the tokens counted so far, for the partial call's cost.
+    public var stoppedEarly = false
 
     public init(
         text: String, reasoning: String? = nil, tokensInput: Int, tokensOutput: Int, tokenLogprobs: [Double]? = nil, finishReason: String? = nil,
@@ -143,4 +146,8 @@ public protocol ChatProvider: Sendable {
     /// the periodic `probe(http:timeout:)`.
     var health: EndpointHealth { get }
     func complete(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResponse
+    /// The same call, streamed: `sink` gets the answer as it comes, and may stop it. Returns
+    /// the whole answer, as `complete` would; an upstream that ends without its end marker, or
+    /// sends an error event, throws.
+    func stream(_ request: ProviderRequest, to sink: @escaping StreamSink) async throws(ProviderError) -> ProviderResponse
 }

@@ -116,7 +116,7 @@ extension CervellaSettings {
                 "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
                 "confidence_method", "logprob_aggregate", "confidence_threshold", "timeout_ms", "default_max_tokens",
                 "input_usd_per_million_tokens", "output_usd_per_million_tokens", "cached_input_usd_per_million_tokens",
-                "gpu_hour_usd", "requests_per_gpu_hour",
+                "gpu_hour_usd", "requests_per_gpu_hour", "stream_mode", "early_escalation_tokens", "early_escalation_margin",
             ])
             try table.read("enabled", into: &tier.enabled)
             try table.readEnum("kind", into: &tier.kind)
@@ -130,6 +130,9 @@ extension CervellaSettings {
             try table.readEnum("confidence_method", into: &tier.confidenceMethod)
             try table.readEnum("logprob_aggregate", into: &tier.logprobAggregate)
             try table.read("confidence_threshold", into: &tier.confidenceThreshold)
+            try table.readEnum("stream_mode", into: &tier.streamMode)
+            try table.read("early_escalation_tokens", into: &tier.earlyEscalationTokens)
+            try table.read("early_escalation_margin", into: &tier.earlyEscalationMargin)
             try table.read("timeout_ms", into: &tier.timeoutMs)
             try table.read("default_max_tokens", into: &tier.defaultMaxTokens)
             try table.read("input_usd_per_million_tokens", into: &tier.inputUSDPerMillionTokens)

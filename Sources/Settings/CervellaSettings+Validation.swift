@@ -94,6 +94,13 @@ extension CervellaSettings {
                     key: "\(key).confidence_threshold (TIER_\(number)_CONFIDENCE_THRESHOLD)",
                     "must be between 0 and 1, got \(tier.confidenceThreshold)")
             }
+            guard (0...100_000).contains(tier.earlyEscalationTokens) else {
+                throw SettingsError(
+                    key: "\(key).early_escalation_tokens", "must be between 0 (never early) and 100000, got \(tier.earlyEscalationTokens)")
+            }
+            guard (0...1).contains(tier.earlyEscalationMargin) else {
+                throw SettingsError(key: "\(key).early_escalation_margin", "must be between 0 and 1, got \(tier.earlyEscalationMargin)")
+            }
             try positive(tier.timeoutMs, "\(key).timeout_ms")
             try positive(tier.defaultMaxTokens, "\(key).default_max_tokens")
         }

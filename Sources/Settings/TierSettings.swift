@@ -32,6 +32,16 @@ public struct TierSettings: Sendable, Equatable {
         case p10
     }
 
+    /// How a streamed job's answer reaches its client from this tier (docs/STREAMING.md).
+    public enum StreamMode: String, Sendable, Equatable, CaseIterable {
+        /// Nothing is released until the answer is accepted; a running confidence that falls
+        /// clearly under the threshold stops the call early and escalates to Claude.
+        case verified
+        /// Tokens go to the client as they come; only a failure before the first one can still
+        /// fall back, and the result says that the gate was off.
+        case live
+    }
+
     public var tier: Tier
     public var enabled: Bool
     public var kind: ProviderKind
@@ -48,6 +58,13 @@ public struct TierSettings: Sendable, Equatable {
     public var confidenceMethod: ConfidenceMethod
     public var logprobAggregate: LogprobAggregate = .mean
     public var confidenceThreshold: Double
+    public var streamMode: StreamMode = .verified
+    /// `verified` streams: the answer tokens the running confidence needs before it may
+    /// escalate early; 0 never escalates early (the whole answer is scored).
+    public var earlyEscalationTokens = 24
+    /// `verified` streams escalate early when the running confidence is this far under the
+    /// threshold: "clearly under", so that a dip the rest of the answer would lift is not acted on.
+    public var earlyEscalationMargin = 0.15
     public var timeoutMs: Int
     public var defaultMaxTokens: Int
     /// Claude-style token pricing, USD per million tokens.
@@ -79,7 +96,7 @@ public struct TierSettings: Sendable, Equatable {
             return TierSettings(
                 tier: .tier3, enabled: true, kind: .anthropic, model: "claude-sonnet-4-5", endpoints: ["https://api.anthropic.com"],
                 apiKeyEnv: "CLAUDE_API_KEY", apiKeyFile: nil, apiKey: nil, anthropicVersion: "2023-06-01",
-                confidenceMethod: .none, confidenceThreshold: 0, timeoutMs: 60_000, defaultMaxTokens: 1000,
+                confidenceMethod: .none, confidenceThreshold: 0, streamMode: .live, timeoutMs: 60_000, defaultMaxTokens: 1000,
                 inputUSDPerMillionTokens: 3, outputUSDPerMillionTokens: 15, cachedInputUSDPerMillionTokens: 0.30,
                 gpuHourUSD: 0, requestsPerGPUHour: 1
             )

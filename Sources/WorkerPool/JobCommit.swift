@@ -1,6 +1,7 @@
 import ControlPlane
 import Foundation
 import JobProtocol
+import Producer
 import RedisClient
 import Settings
 
@@ -60,6 +61,10 @@ struct JobCommit: Sendable {
             }
             // The result itself, so a subscribed gateway answers without reading the list back.
             plan.first.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes)))
+            // A streamed job's stream ends with the result, exactly once, with the reply.
+            if job.stream {
+                plan.first += StreamEntry.endCommands(key: keys.stream(job.id), ttlSeconds: settings.redis.replyTTLSeconds, result: bytes)
+            }
         case .fallback(let job):
             let bytes = job.jsonBytes()
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
@@ -85,7 +90,13 @@ struct JobCommit: Sendable {
                 let bytes = result.jsonBytes()
                 block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: bytes)))
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
-                if jobID != nil { block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes))) }
+                if let jobID {
+                    block.append(RedisCommand("PUBLISH", RedisArgument(keys.replyEvents), RedisArgument(bytes: bytes)))
+                    // Whether the job was streamed cannot always be read from a dead payload: its
+                    // stream gets the end anyway (a small key with the reply's TTL), so that a
+                    // streaming client is not left waiting for its deadline.
+                    block += StreamEntry.endCommands(key: keys.stream(jobID), ttlSeconds: settings.redis.replyTTLSeconds, result: bytes)
+                }
             }
             if let jobID, replyTo != nil {
                 plan.guardKey = keys.done(jobID)

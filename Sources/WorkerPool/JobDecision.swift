@@ -81,6 +81,14 @@ enum JobDecision {
         var selfEvaluation: Double?
         /// What the rating call cost, on top of the answer's.
         var selfEvaluationCostUSD: Double = 0
+        /// How a streamed job's answer went out; nil for a job that is not streamed.
+        var streamMode: TierSettings.StreamMode?
+        /// Some of the answer reached the client (a `live` stream): it can no longer fall back.
+        var released = false
+        /// The running confidence at which a `verified` stream was stopped to escalate early.
+        var earlyEscalation: Double?
+        /// The job's producer cancelled it during the call.
+        var cancelled = false
     }
 
     /// What the job needs besides the call: where it was and where its answer may be cached.
@@ -106,6 +114,22 @@ enum JobDecision {
                 tierSettings.costUSD(inputTokens: $0.tokensInput, outputTokens: $0.tokensOutput, cachedInputTokens: $0.tokensCachedInput)
             }
                 ?? tierSettings.costUSD(inputTokens: 0, outputTokens: 0)) + call.selfEvaluationCostUSD
+        if call.cancelled {
+            let tokens = response?.tokensOutput ?? 0
+            let result = JobResult.failure(
+                id: job.id, code: "cancelled",
+                message: "the job was cancelled by its producer while \(call.model) answered (\(tokens) tokens generated)")
+            return .reply(job, result, stats: route.handled + [.cancelled(tier: tier, costUSD: cost)])
+        }
+        if let early = call.earlyEscalation, route.smallTier {
+            var next = job
+            let reason = "low_confidence_early"
+            let confidence = (early * 1000).rounded() / 1000
+            next.fallbackFrom = FallbackOrigin(
+                tier: tier.number, model: call.model, reason: reason, confidence: confidence, latencyMs: call.latencyMs, costUSD: cost)
+            return JobCommit(
+                outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
+        }
         let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
         let hasToolCalls = !(response?.toolCalls?.isEmpty ?? true)
         let confidence = response.flatMap {
@@ -122,7 +146,7 @@ enum JobDecision {
                 smallTier: route.smallTier, answer: response?.text, hasToolCalls: hasToolCalls, structureProblem: structureProblem,
                 confidence: confidence, latencyMs: call.latencyMs, errorReason: call.error?.fallbackReason,
                 policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
-                fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback
+                fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback && !call.released
             ))
         var suppressed: String?
         switch verdict {
@@ -157,7 +181,8 @@ enum JobDecision {
             tierDecisionReason: job.route?.reason ?? "queue_\(route.queue.rawValue)", cacheHit: false,
             worker: context.worker, timestamp: context.timestamp,
             reasoningChars: response.reasoning.map(\.count), fallbackSuppressed: suppressed,
-            structureProblem: route.smallTier ? nil : structureProblem
+            structureProblem: route.smallTier ? nil : structureProblem,
+            confidenceGate: route.smallTier && call.released ? "off" : nil
         )
         // An answer that does not hold the asked structure is never cached, whoever wrote it.
         let cacheable = Verdict.isCacheable(verdict, answer: response.text, hasToolCalls: hasToolCalls) && structureProblem == nil

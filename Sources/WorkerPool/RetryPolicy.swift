@@ -27,7 +27,7 @@ struct RetryPolicy: Sendable {
     /// Runs `call` with the remaining budget as its timeout, retrying transient failures
     /// while the budget allows the wait plus a useful attempt.
     func run(
-        budget: Duration, clock: ContinuousClock = ContinuousClock(),
+        budget: Duration, clock: ContinuousClock = ContinuousClock(), canRetry: () -> Bool = { true },
         onRetry: (Int, ProviderError, Duration) -> Void = { _, _, _ in },
         _ call: (Duration) async throws(ProviderError) -> ProviderResponse
     ) async throws(ProviderError) -> ProviderResponse {
@@ -37,7 +37,7 @@ struct RetryPolicy: Sendable {
             do {
                 return try await call(max(.milliseconds(1), clock.now.duration(to: deadline)))
             } catch {
-                guard Self.isTransient(error), attempt < maxAttempts, !Task.isCancelled else { throw error }
+                guard Self.isTransient(error), attempt < maxAttempts, !Task.isCancelled, canRetry() else { throw error }
                 let wait = delay(after: attempt, error: error)
                 // Retry only if, after the wait, a tenth of the budget (at least 200 ms) is left.
                 let usefulAttempt = max(.milliseconds(200), budget / 10)

@@ -52,9 +52,16 @@ extension Worker {
         let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
         // Skipped when the producer's enqueue script looked already (`cache_checked`), and on a
         // fallback hop (the small model's answer was not good enough, so nothing was cached).
-        if let cacheKey, job.fallbackFrom == nil, !job.cacheChecked, let hit = try? await commands.send("GET", RedisArgument(cacheKey)),
-            let bytes = hit.bytes
-        {
+        let lookup = cacheKey.flatMap { job.fallbackFrom == nil && !job.cacheChecked ? $0 : nil }
+        // The cancel flag is read in the same round trip as the cache.
+        var reads = [RedisCommand("EXISTS", RedisArgument(keys.cancelled(job.id)))]
+        if let lookup { reads.append(RedisCommand("GET", RedisArgument(lookup))) }
+        let replies = cancels.wasHeard(job.id) ? nil : try? await commands.pipeline(reads)
+        if cancels.wasHeard(job.id) || replies?.first?.integer == 1 {
+            let result = JobResult.failure(id: job.id, code: "cancelled", message: "the job was cancelled by its producer before a worker started it")
+            return .reply(job, result, stats: route.handled + [.cancelled(tier: route.tier, costUSD: 0)])
+        }
+        if lookup != nil, let replies, replies.count == 2, let bytes = replies[1].bytes {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
             let claude = settings.tier(.claude)
@@ -104,31 +111,72 @@ extension Worker {
     /// The provider call (with transient failures retried within the budget), and the
     /// model's rating of its answer where the tier scores by self-evaluation. Nil when the
     /// drain deadline cancelled the job.
+    ///
+    /// A streamed job's call streams (`Worker+Streaming`); any job's call stops at once when
+    /// its producer cancels it.
     private func call(_ provider: any ChatProvider, for job: Job, route: JobDecision.Route, now: Double, logger: Logger) async -> JobDecision.Call? {
         let tierSettings = settings.tier(route.tier)
-        var request = JobDecision.request(for: job, route: route, settings: settings, now: now)
+        let request = JobDecision.request(for: job, route: route, settings: settings, now: now)
         let started = ContinuousClock.now
         var call = JobDecision.Call(model: provider.model, latencyMs: 0)
-        do {
-            call.response = try await retryPolicy.run(
-                budget: request.timeout,
-                onRetry: { attempt, error, wait in
-                    logger.info(
-                        "retrying a transient provider failure",
-                        metadata: [
-                            "cervella.tier": "\(route.tier)", "cervella.attempt": "\(attempt)", "cervella.error": "\(error.code)",
-                            "cervella.wait_ms": "\(Self.millis(wait))",
-                        ])
-                }
-            ) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
-                request.timeout = timeout
-                return try await provider.complete(request)
+        let session = job.stream ? await streamSession(for: job, route: route, provider: provider) : nil
+        call.streamMode = session?.mode
+        let control = CallControl()
+        let retryPolicy = retryPolicy
+        let work = Task { () -> Result<ProviderResponse, ProviderError> in
+            do throws(ProviderError) {
+                var request = request
+                return .success(
+                    try await retryPolicy.run(
+                        budget: request.timeout,
+                        // Once a live stream has shown tokens, a new attempt would show them twice.
+                        canRetry: { !(session?.relay.released ?? false) },
+                        onRetry: { attempt, error, wait in
+                            logger.info(
+                                "retrying a transient provider failure",
+                                metadata: [
+                                    "cervella.tier": "\(route.tier)", "cervella.attempt": "\(attempt)", "cervella.error": "\(error.code)",
+                                    "cervella.wait_ms": "\(Self.millis(wait))",
+                                ])
+                        }
+                    ) { (timeout: Duration) async throws(ProviderError) -> ProviderResponse in
+                        request.timeout = timeout
+                        guard let session else { return try await provider.complete(request) }
+                        return try await provider.stream(request, to: session.sink(control: control))
+                    })
+            } catch {
+                return .failure(error)
             }
-        } catch {
-            call.error = error
+        }
+        let outcome = await cancels.whileRunning(
+            job.id,
+            onCancel: {
+                control.cancel(); work.cancel()
+            }
+        ) {
+            await withTaskCancellationHandler {
+                await work.value
+            } onCancel: {
+                work.cancel()
+            }
+        }
+        switch outcome {
+        case .success(let response): call.response = response
+        case .failure(let error): call.error = error
+        }
+        call.latencyMs = Self.millis(started.duration(to: .now))
+        call.released = session?.relay.released ?? false
+        call.earlyEscalation = control.escalation
+        if control.isCancelled {
+            call.cancelled = true
+            if call.response == nil, control.tokens > 0 {
+                // Aborted between two deltas: the tokens seen are what the call cost.
+                call.response = ProviderResponse(
+                    text: "", tokensInput: TokenEstimator.estimate(request.messages), tokensOutput: control.tokens, model: provider.model)
+            }
+            return call
         }
         if Task.isCancelled { return nil }
-        call.latencyMs = Self.millis(started.duration(to: .now))
 
         if tierSettings.confidenceMethod == .selfEval, let response = call.response, !response.text.isEmpty {
             let question = job.messages.last { $0.role == "user" }?.text ?? ""

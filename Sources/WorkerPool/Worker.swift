@@ -37,6 +37,8 @@ public final class Worker: Service, Sendable {
     private let stopping = StopSignal()
     /// Jobs being processed (slots also count fetchers waiting on an empty queue).
     let inFlight = InFlightCounter()
+    /// Cancelled jobs this worker has heard of, and the calls to stop when it hears one.
+    let cancels = CancelWatch()
     /// Every write that takes a job off a processing list: commits and hand-backs.
     let writer: CommitWriter
     /// The fetch loops and the ledger of the payloads they took.
@@ -174,6 +176,9 @@ public final class Worker: Service, Sendable {
         }
         await live.refresh()
         await checkRedisDurability()
+        cancels.start(
+            configuration: redisConfiguration, keys: keys, name: keys.connectionName(worker: id, role: "cancels"), logger: logger)
+        defer { cancels.stop() }
         await withTaskGroup(of: Void.self) { group in
             let reaperInterval = self.settings.worker.reaperInterval
             group.addTask { await self.heartbeatLoop() }

@@ -167,7 +167,7 @@ import Testing
     @Test func unhonouredFieldsAre400NamingThem() async throws {
         try await Self.withGateway(Self.settings()) { (client) async throws in
             let honoured =
-                "'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'parallel_tool_calls', 'response_format', 'seed', 'stop', 'stream', 'temperature', 'tool_choice', 'tools' and 'top_p'"
+                "'max_completion_tokens', 'max_tokens', 'messages', 'model', 'n', 'parallel_tool_calls', 'response_format', 'seed', 'stop', 'stream', 'stream_options', 'temperature', 'tool_choice', 'tools' and 'top_p'"
             let cases: [(uri: String, body: String, message: String)] = [
                 (
                     "/v1/chat/completions",
@@ -186,7 +186,7 @@ import Testing
                 ),
                 (
                     "/api/jobs", #"{"message":"hi","params":{"max_tokens":5}}"#,
-                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'parallel_tool_calls', 'response_format', 'seed', 'temperature', 'tier_hint', 'timeout_seconds', 'tool_choice' and 'tools'; remove it"
+                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'parallel_tool_calls', 'response_format', 'seed', 'stream', 'temperature', 'tier_hint', 'timeout_seconds', 'tool_choice' and 'tools'; remove it"
                 ),
                 (
                     "/api/chat", #"{"message":"hi","session":"s-1"}"#,

@@ -31,7 +31,9 @@ import Testing
         // The one exception: a request the serving model's wire format cannot carry is the
         // client's to change, found before any call.
         #expect(JobErrorTable.entry(for: "error_unsupported_request").status == .badRequest)
-        for (code, entry) in JobErrorTable.entries where code != "error_unsupported_request" {
+        // And a job its own client cancelled.
+        #expect(JobErrorTable.entry(for: "cancelled").status == .conflict)
+        for (code, entry) in JobErrorTable.entries where code != "error_unsupported_request" && code != "cancelled" {
             #expect(!entry.message.isEmpty, "\(code)")
             #expect(entry.status.code >= 500, "\(code): a failed job is the server side's failure")
         }

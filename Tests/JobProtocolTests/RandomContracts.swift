@@ -86,7 +86,7 @@ struct RandomContracts {
             params: params, tierHint: text(), forceModel: maybe { $0.text() }, enableFallback: bool(), cache: bool(),
             route: maybe { Route(tier: $0.int(), model: $0.text(), reason: $0.text()) }, fallbackFrom: origin,
             metadata: object(), recoveries: list(0...2) { Recovery(worker: $0.text(), at: $0.double(), queue: $0.text()) },
-            cacheChecked: bool()
+            cacheChecked: bool(), stream: bool()
         )
         job.v = int()
         return job
@@ -104,7 +104,7 @@ struct RandomContracts {
             tokensInput: int(), tokensOutput: int(), fallback: bool(), fallbackReason: maybe { $0.text() },
             originalModel: maybe { $0.text() }, originalConfidence: maybe { $0.double() }, tierDecisionReason: text(),
             cacheHit: bool(), worker: text(), timestamp: text(), reasoningChars: maybe { $0.int() }, fallbackSuppressed: maybe { $0.text() },
-            structureProblem: maybe { $0.text() }
+            structureProblem: maybe { $0.text() }, confidenceGate: maybe { $0.text() }
         )
         var success = JobResult.success(
             id: text(), response: text(), metadata: metadata, toolCalls: maybe { $0.list(0...2) { $0.toolCall() } },

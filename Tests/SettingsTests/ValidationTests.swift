@@ -38,6 +38,8 @@ import Testing
         ("[tier3]\nendpoints = [\"https://\"]", "tier3.endpoints"),
         ("[tier1]\nconfidence_threshold = 1.01", "tier1.confidence_threshold"),
         ("[tier2]\nconfidence_threshold = -0.1", "tier2.confidence_threshold"),
+        ("[tier1]\nearly_escalation_tokens = -1", "tier1.early_escalation_tokens"),
+        ("[tier1]\nearly_escalation_margin = 1.5", "tier1.early_escalation_margin"),
         ("[tier3]\ntimeout_ms = 0", "tier3.timeout_ms"),
         ("[tier1]\ndefault_max_tokens = 0", "tier1.default_max_tokens"),
     ])

@@ -36,6 +36,20 @@ import Testing
         #expect(Self.text(plan.always[0].arguments[2]) == "-1")
     }
 
+    @Test func aStreamedJobsStreamEndsWithTheResultInsideTheGuard() {
+        let fetched = FetchedJob(queue: .tier1, payload: Array("payload".utf8), poppedAt: 0)
+        var job = Self.job()
+        job.stream = true
+        let result = JobResult.failure(id: "j1", code: "x", message: "m")
+        let plan = JobCommit.reply(job, result, stats: []).plan(keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
+        #expect(Self.names(plan.first) == ["LPUSH", "EXPIRE", "PUBLISH", "XADD", "EXPIRE"])
+        let xadd = plan.first[3].arguments.map(Self.text)
+        #expect(Array(xadd.prefix(6)) == ["XADD", "cv:stream:j1", "MAXLEN", "~", "20000", "*"])
+        #expect(xadd[6...8] == ["kind", "end", "result"])
+        #expect(xadd[9] == Self.text(result.jsonBytes()))
+        #expect(plan.first[4].arguments.map(Self.text) == ["EXPIRE", "cv:stream:j1", "300"])
+    }
+
     @Test func aDeadPayloadIsCutToTheLimitAndTheListTrimmed() throws {
         var settings = CervellaSettings()
         settings.worker.deadLetterPayloadBytes = 256
@@ -61,9 +75,12 @@ import Testing
             keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1"
         )
         #expect(plan.guardKey == "cv:done:j1")
-        #expect(Self.names(plan.first) == ["LPUSH", "LTRIM", "LPUSH", "EXPIRE", "PUBLISH"])
+        #expect(Self.names(plan.first) == ["LPUSH", "LTRIM", "LPUSH", "EXPIRE", "PUBLISH", "XADD", "EXPIRE"])
         #expect(Self.text(plan.first[2].arguments[1]) == "cv:reply:j1")
         #expect(Self.text(plan.first[2].arguments[2]).contains("poison_job"))
+        // A streaming client of the job is told too: its stream ends with the same error.
+        #expect(Self.text(plan.first[5].arguments[1]) == "cv:stream:j1")
+        #expect(Self.text(plan.first[5].arguments.last!).contains("poison_job"))
     }
 
     @Test func aFallbackPushesTheJobAndLeavesNoGuard() {
