@@ -81,12 +81,25 @@ import Testing
     @Test func pythonToolStepFromTheProtocolDocumentAsksForTheCall() async throws {
         try await withTestPool(workers: 1) { pool in
             let blocks = try Self.pythonBlocks()
-            try #require(blocks.count == 2, "docs/PROTOCOL.md should hold two Python examples")
+            try #require(blocks.count == 3, "docs/PROTOCOL.md should hold three Python examples")
             let (status, text) = try await TestEnvironment.runPython(
                 blocks[1], environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
             )
             #expect(status == 0, "python said: \(text)")
             #expect(text.contains("call weather {'city': 'example'} finish=tool_calls"), "\(text)")
+        }
+    }
+
+    @Test func pythonStreamReaderFromTheProtocolDocumentReadsTheWholeAnswer() async throws {
+        try await withTestPool(workers: 1) { pool in
+            let blocks = try Self.pythonBlocks()
+            try #require(blocks.count == 3, "docs/PROTOCOL.md should hold three Python examples")
+            let (status, text) = try await TestEnvironment.runPython(
+                blocks[2], environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
+            )
+            #expect(status == 0, "python said: \(text)")
+            #expect(text.contains("start tier=3 model=claude-sonnet-4-5 mode=live"), "\(text)")
+            #expect(text.contains("released at the end=0 chars, whole=True"), "a live stream carries the whole answer: \(text)")
         }
     }
 

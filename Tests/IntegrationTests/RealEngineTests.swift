@@ -87,6 +87,53 @@ struct RealEngineTests {
         }
     }
 
+    /// A streamed job on the real engine: llama.cpp's SSE chunks are read by the worker and
+    /// written to the job's stream as they come (`live`), and they make up the answer.
+    @Test func aStreamedJobStreamsFromTheRealEngineThroughTheWorkerProcess() async throws {
+        let engine = try await RealEngine.start()
+        try await withTestPool(workers: 0) { pool in
+            let worker = try pool.launch(
+                ["worker"],
+                config: """
+                    [worker]
+                    block_timeout_seconds = 0.5
+                    [tier1]
+                    confidence_method = "logprobs"
+                    confidence_threshold = 0.0
+                    stream_mode = "live"
+                    """, environment: ["QWEN3_ENDPOINT": engine.baseURL])
+            let text = "Summarize: workers pop jobs with BLMOVE and answer through a reply key."
+            var job = try pool.job(text, cache: false, params: GenerationParameters(maxTokens: 24, temperature: 0))
+            job.stream = true
+            let result = try await pool.producer.submit(job)
+            kill(worker.processIdentifier, SIGTERM)
+            #expect(await worker.waitForExit(seconds: 15))
+            #expect(result.ok, "\(String(describing: result.error))")
+
+            let entries = try await pool.redis.send("XRANGE", RedisArgument(pool.keys.stream(job.id)), "-", "+").array ?? []
+            let kinds = entries.compactMap { entry -> String? in
+                guard let fields = entry.array?.last?.array, fields.count >= 2 else { return nil }
+                return fields[1].string
+            }
+            #expect(kinds.first == "start")
+            #expect(kinds.last == "end")
+            #expect(kinds.filter { $0 == "delta" }.count > 1, "the answer came in pieces: \(kinds)")
+            let deltas = entries.compactMap { entry -> String? in
+                guard let fields = entry.array?.last?.array else { return nil }
+                var pairs: [String: String] = [:]
+                for index in stride(from: 0, to: fields.count - 1, by: 2) { pairs[fields[index].string ?? ""] = fields[index + 1].string }
+                return pairs["kind"] == "delta" ? pairs["text"] ?? "" : nil
+            }
+            #expect(deltas.joined() == result.response)
+            // The same answer as without streaming: greedy decoding is deterministic.
+            let direct = try EngineCompletion(try await engine.chat(directRequest(text, maxTokens: 24)).json)
+            #expect(result.response == direct.content)
+            #expect(result.metadata?.tokensOutput == direct.completionTokens)
+            #expect(result.metadata?.confidenceGate == "off")
+            await engine.close()
+        }
+    }
+
     /// A `response_format` JSON Schema reaches the engine, which turns it into a grammar: even a
     /// random-weight model then writes an object that validates, and the worker's check accepts
     /// it (a threshold of 0, as above, since the tiny model is never confident).

@@ -12,6 +12,8 @@ Routes:
   GET  /delay/<ms>     -> sleeps ms milliseconds, then 200 "delayed <ms>"
   GET  /headers        -> 200 with "X-Cervella-Test: hello" and "Set-Cookie" twice
   GET  /close          -> closes the connection without answering
+  GET  /chunks/<n>/<ms> -> 200, chunked: n chunks "chunk <i>\n", ms milliseconds apart
+  GET  /flood/<kib>    -> 200, chunked: kib KiB of "x" as fast as the socket takes it
 """
 import json
 import signal
@@ -67,6 +69,31 @@ class Handler(BaseHTTPRequestHandler):
                 ("Set-Cookie", "a=1"),
                 ("Set-Cookie", "b=2"),
             ])
+        elif parts[0] == "chunks" and len(parts) == 3:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for index in range(int(parts[1])):
+                    data = f"chunk {index}\n".encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                    time.sleep(int(parts[2]) / 1000)
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        elif parts[0] == "flood" and len(parts) == 2:
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            block = b"x" * 1024
+            try:
+                for _ in range(int(parts[1])):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
         elif parts[0] == "close":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
