@@ -14,9 +14,12 @@ enum WorkerMetrics {
         case .reply(let job, let result, _):
             let tier = result.metadata.flatMap { Tier($0.tier) } ?? queue.servingTier
             let model = result.metadata?.modelUsed ?? settings.tier(tier).model
-            let outcome =
-                !result.ok
-                ? "error" : (result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered"))
+            let outcome: String
+            if !result.ok {
+                outcome = result.error?.code == "cancelled" ? "cancelled" : "error"
+            } else {
+                outcome = result.metadata?.cacheHit == true ? "cache_hit" : (result.metadata?.fallback == true ? "fallback_answered" : "answered")
+            }
             Counter(label: "cervella_requests_total", dimensions: [("tier", "\(tier)"), ("model", model), ("outcome", outcome)]).increment()
             guard let metadata = result.metadata else { return }
             Timer(label: "cervella_request_duration_seconds", dimensions: [("tier", "\(tier)")]).recordMilliseconds(metadata.latencyMs)
