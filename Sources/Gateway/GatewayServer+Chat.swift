@@ -176,9 +176,7 @@ extension GatewayServer {
         case .full:
             dispatcher.cancel(job.id)
             logRequest(job, result: nil, endpoint: endpoint, status: 503)
-            throw Refusal(
-                response: GatewayResponse.error(
-                    .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+            throw Self.queueFull
         case .queued:
             guard let answered = await dispatcher.wait(job.id) else {
                 logRequest(job, result: nil, endpoint: endpoint, status: 504)

@@ -61,9 +61,7 @@ extension GatewayServer {
             }
         case .full:
             _ = try? await withRedisDeadline { try await commands.send("DEL", RedisArgument(keys.accepted(job.id))) }
-            throw Refusal(
-                response: GatewayResponse.error(
-                    .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+            throw Self.queueFull
         }
         logRequest(job, result: nil, endpoint: "/api/jobs", status: 202)
         let accepted = GatewayResponse.written { w in

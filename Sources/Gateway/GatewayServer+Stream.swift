@@ -48,9 +48,7 @@ extension GatewayServer {
         case .full:
             hub.unsubscribe(subscription.token)
             logRequest(job, result: nil, endpoint: endpoint, status: 503)
-            throw Refusal(
-                response: GatewayResponse.error(
-                    .serviceUnavailable, code: "queue_full", message: "the queue is full; retry shortly", headers: [GatewayResponse.retryAfter: "1"]))
+            throw Self.queueFull
         }
     }
 
@@ -245,6 +243,13 @@ extension GatewayServer {
         case .anonymous, .admin: return true
         case .user(let digest): return owner.map { Authenticator.constantTimeEquals($0, digest) } ?? false
         }
+    }
+
+    /// 503 `queue_full` with `Retry-After`: the tier's queue is at `gateway.max_queue_length`.
+    static var queueFull: Refusal {
+        let entry = JobErrorTable.entry(for: "queue_full")
+        return Refusal(
+            response: GatewayResponse.error(entry.status, code: "queue_full", message: entry.message, headers: [GatewayResponse.retryAfter: "1"]))
     }
 
     static func jobNotFound(_ id: String) -> Refusal {

@@ -9,7 +9,7 @@ protocol StreamEncoder: Sendable {
     mutating func begin(model: String) -> [UInt8]
     /// A worker began an attempt (a fallback to Claude begins a second one).
     mutating func attempt(tier: Int, model: String, mode: String, entryID: String) -> [UInt8]
-    mutating func delta(text: String, toolCalls: [StreamEntry.ToolCallPiece], entryID: String) -> [UInt8]
+    mutating func delta(text: String, toolCalls: [ToolCallPiece], entryID: String) -> [UInt8]
     /// The answer's end, after its last delta.
     mutating func finish(_ result: JobResult, metadata: ResultMetadata, entryID: String) -> [UInt8]
     /// An error after the stream began: an error event in the API's shape, never a clean end.
@@ -93,7 +93,7 @@ struct OpenAIChunkEncoder: StreamEncoder {
 
     mutating func attempt(tier: Int, model: String, mode: String, entryID: String) -> [UInt8] { [] }
 
-    mutating func delta(text: String, toolCalls: [StreamEntry.ToolCallPiece], entryID: String) -> [UInt8] {
+    mutating func delta(text: String, toolCalls: [ToolCallPiece], entryID: String) -> [UInt8] {
         var out: [UInt8] = []
         if !text.isEmpty {
             out += chunk(
@@ -160,7 +160,7 @@ struct ChatEventEncoder: StreamEncoder {
             })
     }
 
-    mutating func delta(text: String, toolCalls: [StreamEntry.ToolCallPiece], entryID: String) -> [UInt8] {
+    mutating func delta(text: String, toolCalls: [ToolCallPiece], entryID: String) -> [UInt8] {
         guard !text.isEmpty else { return [] }
         return serverSentEvent(
             "delta", id: entryID,
@@ -246,7 +246,7 @@ struct AnthropicEventEncoder: StreamEncoder {
         return out
     }
 
-    mutating func delta(text: String, toolCalls: [StreamEntry.ToolCallPiece], entryID: String) -> [UInt8] {
+    mutating func delta(text: String, toolCalls: [ToolCallPiece], entryID: String) -> [UInt8] {
         var out: [UInt8] = []
         if !text.isEmpty {
             if open == nil || open?.tool != nil {

@@ -73,10 +73,10 @@ struct StreamForwarder<Encoder: StreamEncoder>: Sendable {
         } else if answer.utf8.starts(with: sentText.utf8) {
             rest = String(decoding: answer.utf8.dropFirst(sentText.utf8.count), as: UTF8.self)
         }
-        var pieces: [StreamEntry.ToolCallPiece] = []
+        var pieces: [ToolCallPiece] = []
         if !sentToolCalls {
             pieces = (result.toolCalls ?? []).enumerated().map {
-                StreamEntry.ToolCallPiece(index: $0.offset, id: $0.element.id, name: $0.element.name, arguments: $0.element.arguments)
+                ToolCallPiece(index: $0.offset, id: $0.element.id, name: $0.element.name, arguments: $0.element.arguments)
             }
         }
         if !rest.isEmpty || !pieces.isEmpty {

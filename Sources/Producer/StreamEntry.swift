@@ -25,21 +25,6 @@ public struct StreamEntry: Sendable, Equatable {
         self.kind = kind
     }
 
-    /// A piece of a tool call: the first piece of a call carries its id and name.
-    public struct ToolCallPiece: Sendable, Equatable {
-        public var index: Int
-        public var id: String?
-        public var name: String?
-        public var arguments: String
-
-        public init(index: Int, id: String? = nil, name: String? = nil, arguments: String = "") {
-            self.index = index
-            self.id = id
-            self.name = name
-            self.arguments = arguments
-        }
-    }
-
     /// Reads one `[id, [field, value, …]]` element of an XREAD or XRANGE reply; nil when it is
     /// not shaped like one.
     public static func parse(_ value: RedisValue) -> StreamEntry? {
@@ -56,7 +41,7 @@ public struct StreamEntry: Sendable, Equatable {
             return StreamEntry(
                 id: id, kind: .start(tier: tier, model: fields["model"]?.string ?? "", mode: fields["mode"]?.string ?? "verified"))
         case "delta":
-            let pieces = fields["tool_calls"]?.bytes.map(Self.pieces) ?? []
+            let pieces = fields["tool_calls"]?.bytes.map { ToolCallPiece.list(json: $0) } ?? []
             return StreamEntry(id: id, kind: .delta(text: fields["text"]?.string ?? "", toolCalls: pieces))
         case "end":
             guard let bytes = fields["result"]?.bytes, let result = try? JobResult.decode(bytes) else {
@@ -66,15 +51,6 @@ public struct StreamEntry: Sendable, Equatable {
             return StreamEntry(id: id, kind: .end(result))
         default:
             return StreamEntry(id: id, kind: .unknown)
-        }
-    }
-
-    static func pieces(_ bytes: [UInt8]) -> [ToolCallPiece] {
-        guard let list = JSONValue.read(bytes)?.arrayValue else { return [] }
-        return list.compactMap { element in
-            guard let index = element["index"]?.intValue, (0...1023).contains(index) else { return nil }
-            return ToolCallPiece(
-                index: index, id: element["id"]?.stringValue, name: element["name"]?.stringValue, arguments: element["arguments"]?.stringValue ?? "")
         }
     }
 

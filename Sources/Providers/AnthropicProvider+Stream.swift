@@ -10,7 +10,8 @@ extension AnthropicProvider {
         let data = Data(body)
         let reader = try await transport.stream(path: "/v1/messages", headers: headers, body: data, timeout: request.timeout) {
             stream, endpoint in
-            await EventReader.read(stream, host: ProviderTransport.host(endpoint), request: data, forcedAnswer: forcedAnswer, sink: sink)
+            await EventReader.read(
+                EventReader(forcedAnswer: forcedAnswer), from: stream, host: ProviderTransport.host(endpoint), request: data, sink: sink)
         }
         var usage = reader.usage
         // A stopped message has no final usage: its tokens are those that came.
@@ -24,7 +25,7 @@ extension AnthropicProvider {
 
     /// The events of one streamed message, read into the content blocks that `complete` would
     /// have read from the whole reply.
-    struct EventReader: Sendable {
+    struct EventReader: StreamEventReader {
         var blocks: [JSONValue] = []
         var stopReason: String?
         var usage: [String: JSONValue] = [:]
@@ -39,33 +40,7 @@ extension AnthropicProvider {
 
         init(forcedAnswer: Bool) { self.forcedAnswer = forcedAnswer }
 
-        static func read(
-            _ body: BodyStream, host: String, request: Data, forcedAnswer: Bool, sink: StreamSink
-        ) async -> Result<EventReader, ProviderError> {
-            var reader = EventReader(forcedAnswer: forcedAnswer)
-            var events = ServerSentEvents()
-            while let bytes = await body.next() {
-                var delta = StreamDelta()
-                do {
-                    for event in try events.feed(bytes) where !reader.done {
-                        try reader.read(event, into: &delta, host: host, request: request)
-                    }
-                } catch let error as ProviderError {
-                    // What came before the error in the same chunk still reaches the caller.
-                    if !delta.isEmpty { _ = await sink(delta) }
-                    return .failure(error)
-                } catch {
-                    return .failure(ProviderError(.badResponse, "\(host) sent an event larger than \(events.maxEventBytes) bytes"))
-                }
-                if !delta.isEmpty, await sink(delta) == .stop {
-                    reader.stopped = true
-                    reader.closeAll()
-                    return .success(reader)
-                }
-                if reader.done { return .success(reader) }
-            }
-            return .failure(ProviderError(.badResponse, "the stream from \(host) ended before its end marker (message_stop)"))
-        }
+        static let endMarker = "message_stop"
 
         /// Reads one event; what may be released of it goes into `delta`. Unknown events are
         /// skipped, as Anthropic's versioning policy asks of clients.
@@ -85,7 +60,7 @@ extension AnthropicProvider {
                 if block["type"]?.stringValue == "tool_use", !(forcedAnswer && block["name"]?.stringValue == AnthropicWire.answerTool) {
                     toolIndex = toolCount
                     toolCount += 1
-                    delta.toolCalls.append(ToolCallDelta(index: toolIndex!, id: block["id"]?.stringValue, name: block["name"]?.stringValue))
+                    delta.toolCalls.append(ToolCallPiece(index: toolIndex!, id: block["id"]?.stringValue, name: block["name"]?.stringValue))
                 }
                 open[index] = (block, block["text"]?.stringValue ?? "", toolIndex)
             case "content_block_delta":
@@ -98,7 +73,7 @@ extension AnthropicProvider {
                 case "input_json_delta"?:
                     let json = piece["partial_json"]?.stringValue ?? ""
                     entry.text += json
-                    if let toolIndex = entry.toolIndex { delta.toolCalls.append(ToolCallDelta(index: toolIndex, arguments: json)) }
+                    if let toolIndex = entry.toolIndex { delta.toolCalls.append(ToolCallPiece(index: toolIndex, arguments: json)) }
                 default:
                     return  // thinking_delta, signature_delta, citations: not part of the answer
                 }
@@ -112,7 +87,6 @@ extension AnthropicProvider {
                 if let reason = data["delta"]?["stop_reason"]?.stringValue { stopReason = reason }
                 if case .object(let fields)? = data["usage"] { usage.merge(fields.filter { $0.value != .null }) { $1 } }
             case "message_stop":
-                closeAll()
                 done = true
             case "error":
                 let error = data["error"]
@@ -144,7 +118,7 @@ extension AnthropicProvider {
             blocks.append(.object(block))
         }
 
-        mutating func closeAll() {
+        mutating func finish() {
             for index in open.keys.sorted() { close(index) }
         }
     }

@@ -11,7 +11,7 @@ extension OpenAIProvider {
         if let apiKey { headers.append(HTTPHeader(name: "authorization", value: "Bearer \(apiKey)")) }
         let reader = try await transport.stream(path: "/v1/chat/completions", headers: headers, body: data, timeout: request.timeout) {
             body, endpoint in
-            await ChunkReader.read(body, host: ProviderTransport.host(endpoint), request: data, sink: sink)
+            await ChunkReader.read(ChunkReader(), from: body, host: ProviderTransport.host(endpoint), request: data, sink: sink)
         }
         var response = Self.response(
             reader.choice, promptTokens: reader.promptTokens, completionTokens: reader.completionTokens ?? (reader.stopped ? reader.tokens : nil),
@@ -22,7 +22,7 @@ extension OpenAIProvider {
 
     /// The chunks of one streamed completion, read into the choice that `complete` would have
     /// read from the whole answer.
-    struct ChunkReader: Sendable {
+    struct ChunkReader: StreamEventReader {
         var choice = Reply.Choice()
         var promptTokens: Int?
         var completionTokens: Int?
@@ -36,41 +36,7 @@ extension OpenAIProvider {
         private var think = ThinkFilter()
         private var calls: [Int: ToolCall] = [:]
 
-        static func read(_ body: BodyStream, host: String, request: Data, sink: StreamSink) async -> Result<ChunkReader, ProviderError> {
-            var reader = ChunkReader()
-            var events = ServerSentEvents()
-            var sawEvent = false
-            var firstBytes: [UInt8] = []
-            while let bytes = await body.next() {
-                if firstBytes.isEmpty { firstBytes = Array(bytes.prefix(1)) }
-                var delta = StreamDelta()
-                do {
-                    for event in try events.feed(bytes) where !reader.done {
-                        sawEvent = true
-                        try reader.read(event, into: &delta, host: host, request: request)
-                    }
-                } catch let error as ProviderError {
-                    // What came before the error in the same chunk still reaches the caller.
-                    if !delta.isEmpty { _ = await sink(delta) }
-                    return .failure(error)
-                } catch {
-                    return .failure(ProviderError(.badResponse, "\(host) sent an event larger than \(events.maxEventBytes) bytes"))
-                }
-                if !delta.isEmpty, await sink(delta) == .stop {
-                    reader.stopped = true
-                    reader.finish()
-                    return .success(reader)
-                }
-                if reader.done {
-                    reader.finish()
-                    return .success(reader)
-                }
-            }
-            if !sawEvent && firstBytes == [UInt8(ascii: "{")] {
-                return .failure(ProviderError(.badResponse, "\(host) answered JSON, not an event stream: does it support \"stream\": true?"))
-            }
-            return .failure(ProviderError(.badResponse, "the stream from \(host) ended before its end marker (data: [DONE])"))
-        }
+        static let endMarker = "data: [DONE]"
 
         /// Reads one event into the choice, and what may be released of it into `delta`.
         mutating func read(_ event: ServerSentEvents.Event, into delta: inout StreamDelta, host: String, request: Data) throws(ProviderError) {
@@ -107,7 +73,7 @@ extension OpenAIProvider {
                 }
             }
             for element in piece?["tool_calls"]?.arrayValue ?? [] {
-                let index = min(max(element["index"]?.intValue ?? 0, 0), 1023)
+                let index = min(max(element["index"]?.intValue ?? 0, ToolCallPiece.indices.lowerBound), ToolCallPiece.indices.upperBound)
                 let function = element["function"]
                 let id = element["id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
                 let name = function?["name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -116,7 +82,7 @@ extension OpenAIProvider {
                 if let name { call.name += name }
                 call.arguments += arguments
                 calls[index] = call
-                delta.toolCalls.append(ToolCallDelta(index: index, id: id, name: name, arguments: arguments))
+                delta.toolCalls.append(ToolCallPiece(index: index, id: id, name: name, arguments: arguments))
                 counted = true
             }
             var generated = counted ? 1 : 0

@@ -1,15 +1,17 @@
+import CurlHTTP
+import Foundation
 import JobProtocol
 
 /// What a provider streamed since the last delta: answer text (without reasoning), pieces of
 /// tool calls, and the logprobs of the tokens that came.
 public struct StreamDelta: Sendable, Equatable {
     public var text: String
-    public var toolCalls: [ToolCallDelta]
+    public var toolCalls: [ToolCallPiece]
     public var logprobs: [Double]
     /// Tokens the provider generated for this delta (reasoning included), for a partial call's cost.
     public var tokens: Int
 
-    public init(text: String = "", toolCalls: [ToolCallDelta] = [], logprobs: [Double] = [], tokens: Int = 0) {
+    public init(text: String = "", toolCalls: [ToolCallPiece] = [], logprobs: [Double] = [], tokens: Int = 0) {
         self.text = text
         self.toolCalls = toolCalls
         self.logprobs = logprobs
@@ -23,22 +25,6 @@ public struct StreamDelta: Sendable, Equatable {
         toolCalls += other.toolCalls
         logprobs += other.logprobs
         tokens += other.tokens
-    }
-}
-
-/// A piece of one tool call, in OpenAI's streaming shape: the first piece of a call carries
-/// its id and name, later ones more of its arguments' text.
-public struct ToolCallDelta: Sendable, Equatable {
-    public var index: Int
-    public var id: String?
-    public var name: String?
-    public var arguments: String
-
-    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String = "") {
-        self.index = index
-        self.id = id
-        self.name = name
-        self.arguments = arguments
     }
 }
 
@@ -61,7 +47,7 @@ extension ChatProvider {
         let delta = StreamDelta(
             text: response.text,
             toolCalls: (response.toolCalls ?? []).enumerated().map {
-                ToolCallDelta(index: $0.offset, id: $0.element.id, name: $0.element.name, arguments: $0.element.arguments)
+                ToolCallPiece(index: $0.offset, id: $0.element.id, name: $0.element.name, arguments: $0.element.arguments)
             },
             logprobs: response.tokenLogprobs ?? [], tokens: response.tokensOutput)
         if await sink(delta) == .stop { response.stoppedEarly = true }
@@ -98,5 +84,62 @@ struct ThinkFilter: Sendable {
         decided = true
         defer { held = "" }
         return held
+    }
+}
+
+/// A wire format's reader of one streamed answer: it reads each event into the whole answer,
+/// and what may be released of it into the delta for the caller.
+protocol StreamEventReader: Sendable {
+    /// The end marker was read.
+    var done: Bool { get }
+    /// The caller stopped the stream.
+    var stopped: Bool { get set }
+    /// The end marker, named in the error of a stream that ends without it.
+    static var endMarker: String { get }
+    mutating func read(_ event: ServerSentEvents.Event, into delta: inout StreamDelta, host: String, request: Data) throws(ProviderError)
+    /// Completes what is still open, once the stream is over or stopped.
+    mutating func finish()
+}
+
+extension StreamEventReader {
+    /// Reads `body` to its end marker, handing the caller a delta per network read (everything
+    /// that arrived while it was busy with the last one). An error event, a stream cut before
+    /// its end marker, or an event over the size limit is the failure; what came before it in
+    /// the same read still reaches the caller.
+    static func read(
+        _ initial: Self, from body: BodyStream, host: String, request: Data, sink: StreamSink
+    ) async -> Result<Self, ProviderError> {
+        var reader = initial
+        var events = ServerSentEvents()
+        var sawEvent = false
+        var firstByte: UInt8?
+        while let bytes = await body.next() {
+            if firstByte == nil { firstByte = bytes.first }
+            var delta = StreamDelta()
+            do {
+                for event in try events.feed(bytes) where !reader.done {
+                    sawEvent = true
+                    try reader.read(event, into: &delta, host: host, request: request)
+                }
+            } catch let error as ProviderError {
+                if !delta.isEmpty { _ = await sink(delta) }
+                return .failure(error)
+            } catch {
+                return .failure(ProviderError(.badResponse, "\(host) sent an event larger than \(events.maxEventBytes) bytes"))
+            }
+            if !delta.isEmpty, await sink(delta) == .stop {
+                reader.stopped = true
+                reader.finish()
+                return .success(reader)
+            }
+            if reader.done {
+                reader.finish()
+                return .success(reader)
+            }
+        }
+        if !sawEvent && firstByte == UInt8(ascii: "{") {
+            return .failure(ProviderError(.badResponse, "\(host) answered JSON, not an event stream: does it support \"stream\": true?"))
+        }
+        return .failure(ProviderError(.badResponse, "the stream from \(host) ended before its end marker (\(Self.endMarker))"))
     }
 }

@@ -37,7 +37,7 @@ final class StreamRelay: Sendable {
         guard !delta.text.isEmpty || !delta.toolCalls.isEmpty else { return }
         var fields: [(String, RedisArgument)] = [("kind", "delta")]
         if !delta.text.isEmpty { fields.append(("text", RedisArgument(delta.text))) }
-        if !delta.toolCalls.isEmpty { fields.append(("tool_calls", RedisArgument(Self.toolCallsJSON(delta.toolCalls)))) }
+        if !delta.toolCalls.isEmpty { fields.append(("tool_calls", RedisArgument(bytes: ToolCallPiece.json(delta.toolCalls)))) }
         releasedBox.withLock { $0 = true }
         await write(fields)
     }
@@ -46,19 +46,5 @@ final class StreamRelay: Sendable {
     /// carries the whole result, and the gateway sends what it lacks.
     private func write(_ fields: [(String, RedisArgument)]) async {
         _ = try? await connection.pipeline(StreamEntry.appendCommands(key: key, ttlSeconds: ttlSeconds, fields: fields))
-    }
-
-    /// `[{"index":0,"id":…,"name":…,"arguments":…}]`: OpenAI's streamed tool-call pieces, flat.
-    static func toolCallsJSON(_ calls: [ToolCallDelta]) -> String {
-        var w = JSONWriter()
-        w.array(calls) { w, call in
-            w.object { w in
-                w.key("index"); w.int(call.index)
-                if let id = call.id { w.key("id"); w.string(id) }
-                if let name = call.name { w.key("name"); w.string(name) }
-                w.key("arguments"); w.string(call.arguments)
-            }
-        }
-        return String(decoding: w.bytes, as: UTF8.self)
     }
 }

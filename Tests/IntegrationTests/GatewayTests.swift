@@ -62,8 +62,11 @@ import Testing
                     #expect(metadata.keys.contains(field), "missing \(field)")
                 }
             }
+            // Streamed, the same request is an event stream (StreamingTests has the details).
             let streamed = try await client.send("POST", "/api/chat", json: #"{"message":"hi","stream":true}"#)
-            #expect(streamed.status == 400)
+            #expect(streamed.status == 200)
+            #expect(streamed.header("content-type") == "text/event-stream")
+            #expect(String(decoding: streamed.body, as: UTF8.self).contains("event: metadata"))
             await gateway.stop()
             client.http.shutdown()
         }

@@ -7,7 +7,7 @@ import Testing
 /// The official `openai` and `anthropic` Python SDKs read whole streamed answers through the
 /// gateway, from the small model and from a Claude fallback alike. Serialized: each test starts
 /// a Python process that imports the SDKs, heavy on two cores.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct StreamingSDKTests {
+@Suite(.serialized, .timeLimit(.minutes(6))) struct StreamingSDKTests {
     static let openAIScript = #"""
         import json, os, openai
         client = openai.OpenAI(base_url=os.environ["BASE"] + "/v1", api_key=os.environ["KEY"], max_retries=0)
@@ -42,7 +42,7 @@ import Testing
 
     static func run(_ script: String, gateway: RunningGateway) async throws -> [String: [String: Any]] {
         let (status, output) = try await TestEnvironment.runPython(
-            script, environment: ["BASE": gateway.baseURL, "KEY": GatewayTests.userKey], seconds: 90)
+            script, environment: ["BASE": gateway.baseURL, "KEY": GatewayTests.userKey], seconds: 170)
         #expect(status == 0, "python said: \(output)")
         let line = output.split(separator: "\n").last.map(String.init) ?? ""
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: [String: Any]] ?? [:]
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func theOpenAISDKReadsWholeStreamsFromTheSmallModelAndAFallback() async throws {
-        try await withTestPool { pool in
+        try await withTestPool(configure: StreamingTests.roomy) { pool in
             let (gateway, client) = try await GatewayTests().start(pool)
             let out = try await Self.run(Self.openAIScript, gateway: gateway)
             for (name, model, fallback) in [("small", "qwen3-4b", false), ("fallback", "claude-sonnet-4-5", true)] {
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func theAnthropicSDKsStreamHelperReadsWholeAnswers() async throws {
-        try await withTestPool { pool in
+        try await withTestPool(configure: StreamingTests.roomy) { pool in
             let (gateway, client) = try await GatewayTests().start(pool)
             let out = try await Self.run(Self.anthropicScript, gateway: gateway)
             for (name, model) in [("small", "qwen3-4b"), ("fallback", "claude-sonnet-4-5")] {

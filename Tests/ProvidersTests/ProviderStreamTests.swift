@@ -29,6 +29,10 @@ import Testing
         }
     }
 
+    /// Generous: the whole suite runs in parallel on two cores, and a paced stream needs many
+    /// timely wake-ups. No test here measures time; the bench does (docs/BENCHMARKS.md).
+    static let timeout: Duration = .seconds(60)
+
     static func provider(_ kind: TierSettings.ProviderKind, _ simulator: RunningSimulator, _ http: HTTPClient) -> any ChatProvider {
         let settings = Fixture.settings(kind, endpoints: [simulator.baseURL])
         return kind == .openai ? OpenAIProvider(settings: settings, http: http) : AnthropicProvider(settings: settings, http: http)
@@ -39,7 +43,8 @@ import Testing
         try await withSimulator { simulator, http in
             let provider = Self.provider(kind, simulator, http)
             // Paced, so that the pieces are not all in one network read (which would come as one delta).
-            let request = Fixture.request("Explain what a message queue is, in a few sentences.\n#sim token_ms=5", wantLogprobs: kind == .openai)
+            let request = Fixture.request(
+                "Explain what a message queue is, in a few sentences.\n#sim token_ms=5", wantLogprobs: kind == .openai, timeout: Self.timeout)
             let whole = try await provider.complete(request)
             let received = Received()
             let streamed = try await provider.stream(request, to: received.sink())
@@ -114,13 +119,11 @@ import Testing
         try await withSimulator { simulator, http in
             let provider = Self.provider(kind, simulator, http)
             let received = Received()
-            let started = ContinuousClock.now
             // 60 ms between tokens: the whole answer would take seconds.
             let partial = try await provider.stream(
-                Fixture.request("Tell me about rivers and lakes.\n#sim token_ms=60"), to: received.sink(stopAfter: 3))
+                Fixture.request("Tell me about rivers and lakes.\n#sim token_ms=60", timeout: Self.timeout), to: received.sink(stopAfter: 3))
             #expect(partial.stoppedEarly)
             #expect(partial.tokensOutput >= 2)
-            #expect(ContinuousClock.now - started < .seconds(3))
             #expect(await eventually { simulator.stats.cancelledStreams == 1 }, "the simulator saw the call cancelled")
         }
     }
