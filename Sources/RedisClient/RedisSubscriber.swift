@@ -15,7 +15,8 @@ public final class RedisSubscriber: Sendable {
 
     public init(
         configuration: RedisConfiguration, channel: String, name: String = "subscriber", logger: Logger = Logger(label: "cervella.redis"),
-        onSubscribed: @escaping @Sendable () -> Void = {}, onMessage: @escaping @Sendable ([UInt8]) -> Void
+        onSubscribed: @escaping @Sendable () -> Void = {}, onLost: @escaping @Sendable () -> Void = {},
+        onMessage: @escaping @Sendable ([UInt8]) -> Void
     ) {
         BrokenPipes.ignore()
         let control = SubscriberControl()
@@ -25,7 +26,7 @@ public final class RedisSubscriber: Sendable {
         let thread = Thread {
             SubscriberLoop(
                 configuration: configuration, channel: channel, name: name, logger: logger, control: control,
-                onSubscribed: onSubscribed, onMessage: onMessage
+                onSubscribed: onSubscribed, onLost: onLost, onMessage: onMessage
             ).run()
         }
         thread.name = "redis-sub"  // at most 15 bytes, or Linux drops it

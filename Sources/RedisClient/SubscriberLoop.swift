@@ -13,12 +13,16 @@ final class SubscriberLoop {
     private let logger: Logger
     private let control: SubscriberControl
     private let onSubscribed: @Sendable () -> Void
+    /// Runs when the subscription breaks, before the wait to resubscribe: messages may be missed
+    /// from now until `onSubscribed` runs again.
+    private let onLost: @Sendable () -> Void
     private let onMessage: @Sendable ([UInt8]) -> Void
     private var reconnectDelay: Duration
 
     init(
         configuration: RedisConfiguration, channel: String, name: String, logger: Logger, control: SubscriberControl,
-        onSubscribed: @escaping @Sendable () -> Void, onMessage: @escaping @Sendable ([UInt8]) -> Void
+        onSubscribed: @escaping @Sendable () -> Void, onLost: @escaping @Sendable () -> Void = {},
+        onMessage: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.configuration = configuration
         self.channel = channel
@@ -26,6 +30,7 @@ final class SubscriberLoop {
         self.logger = logger
         self.control = control
         self.onSubscribed = onSubscribed
+        self.onLost = onLost
         self.onMessage = onMessage
         self.reconnectDelay = configuration.reconnectDelay
     }
@@ -47,6 +52,7 @@ final class SubscriberLoop {
                     }
                 }
             } catch {
+                onLost()
                 if control.isClosed { break }
                 logger.warning("redis subscription lost; resubscribing", metadata: ["cervella.error": "\(error)", "cervella.channel": "\(channel)"])
                 let (seconds, attoseconds) = reconnectDelay.components

@@ -53,15 +53,17 @@ extension Worker {
         // Skipped when the producer's enqueue script looked already (`cache_checked`), and on a
         // fallback hop (the small model's answer was not good enough, so nothing was cached).
         let lookup = cacheKey.flatMap { job.fallbackFrom == nil && !job.cacheChecked ? $0 : nil }
-        // The cancel flag is read in the same round trip as the cache.
-        var reads = [RedisCommand("EXISTS", RedisArgument(keys.cancelled(job.id)))]
+        // The cancel flag, when the subscription cannot vouch for it, in the cache's round trip.
+        let checkFlag = !cancels.vouches(forJobCreatedAt: job.createdAt)
+        var reads: [RedisCommand] = []
+        if checkFlag { reads.append(RedisCommand("EXISTS", RedisArgument(keys.cancelled(job.id)))) }
         if let lookup { reads.append(RedisCommand("GET", RedisArgument(lookup))) }
-        let replies = cancels.wasHeard(job.id) ? nil : try? await commands.pipeline(reads)
-        if cancels.wasHeard(job.id) || replies?.first?.integer == 1 {
+        let replies = reads.isEmpty || cancels.wasHeard(job.id) ? nil : try? await commands.pipeline(reads)
+        if cancels.wasHeard(job.id) || (checkFlag && replies?.first?.integer == 1) {
             let result = JobResult.failure(id: job.id, code: "cancelled", message: "the job was cancelled by its producer before a worker started it")
             return .reply(job, result, stats: route.handled + [.cancelled(tier: route.tier, costUSD: 0)])
         }
-        if lookup != nil, let replies, replies.count == 2, let bytes = replies[1].bytes {
+        if lookup != nil, let replies, replies.count == reads.count, let bytes = replies.last?.bytes {
             var result = JobResult.fromCache(bytes, for: job, worker: id)
             result.metadata?.queueMs = Self.millis(fetched.poppedAt - job.createdAt)
             let claude = settings.tier(.claude)

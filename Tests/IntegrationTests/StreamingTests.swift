@@ -230,6 +230,28 @@ import Testing
         }
     }
 
+    @Test func aCancellationHeardByAListeningWorkerStopsAJobItTakesLater() async throws {
+        try await withTestPool(configure: Self.roomy) { pool in
+            // The worker listens for cancellations; a job stamped after its subscription began
+            // (here: in the future) is vouched for by what it heard, without a Redis read.
+            #expect(
+                try await eventually {
+                    let reply = try await pool.redis.send("PUBSUB", "NUMSUB", RedisArgument(pool.keys.cancelEvents))
+                    return (reply.array?.last?.integer ?? 0) >= 1
+                })
+            var job = try pool.job("Explain queues.")
+            job.createdAt += 40
+            job.deadlineAt = job.createdAt + 60
+            try await pool.producer.cancel(job.id)
+            // Gone from Redis, so only what the worker heard can stop the job.
+            _ = try await pool.redis.send("DEL", RedisArgument(pool.keys.cancelled(job.id)))
+            _ = try await pool.producer.enqueue(job)
+            let result = try await pool.producer.waitForResult(job)
+            #expect(result.error?.code == "cancelled")
+            #expect(pool.simulator.stats.total == 0)
+        }
+    }
+
     @Test func manyOpenStreamsShareTwoRedisConnections() async throws {
         try await withTestPool(configure: {
             Self.roomy(&$0)
