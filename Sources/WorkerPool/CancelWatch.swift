@@ -9,7 +9,7 @@ import Synchronization
 /// `Producer.cancel`). A job running here when its id is announced is stopped at once (its
 /// provider call aborted); ids heard recently are remembered, so a job popped just after is
 /// not started. The flag key covers what a subscription cannot: a worker that was not
-/// listening when the id was announced: a job created less than `skew` after this worker's
+/// listening when the id was announced: a job created less than `skew` (1 s) after this worker's
 /// subscription began (or while it is down) is looked up in Redis before it starts; a later
 /// one's cancellation, announced after the job existed, was heard. That spares the round trip
 /// for every job of a worker that keeps listening (with a Redis read per job, the instant
@@ -23,8 +23,9 @@ final class CancelWatch: Sendable {
         var listeningSince: Double?
     }
 
-    /// How far a producer's clock may run ahead of a worker's (`created_at` is the producer's).
-    static let skew = 30.0
+    /// How far a producer's clock may run ahead of a worker's (`created_at` is the producer's):
+    /// hosts kept by NTP agree within milliseconds, and job deadlines already rely on it.
+    static let skew = 1.0
 
     /// Ids remembered; older ones are forgotten first (the flag key still holds them).
     static let memory = 10_000

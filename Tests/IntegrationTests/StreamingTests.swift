@@ -240,7 +240,7 @@ import Testing
                     return (reply.array?.last?.integer ?? 0) >= 1
                 })
             var job = try pool.job("Explain queues.")
-            job.createdAt += 40
+            job.createdAt += 5
             job.deadlineAt = job.createdAt + 60
             try await pool.producer.cancel(job.id)
             // Gone from Redis, so only what the worker heard can stop the job.
