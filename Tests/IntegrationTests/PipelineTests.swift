@@ -162,8 +162,13 @@ import Testing
             try await pool.redis.send("LPUSH", queue, RedisArgument(bytes: [0x7B, 0xFF, 0xFE, 0x7D]))
             try await pool.redis.send("LPUSH", queue, RedisArgument(#"{"v":1,"id":"evil","reply_to":"cervella:queue:tier3","messages":[]}"#))
 
-            let error = try await pool.redis.send("BLPOP", RedisArgument(replyKey), 5)
-            let errorResult = try JSONDecoder().decode(JobResult.self, from: Data(try #require(error.array?[1].bytes)))
+            // Polled for up to 30 s: the whole suite runs on two cores (a 5 s BLPOP once ran out).
+            var errorBytes: [UInt8]?
+            _ = try await eventually(timeout: .seconds(30)) {
+                errorBytes = try await pool.redis.send("LPOP", RedisArgument(replyKey)).bytes
+                return errorBytes != nil
+            }
+            let errorResult = try JSONDecoder().decode(JobResult.self, from: Data(try #require(errorBytes)))
             #expect(errorResult.ok == false)
             #expect(errorResult.error?.code == "invalid_job")
             #expect(errorResult.error?.message.contains("messages") == true)
