@@ -78,6 +78,7 @@ public struct ScenarioReport: Sendable, Encodable {
         switch unit {
         case "ms": return value < 10 ? String(format: "%.2f ms", value) : String(format: "%.1f ms", value)
         case "MB": return String(format: "%.1f MB", value)
+        case "connections": return "\(Int(value.rounded())) \(unit)"
         case "": return String(format: "%.2f", value)
         default: return value >= 100 ? "\(Int(value.rounded())) \(unit)" : String(format: "%.2f \(unit)", value)
         }

@@ -95,9 +95,16 @@ final class BenchRig: @unchecked Sendable {
 
     /// Starts `cervella gateway` on a free port (no keys: loopback only) and waits for
     /// `/healthz` (`/readyz` also wants a Claude worker, which a scenario may not start).
-    func startGateway() async throws -> (ChildProcess, String) {
+    /// `config` is TOML for the gateway (for example `[gateway] request_timeout_seconds = 300`).
+    func startGateway(config: String? = nil) async throws -> (ChildProcess, String) {
         let port = try LoopbackPort.free()
-        let child = try spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", String(port)])
+        var extra: [String] = []
+        if let config {
+            let path = "\(logDirectory)/gateway-\(children.count).toml"
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            extra = ["--config", path]
+        }
+        let child = try spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", String(port)] + extra)
         let url = "http://127.0.0.1:\(port)"
         try await waitForHTTP(url + "/healthz", child: child)
         return (child, url)

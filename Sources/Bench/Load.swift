@@ -89,11 +89,16 @@ enum Load {
 
     /// One line on standard error per second while a long run goes on.
     private static func progress(label: String, total: Int, collector: Collector) async {
+        await progress(label: label, total: total) { collector.done }
+    }
+
+    /// One line on standard error per second until cancelled: `done()` of `total`.
+    static func progress(label: String, total: Int, done count: @Sendable () -> Int) async {
         var last = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             guard !Task.isCancelled else { return }
-            let done = collector.done
+            let done = count()
             FileHandle.standardError.write(Data("  \(label): \(done)/\(total) (\(done - last)/s)\n".utf8))
             last = done
         }

@@ -20,6 +20,28 @@ public struct BenchOptions: Sendable {
     /// throughput: which providers to run series with.
     public var instantSeries = true
     public var simulatorSeries = true
+    /// streaming: streams open at once in each timed series, and the rounds of that many
+    /// measured after one round of warm-up.
+    public var streams = 200
+    public var streamRounds = 3
+    /// streaming: the simulator's pause before each token (`#sim token_ms`), and the words of
+    /// the translated passage (the answer is about 25 tokens more).
+    public var tokenMs = 20
+    public var streamAnswerWords = 60
+    /// streaming, early escalation: requests, how many at once, and the long answer's words.
+    public var escalationRequests = 8
+    public var escalationWindow = 4
+    public var escalationAnswerWords = 150
+    /// streaming: streams held open while the gateway's Redis connections are counted, few
+    /// then many, opened `heldStreamsPerSecond` a second, answers of `heldAnswerWords` words
+    /// paced `heldTokenMs` a token, long enough to outlast the opening of them all. A second a
+    /// token: 2,000 streams at 200 ms are 10,000 tokens a second, more than two cores carry
+    /// through simulator, worker and gateway.
+    public var fewHeldStreams = 10
+    public var manyHeldStreams = 2_000
+    public var heldStreamsPerSecond = 100.0
+    public var heldAnswerWords = 150
+    public var heldTokenMs = 1_000
     public init() {}
 
     /// Small sizes: a smoke test that every scenario works, for CI (no timing assertions).
@@ -33,12 +55,20 @@ public struct BenchOptions: Sendable {
         options.concurrencyJobs = 400
         options.concurrencyLatencyMs = 200
         options.waitingRequests = 200
+        options.streams = 10
+        options.streamRounds = 1
+        options.tokenMs = 10
+        options.streamAnswerWords = 20
+        options.escalationRequests = 2
+        options.escalationWindow = 2
+        options.escalationAnswerWords = 40
+        options.manyHeldStreams = 100
         return options
     }
 }
 
 public enum BenchScenario: String, CaseIterable, Sendable {
-    case throughput, overhead, concurrency, cache, memory
+    case throughput, overhead, concurrency, cache, memory, streaming
 }
 
 /// Runs scenarios against the Redis in `settings`, each on a fresh rig, and reports them.
@@ -66,6 +96,7 @@ public struct Bench: Sendable {
             case .concurrency: report = try await concurrency(rig)
             case .cache: report = try await cache(rig)
             case .memory: report = try await memory(rig)
+            case .streaming: report = try await streaming(rig)
             }
             await rig.shutdown()
             return report

@@ -6,7 +6,7 @@ import Logging
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory.",
+        abstract: "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory, streaming.",
         discussion: """
             Each scenario starts its own simulator (an instant or slow provider), worker and gateway
             processes from this binary, runs them against the configured Redis under a private key
@@ -17,7 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SettingsOptions
 
-    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, or all.")
+    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, or all.")
     var scenarios: [String] = ["all"]
 
     @Option(help: "Redis URL (default: the configuration's redis.url or REDIS_URL).")
@@ -33,6 +33,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "concurrency: the simulated provider's latency in ms.") var latencyMs: Int?
     @Option(help: "memory: requests held waiting by the gateway.") var waiting: Int?
     @Option(help: "throughput: the provider behind the workers: instant, simulator, or both.") var provider: String = "both"
+    @Option(help: "streaming: streams open at once in each timed series.") var streams: Int?
+    @Option(help: "streaming: measured rounds of --streams streams per series (after one of warm-up).") var streamRounds: Int?
+    @Option(help: "streaming: the simulator's pause before each token, in ms (#sim token_ms).") var tokenMs: Int?
+    @Option(help: "streaming: streams held open while the gateway's Redis connections are counted.") var holdStreams: Int?
 
     @Flag(help: "Small sizes: checks that every scenario works (CI), measures nothing worth quoting.")
     var smoke = false
@@ -67,11 +71,18 @@ struct BenchCommand: AsyncParsableCommand {
         if let concurrencyJobs { sizes.concurrencyJobs = concurrencyJobs }
         if let latencyMs { sizes.concurrencyLatencyMs = latencyMs }
         if let waiting { sizes.waitingRequests = waiting }
+        if let streams { sizes.streams = streams }
+        if let streamRounds { sizes.streamRounds = streamRounds }
+        if let tokenMs { sizes.tokenMs = tokenMs }
+        if let holdStreams { sizes.manyHeldStreams = holdStreams }
         guard ["instant", "simulator", "both"].contains(provider) else { throw ValidationError("--provider must be instant, simulator or both") }
         sizes.instantSeries = provider != "simulator"
         sizes.simulatorSeries = provider != "instant"
         guard sizes.jobs > 0, sizes.workers > 0, sizes.window > 0, sizes.workerConcurrency > 0, sizes.rate > 0, sizes.durationSeconds > 0 else {
             throw ValidationError("sizes, rates and durations must be positive")
+        }
+        guard sizes.streams > 0, sizes.streamRounds > 0, sizes.tokenMs >= 0, sizes.manyHeldStreams > 0 else {
+            throw ValidationError("--streams, --stream-rounds and --hold-streams must be positive, --token-ms at least 0")
         }
 
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
