@@ -60,10 +60,14 @@ public struct StreamEntry: Sendable, Equatable {
 
     /// The XADD of one entry and the EXPIRE that renews the stream's TTL (every write renews
     /// it, so the stream outlives a long answer and expires after an abandoned one).
-    public static func appendCommands(key: String, ttlSeconds: Int, fields: [(String, RedisArgument)]) -> [RedisCommand] {
+    ///
+    /// `renewTTL: false` leaves the key's TTL as it is (a writer that renewed it within the
+    /// last second need not send the EXPIRE again).
+    public static func appendCommands(key: String, ttlSeconds: Int, fields: [(String, RedisArgument)], renewTTL: Bool = true) -> [RedisCommand] {
         var arguments: [RedisArgument] = [RedisArgument(key), "MAXLEN", "~", RedisArgument(maxEntries), "*"]
         for (name, value) in fields { arguments += [RedisArgument(name), value] }
-        return [RedisCommand("XADD", arguments: arguments), RedisCommand("EXPIRE", RedisArgument(key), RedisArgument(ttlSeconds))]
+        let append = RedisCommand("XADD", arguments: arguments)
+        return renewTTL ? [append, RedisCommand("EXPIRE", RedisArgument(key), RedisArgument(ttlSeconds))] : [append]
     }
 
     /// The commands that end a stream with `result` (bytes of its JSON).

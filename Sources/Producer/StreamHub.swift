@@ -15,19 +15,23 @@ import Synchronization
 /// reader through its own `AsyncStream`, which ends after the `end` entry or `unsubscribe`.
 public final class StreamHub: Sendable {
     private struct Reader {
-        var key: String
         var after: EntryID
-        var loop: Int
         var continuation: AsyncStream<StreamEntry>.Continuation
     }
 
-    private struct State {
-        var readers: [Int: Reader] = [:]
-        var nextToken = 0
-        /// Readers per connection, to put a new one on the least loaded.
-        var load: [Int]
+    /// One reading connection's streams: each key with its readers by token.
+    private struct Loop {
+        var streams: [String: [Int: Reader]] = [:]
+        var readerCount = 0
         /// A wake-up XADD is on its way to this connection's blocked read.
-        var wakePending: [Bool]
+        var wakePending = false
+    }
+
+    private struct State {
+        var loops: [Loop]
+        /// Where each reader is: its connection and its stream's key.
+        var places: [Int: (loop: Int, key: String)] = [:]
+        var nextToken = 0
         var running = true
     }
 
@@ -54,31 +58,33 @@ public final class StreamHub: Sendable {
         let instance = UUID().uuidString.lowercased()
         self.readers = (0..<count).map { _ in RedisConnection(configuration: configuration, name: "gateway-streams@\(keys.prefix)", logger: logger) }
         self.wakeKeys = (0..<count).map { "\(keys.prefix):streamwake:\(instance):\($0)" }
-        self.state = Mutex(State(load: Array(repeating: 0, count: count), wakePending: Array(repeating: false, count: count)))
+        self.state = Mutex(State(loops: Array(repeating: Loop(), count: count)))
     }
 
     /// The Redis connections this hub reads with (constant, whatever the number of streams).
     public var connectionCount: Int { readers.count }
 
     /// Streams being read.
-    public var open: Int { state.withLock { $0.readers.count } }
+    public var open: Int { state.withLock { $0.places.count } }
 
     /// Starts reading a job's stream after entry `after` (`0`: from its first entry).
     public func subscribe(jobID: String, after: String = "0") -> (token: Int, entries: AsyncStream<StreamEntry>) {
         let (entries, continuation) = AsyncStream.makeStream(of: StreamEntry.self)
         let start = EntryID(after) ?? EntryID(milliseconds: 0, sequence: 0)
+        let key = keys.stream(jobID)
         let (token, loop, wake): (Int, Int, Bool) = state.withLock { state in
             let token = state.nextToken
             state.nextToken += 1
-            let loop = state.load.indices.min { state.load[$0] < state.load[$1] } ?? 0
-            state.load[loop] += 1
-            state.readers[token] = Reader(key: keys.stream(jobID), after: start, loop: loop, continuation: continuation)
+            let loop = state.loops.indices.min { state.loops[$0].readerCount < state.loops[$1].readerCount } ?? 0
             guard state.running else {
                 continuation.finish()
                 return (token, loop, false)
             }
-            let wake = !state.wakePending[loop]
-            state.wakePending[loop] = true
+            state.loops[loop].readerCount += 1
+            state.loops[loop].streams[key, default: [:]][token] = Reader(after: start, continuation: continuation)
+            state.places[token] = (loop, key)
+            let wake = !state.loops[loop].wakePending
+            state.loops[loop].wakePending = true
             return (token, loop, wake)
         }
         if wake {
@@ -94,9 +100,12 @@ public final class StreamHub: Sendable {
 
     /// Stops a reader; its entries end.
     public func unsubscribe(_ token: Int) {
-        let reader = state.withLock { state in
-            let reader = state.readers.removeValue(forKey: token)
-            if let reader { state.load[reader.loop] -= 1 }
+        let reader: Reader? = state.withLock { state in
+            guard let place = state.places.removeValue(forKey: token) else { return nil }
+            state.loops[place.loop].readerCount -= 1
+            guard var readers = state.loops[place.loop].streams.removeValue(forKey: place.key) else { return nil }
+            let reader = readers.removeValue(forKey: token)
+            if !readers.isEmpty { state.loops[place.loop].streams[place.key] = readers }
             return reader
         }
         reader?.continuation.finish()
@@ -112,12 +121,15 @@ public final class StreamHub: Sendable {
     }
 
     public func stop() {
-        let readers = state.withLock { state in
+        let readers: [Reader] = state.withLock { state in
             state.running = false
-            defer { state.readers.removeAll() }
-            return state.readers
+            defer {
+                state.places.removeAll()
+                for loop in state.loops.indices { state.loops[loop] = Loop() }
+            }
+            return state.loops.flatMap { $0.streams.values.flatMap(\.values) }
         }
-        for reader in readers.values { reader.continuation.finish() }
+        for reader in readers { reader.continuation.finish() }
         for connection in self.readers { connection.close() }
         let wakeKeys = wakeKeys.map { RedisArgument($0) }
         let commands = commands
@@ -132,18 +144,16 @@ public final class StreamHub: Sendable {
         var failures = 0
         while state.withLock({ $0.running }) && !Task.isCancelled {
             // The streams of this connection, each from the earliest entry one of its readers lacks.
-            let streams: [String: EntryID] = state.withLock { state in
-                state.wakePending[loop] = false
-                var streams: [String: EntryID] = [:]
-                for reader in state.readers.values where reader.loop == loop {
-                    streams[reader.key] = min(streams[reader.key] ?? reader.after, reader.after)
+            let streams: [(key: String, after: EntryID)] = state.withLock { state in
+                state.loops[loop].wakePending = false
+                return state.loops[loop].streams.compactMap { key, readers in
+                    readers.values.lazy.map(\.after).min().map { (key, $0) }
                 }
-                return streams
             }
-            let ordered = streams.sorted { $0.key < $1.key }
             var arguments: [RedisArgument] = ["COUNT", RedisArgument(Self.count), "BLOCK", RedisArgument(Self.block), "STREAMS"]
-            arguments += ordered.map { RedisArgument($0.key) } + [RedisArgument(wakeKey)]
-            arguments += ordered.map { RedisArgument($0.value.description) } + [RedisArgument(wakeAfter.description)]
+            arguments.reserveCapacity(arguments.count + 2 * streams.count + 2)
+            arguments += streams.map { RedisArgument($0.key) } + [RedisArgument(wakeKey)]
+            arguments += streams.map { RedisArgument($0.after.description) } + [RedisArgument(wakeAfter.description)]
             let reply: RedisValue
             do {
                 reply = try await connection.send(RedisCommand("XREAD", arguments: arguments))
@@ -169,24 +179,37 @@ public final class StreamHub: Sendable {
     }
 
     /// Hands entries to every reader of `key` that lacks them; a reader that got its `end` is done.
+    ///
+    /// Only the readers of `key` are visited (the hub may hold thousands of streams), and
+    /// their table is taken out of the state while it changes, so nothing is copied.
     private func deliver(_ entries: [StreamEntry], key: String, loop: Int) {
         guard !entries.isEmpty else { return }
+        let ids = entries.map { EntryID($0.id) }
         let finished: [AsyncStream<StreamEntry>.Continuation] = state.withLock { state in
+            guard var readers = state.loops[loop].streams.removeValue(forKey: key) else { return [] }
             var finished: [AsyncStream<StreamEntry>.Continuation] = []
-            for (token, var reader) in state.readers where reader.key == key && reader.loop == loop {
-                for entry in entries {
-                    guard let id = EntryID(entry.id), id > reader.after else { continue }
+            for token in Array(readers.keys) {
+                guard var reader = readers[token] else { continue }
+                var ended = false
+                for (entry, id) in zip(entries, ids) {
+                    guard let id, id > reader.after else { continue }
                     reader.after = id
                     reader.continuation.yield(entry)
                     if case .end = entry.kind {
-                        finished.append(reader.continuation)
-                        state.readers.removeValue(forKey: token)
-                        state.load[loop] -= 1
+                        ended = true
                         break
                     }
                 }
-                if state.readers[token] != nil { state.readers[token] = reader }
+                if ended {
+                    finished.append(reader.continuation)
+                    readers[token] = nil
+                    state.places[token] = nil
+                    state.loops[loop].readerCount -= 1
+                } else {
+                    readers[token] = reader
+                }
             }
+            if !readers.isEmpty { state.loops[loop].streams[key] = readers }
             return finished
         }
         for continuation in finished { continuation.finish() }

@@ -18,6 +18,12 @@ final class StreamRelay: Sendable {
     let key: String
     let ttlSeconds: Int
     private let releasedBox = Mutex(false)
+    /// The `start` entry's write, which runs beside the provider call's opening: the first
+    /// delta (and the end of the call) waits for it, so entries keep their order.
+    private let startWrite = Mutex<Task<Void, Never>?>(nil)
+    /// When the key's TTL was last renewed: a stream's writes renew it at most once a
+    /// second, which spares Redis an EXPIRE per token and still keeps a long answer's key.
+    private let renewedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     init(connection: RedisConnection, key: String, ttlSeconds: Int) {
         self.connection = connection
@@ -28,8 +34,19 @@ final class StreamRelay: Sendable {
     /// Whether any answer text or tool call has been written for the client.
     var released: Bool { releasedBox.withLock { $0 } }
 
-    func start(tier: Tier, model: String, mode: String) async {
-        await write([("kind", "start"), ("tier", RedisArgument(tier.number)), ("model", RedisArgument(model)), ("mode", RedisArgument(mode))])
+    /// Begins writing the `start` entry and returns at once; `settle()` or the first delta
+    /// waits for it.
+    func start(tier: Tier, model: String, mode: String) {
+        let fields: [(String, RedisArgument)] = [
+            ("kind", "start"), ("tier", RedisArgument(tier.number)), ("model", RedisArgument(model)), ("mode", RedisArgument(mode)),
+        ]
+        let task = Task { await self.write(fields) }
+        startWrite.withLock { $0 = task }
+    }
+
+    /// Waits until the `start` entry is written (before anything else goes to the stream).
+    func settle() async {
+        if let task = startWrite.withLock({ $0 }) { await task.value }
     }
 
     /// Writes a delta's text and tool-call pieces; a delta with neither writes nothing.
@@ -39,12 +56,19 @@ final class StreamRelay: Sendable {
         if !delta.text.isEmpty { fields.append(("text", RedisArgument(delta.text))) }
         if !delta.toolCalls.isEmpty { fields.append(("tool_calls", RedisArgument(bytes: ToolCallPiece.json(delta.toolCalls)))) }
         releasedBox.withLock { $0 = true }
+        await settle()
         await write(fields)
     }
 
     /// A failed write is not retried: the client then misses a piece, but the `end` entry
     /// carries the whole result, and the gateway sends what it lacks.
     private func write(_ fields: [(String, RedisArgument)]) async {
-        _ = try? await connection.pipeline(StreamEntry.appendCommands(key: key, ttlSeconds: ttlSeconds, fields: fields))
+        let now = ContinuousClock.now
+        let renew = renewedAt.withLock { last in
+            guard last.map({ $0.duration(to: now) >= .seconds(1) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        _ = try? await connection.pipeline(StreamEntry.appendCommands(key: key, ttlSeconds: ttlSeconds, fields: fields, renewTTL: renew))
     }
 }

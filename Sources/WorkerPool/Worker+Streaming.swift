@@ -69,9 +69,10 @@ final class RunningBox: Sendable {
 }
 
 extension Worker {
-    /// Opens a streamed job's session: writes the `start` entry that tells the client which
-    /// tier answers and how.
-    func streamSession(for job: Job, route: JobDecision.Route, provider: any ChatProvider) async -> StreamSession {
+    /// Opens a streamed job's session: starts writing the `start` entry that tells the client
+    /// which tier answers and how (the provider call need not wait for it; the session's
+    /// relay orders what follows after it).
+    func streamSession(for job: Job, route: JobDecision.Route, provider: any ChatProvider) -> StreamSession {
         let tier = settings.tier(route.tier)
         let relay = StreamRelay(connection: commands, key: keys.stream(job.id), ttlSeconds: settings.redis.replyTTLSeconds)
         let session = StreamSession(
@@ -79,7 +80,7 @@ extension Worker {
             mayEscalate: tier.streamMode == .verified && route.smallTier && live.current.fallbackEnabled && job.enableFallback,
             scorer: ConfidenceScorer(method: tier.confidenceMethod, aggregate: tier.logprobAggregate), threshold: tier.confidenceThreshold,
             margin: tier.earlyEscalationMargin, minTokens: tier.earlyEscalationTokens)
-        await relay.start(tier: route.tier, model: provider.model, mode: tier.streamMode.rawValue)
+        relay.start(tier: route.tier, model: provider.model, mode: tier.streamMode.rawValue)
         return session
     }
 }
