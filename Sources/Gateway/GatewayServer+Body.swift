@@ -116,6 +116,8 @@ extension GatewayServer {
 
     /// A 400 `invalid_request` naming the field.
     static func invalid(_ message: String) -> Refusal {
-        Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: message))
+        Refusal(
+            response: GatewayResponse.error(.badRequest, code: "invalid_request", message: message), status: .badRequest, code: "invalid_request",
+            message: message)
     }
 }

@@ -11,35 +11,12 @@ extension GatewayServer {
     /// (`"1"` on a gateway without keys), and `GET /api/jobs/{id}` shows it to that key only.
     func submitJob(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(AsyncJobRequest.self, from: try await body(request, context))
-        var messages = body.messages ?? []
-        if messages.isEmpty, let message = body.message, !message.isEmpty {
-            messages = Self.contextMessages(body.context) + [ChatMessage(role: "user", content: message)]
-        }
-        guard !messages.isEmpty else { throw Self.invalid("send messages (a list) or message (a string)") }
-        let timeout = body.timeoutSeconds ?? settings.producer.jobTimeoutSeconds
-        let params = GenerationParameters(
-            maxTokens: body.maxTokens, temperature: body.temperature, tools: body.tools, toolChoice: body.toolChoice,
-            responseFormat: body.responseFormat, parallelToolCalls: body.parallelToolCalls, seed: body.seed)
-        try validated { validator in
-            try validator.check(messages: messages)
-            try validator.check(tools: body.tools, toolChoice: body.toolChoice, responseFormat: body.responseFormat)
-            try validator.check(params: params)
-            try validator.check(timeoutSeconds: timeout)
-            if let context = body.context { try validator.check(free: .object(context), at: "context") }
-            if let metadata = body.metadata { try validator.check(free: .object(metadata), at: "metadata") }
-        }
-        let job = try makeJob(
-            messages: messages, tierHint: body.tierHint ?? "auto", forceModel: body.forceModel, enableFallback: body.enableFallback ?? true,
-            params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:], stream: body.stream == true
-        )
+        let job = try asyncJob(from: body)
+        let timeout = (job.deadlineAt ?? job.createdAt) - job.createdAt
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
         // `timeout` was validated (at most a day), so the conversion cannot trap.
         let ttl = Int(saturating: timeout) + settings.redis.replyTTLSeconds + 60
-        let owner: String
-        switch context.caller {
-        case .user(let digest): owner = digest
-        case .anonymous, .admin: owner = "1"
-        }
+        let owner = Self.owner(context)
         let commands = self.commands, producer = self.producer, keys = self.keys
         let maxQueueLength = settings.gateway.maxQueueLength, replyTTL = settings.redis.replyTTLSeconds
         _ = try await withRedisDeadline {
@@ -78,6 +55,31 @@ extension GatewayServer {
             }
         }
         return GatewayResponse.bytes(accepted, status: .accepted, headers: [:])
+    }
+
+    /// The job an `/api/jobs` request (or a group's child) describes, its fields checked.
+    func asyncJob(from body: AsyncJobRequest) throws -> Job {
+        var messages = body.messages ?? []
+        if messages.isEmpty, let message = body.message, !message.isEmpty {
+            messages = Self.contextMessages(body.context) + [ChatMessage(role: "user", content: message)]
+        }
+        guard !messages.isEmpty else { throw Self.invalid("send messages (a list) or message (a string)") }
+        let timeout = body.timeoutSeconds ?? settings.producer.jobTimeoutSeconds
+        let params = GenerationParameters(
+            maxTokens: body.maxTokens, temperature: body.temperature, tools: body.tools, toolChoice: body.toolChoice,
+            responseFormat: body.responseFormat, parallelToolCalls: body.parallelToolCalls, seed: body.seed)
+        try validated { validator in
+            try validator.check(messages: messages)
+            try validator.check(tools: body.tools, toolChoice: body.toolChoice, responseFormat: body.responseFormat)
+            try validator.check(params: params)
+            try validator.check(timeoutSeconds: timeout)
+            if let context = body.context { try validator.check(free: .object(context), at: "context") }
+            if let metadata = body.metadata { try validator.check(free: .object(metadata), at: "metadata") }
+        }
+        return try makeJob(
+            messages: messages, tierHint: body.tierHint ?? "auto", forceModel: body.forceModel, enableFallback: body.enableFallback ?? true,
+            params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:], stream: body.stream == true
+        )
     }
 
     /// `GET /api/jobs/{id}`: 200 with the result, 202 while pending, 404 unknown or expired.

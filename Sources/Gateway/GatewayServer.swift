@@ -117,12 +117,15 @@ public final class GatewayServer: Service, Sendable {
             .post("/v1/chat/completions") { request, context in try await self.completion(request, context) }
             .get("/v1/models") { _, _ in self.models() }
             .post("/api/jobs") { request, context in try await self.submitJob(request, context) }
+            .post("/api/groups") { request, context in try await self.submitGroup(request, context) }
         guardedRoutes(router, access: .user, errorShape: .anthropic)
             .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
             .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
             .get("/api/jobs/{id}/stream") { request, context in try await self.resumeStream(request, context) }
             .delete("/api/jobs/{id}") { request, context in try await self.cancelJob(request, context) }
+            .get("/api/groups/{id}") { request, context in try await self.groupStatus(request, context) }
+            .delete("/api/groups/{id}") { request, context in try await self.cancelGroup(request, context) }
         guardedRoutes(router, access: .admin)
             .get("/api/admin/stats") { _, _ in try await self.adminStats() }
             .get("/api/admin/config") { _, _ in try await self.adminConfig() }
@@ -174,6 +177,18 @@ extension GatewayServer {
     /// `ErrorResponseMiddleware` with its response.
     struct Refusal: Error {
         var response: Response
+        /// What the response says, kept where known so that it can be prefixed (a group's
+        /// child names its place: `requests[3]: …`).
+        var status: HTTPResponse.Status?
+        var code: String?
+        var message: String?
+
+        /// The same refusal, its message after `prefix`.
+        func prefixed(_ prefix: String) -> Refusal {
+            guard let status, let code, let message else { return self }
+            let text = prefix + message
+            return Refusal(response: GatewayResponse.error(status, code: code, message: text), status: status, code: code, message: text)
+        }
     }
 
     /// Runs a Redis round trip of the request path under `gateway.redis_timeout_ms`.

@@ -80,6 +80,19 @@ struct AsyncJobRequest: Decodable {
     }
 }
 
+/// `POST /api/groups`: children as `/api/jobs` bodies, and how the group ends.
+struct GroupRequest: Decodable {
+    var requests: [AsyncJobRequest]
+    var wait: String?
+    var n: Int?
+    var onFailure: String?
+    var timeoutSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case requests, wait, n, onFailure = "on_failure", timeoutSeconds = "timeout_seconds"
+    }
+}
+
 struct ToggleTierRequest: Decodable {
     var tier: Int
     var enabled: Bool

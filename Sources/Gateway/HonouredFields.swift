@@ -25,6 +25,11 @@ enum FieldCheck {
     /// Why the body holds a field `T` does not honour, or nil when it holds none.
     static func problem<T: HonouredFields>(in body: [UInt8], for type: T.Type) -> String? {
         guard case .object(let fields)? = JSONValue.read(body) else { return nil }
+        return problem(fields: fields, for: type)
+    }
+
+    /// Why an object (a body, or one request of a group's) holds a field `T` does not honour.
+    static func problem<T: HonouredFields>(fields: [String: JSONValue], for type: T.Type) -> String? {
         let unknown = fields.filter { name, value in
             !T.honoured.contains(name) && value != .null && !isNeutral(name, value)
         }.keys.sorted()
@@ -84,6 +89,11 @@ extension AsyncJobRequest: HonouredFields {
         "timeout_seconds", "metadata", "stream",
     ])
     static let messageFields: Set<String>? = AgentFields.message
+}
+
+extension GroupRequest: HonouredFields {
+    /// Each of `requests` is checked as an `/api/jobs` body.
+    static let honoured: Set<String> = ["requests", "wait", "n", "on_failure", "timeout_seconds"]
 }
 
 extension ToggleTierRequest: HonouredFields {

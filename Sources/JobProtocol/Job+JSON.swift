@@ -22,7 +22,7 @@ extension Job: Codable {
         case fallbackFrom = "fallback_from"
         case metadata, recoveries
         case cacheChecked = "cache_checked"
-        case stream
+        case stream, group
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +45,7 @@ extension Job: Codable {
         recoveries = try c.decodeIfPresent([Recovery].self, forKey: .recoveries) ?? []
         cacheChecked = try c.decodeIfPresent(Bool.self, forKey: .cacheChecked) ?? false
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
+        group = try c.decodeIfPresent(String.self, forKey: .group)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -69,6 +70,7 @@ extension Job: Codable {
         if !recoveries.isEmpty { try c.encode(recoveries, forKey: .recoveries) }
         if cacheChecked { try c.encode(cacheChecked, forKey: .cacheChecked) }
         if stream { try c.encode(stream, forKey: .stream) }
+        if let group { try c.encode(group, forKey: .group) }
     }
 }
 
@@ -86,7 +88,8 @@ extension Job {
             let forceModel = root.string("force_model"), let enableFallback = root.bool("enable_fallback"),
             let cache = root.bool("cache"), let routeFields = root.object("route"),
             let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
-            let cacheChecked = root.bool("cache_checked"), let stream = root.bool("stream")
+            let cacheChecked = root.bool("cache_checked"), let stream = root.bool("stream"),
+            let group = root.string("group")
         else { return nil }
         var messages: [ChatMessage] = []
         for element in messageList {
@@ -152,7 +155,7 @@ extension Job {
             messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
             enableFallback: enableFallback ?? true, cache: cache ?? true, route: route, fallbackFrom: origin,
             metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false,
-            stream: stream ?? false
+            stream: stream ?? false, group: group
         )
         self.v = v
     }
@@ -259,6 +262,7 @@ extension Job {
             }
             if cacheChecked { w.key("cache_checked"); w.bool(true) }
             if stream { w.key("stream"); w.bool(true) }
+            if let group { w.key("group"); w.string(group) }
         }
         return w.bytes
     }

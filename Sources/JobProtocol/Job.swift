@@ -28,6 +28,10 @@ public struct Job: Sendable, Equatable {
     /// The producer reads the answer as it is written, from the job's stream
     /// (`KeySpace.stream`); the result still goes to `reply_to`. Delivery only: not in the cache key.
     public var stream: Bool
+    /// The job group (fan-out) this job is a child of (`KeySpace.group`): its result is also
+    /// recorded in the group's, and cancelling the group cancels it. Delivery only: not in the
+    /// cache key.
+    public var group: String?
     public var route: Route?
     public var fallbackFrom: FallbackOrigin?
     public var metadata: [String: JSONValue]
@@ -39,9 +43,10 @@ public struct Job: Sendable, Equatable {
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
         fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = [], cacheChecked: Bool = false,
-        stream: Bool = false
+        stream: Bool = false, group: String? = nil
     ) {
         self.stream = stream
+        self.group = group
         self.recoveries = recoveries
         self.cacheChecked = cacheChecked
         self.v = Self.version

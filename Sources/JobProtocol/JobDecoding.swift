@@ -8,6 +8,15 @@ public enum JobDecoding {
         public var reason: String
         public var jobID: String?
         public var replyTo: String?
+        /// The job group it names, so that the group counts it as failed.
+        public var group: String?
+
+        public init(reason: String, jobID: String?, replyTo: String?, group: String? = nil) {
+            self.reason = reason
+            self.jobID = jobID
+            self.replyTo = replyTo
+            self.group = group
+        }
     }
 
     public static func decode(_ payload: [UInt8], keys: KeySpace) -> Result<Job, Failure> {
@@ -23,7 +32,7 @@ public enum JobDecoding {
             return read
         }
         func failure(_ reason: String) -> Result<Job, Failure> {
-            .failure(Failure(reason: reason, jobID: identity().id, replyTo: identity().replyTo))
+            .failure(Failure(reason: reason, jobID: identity().id, replyTo: identity().replyTo, group: identity().group))
         }
         guard payload.count <= JobLimits.maxPayloadBytes else {
             return failure("payload is \(payload.count) bytes; a job may have at most \(JobLimits.maxPayloadBytes)")
@@ -72,11 +81,17 @@ public enum JobDecoding {
     struct Identity {
         var id: String?
         var replyTo: String?
+        var group: String?
         /// Set when the identity itself is unusable (missing, repeated, too long).
         var problem: String?
 
         init(_ payload: [UInt8], keys: KeySpace) {
-            let found = JSONValue.topLevelStrings(payload, wanted: ["id", "reply_to"])
+            let found = JSONValue.topLevelStrings(payload, wanted: ["id", "reply_to", "group"])
+            if let groups = found["group"], groups.count == 1, let group = groups[0], !group.isEmpty,
+                group.utf8.count <= JobLimits.maxIDLength, !group.contains(":")
+            {
+                self.group = group
+            }
             let ids = found["id"] ?? []
             let replies = found["reply_to"] ?? []
             if ids.count > 1 || replies.count > 1 {

@@ -12,6 +12,9 @@ public enum JobLimits {
     public static let maxPayloadBytes = 16 << 20
     /// `id`: bytes of UTF-8; ids name keys (reply, stream, cancel flag).
     public static let maxIDLength = 200
+    /// Children of one job group (`POST /api/groups`, `Producer.submitGroup`): the group's
+    /// completion reads them all in one Redis script.
+    public static let maxGroupChildren = 10_000
     /// `attempt`: recoveries and retries; the reaper retires a job long before this.
     public static let attempts: ClosedRange<Int> = 0...1_000
     public static let maxTokens: ClosedRange<Int> = 1...1_048_576
@@ -38,6 +41,9 @@ public enum JobLimits {
         }
         if let problem = stamp("created_at", job.createdAt) { return problem }
         if let deadline = job.deadlineAt, let problem = stamp("deadline_at", deadline) { return problem }
+        if let group = job.group, group.isEmpty || group.utf8.count > maxIDLength || group.contains(":") {
+            return "field 'group' must be a group id of 1 to \(maxIDLength) bytes without ':'"
+        }
         if !attempts.contains(job.attempt) { return "field 'attempt' must be in \(attempts) (got \(job.attempt))" }
         if job.messages.count > maxMessages { return "field 'messages' has \(job.messages.count) entries; at most \(maxMessages)" }
         for (index, message) in job.messages.enumerated() {

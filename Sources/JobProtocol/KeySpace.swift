@@ -18,6 +18,11 @@ public struct KeySpace: Sendable, Equatable {
     public func cancelled(_ jobID: String) -> String { "\(prefix):cancel:\(jobID)" }
     /// Channel on which producers announce cancelled job ids (payload: the id).
     public var cancelEvents: String { "\(prefix):cancels" }
+    /// A job group's hash (its spec and state); its other keys add a suffix: `:children`
+    /// (list of child ids in order), `:results` (hash child id → result JSON), `:succeeded`,
+    /// `:failed`, `:cancelled` (sets of child ids). The group's result goes to `reply(groupID)`
+    /// and its cancellation to `cancelled(groupID)` (docs/PROTOCOL.md, "Job groups").
+    public func group(_ groupID: String) -> String { "\(prefix):group:\(groupID)" }
     public var dead: String { "\(prefix):dead" }
     /// Set once when a job's reply is written; a second finisher of the same job writes nothing.
     public func done(_ jobID: String) -> String { "\(prefix):done:\(jobID)" }

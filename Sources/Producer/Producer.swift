@@ -14,8 +14,8 @@ import Settings
 public struct Producer: Sendable {
     public let settings: CervellaSettings
     public let keys: KeySpace
-    private let connection: RedisConnection
-    private let waiters: ReplyWaiters
+    let connection: RedisConnection
+    let waiters: ReplyWaiters
     private let router: Router
     private let flags: @Sendable () -> LiveFlags
 

@@ -16,9 +16,14 @@ import Synchronization
 /// provider's throughput fell 14 %).
 final class CancelWatch: Sendable {
     private struct State {
-        var running: [String: @Sendable () -> Void] = [:]
+        /// The stop actions of the jobs running here, by job id and by group id (several
+        /// children of one group may run here at once).
+        var running: [String: [Int: @Sendable () -> Void]] = [:]
+        var nextToken = 0
         var heard: Set<String> = []
+        /// Heard ids, oldest first from `oldest` on (a queue without O(n) removals).
         var heardOrder: [String] = []
+        var oldest = 0
         /// Unix time the current subscription began; nil while there is none.
         var listeningSince: Double?
     }
@@ -53,24 +58,29 @@ final class CancelWatch: Sendable {
         }
     }
 
-    /// Records a cancelled id and stops its job if it runs here.
+    /// Records a cancelled job or group id and stops its jobs that run here.
     func heard(_ id: String) {
-        let action: (@Sendable () -> Void)? = state.withLock { state in
+        let actions: [@Sendable () -> Void] = state.withLock { state in
             if state.heard.insert(id).inserted {
                 state.heardOrder.append(id)
-                if state.heardOrder.count > Self.memory {
-                    let old = state.heardOrder.removeFirst()
-                    state.heard.remove(old)
+                if state.heardOrder.count - state.oldest > Self.memory {
+                    state.heard.remove(state.heardOrder[state.oldest])
+                    state.oldest += 1
+                    if state.oldest >= Self.memory {
+                        state.heardOrder.removeFirst(state.oldest)
+                        state.oldest = 0
+                    }
                 }
             }
-            return state.running[id]
+            return state.running[id].map { Array($0.values) } ?? []
         }
-        action?()
+        for action in actions { action() }
     }
 
-    /// Whether the id was announced cancelled while this worker listened.
-    func wasHeard(_ id: String) -> Bool {
-        state.withLock { $0.heard.contains(id) }
+    /// Whether one of the ids (a job's, its group's) was announced cancelled while this
+    /// worker listened.
+    func wasHeard(_ ids: [String]) -> Bool {
+        state.withLock { state in ids.contains { state.heard.contains($0) } }
     }
 
     /// Whether this worker has listened since before a job created at `createdAt` could have
@@ -79,15 +89,24 @@ final class CancelWatch: Sendable {
         state.withLock { state in state.listeningSince.map { createdAt > $0 + Self.skew } ?? false }
     }
 
-    /// Runs `body` with `onCancel` called if the job's cancellation is heard meanwhile (at
-    /// once if it was heard already).
-    func whileRunning<T>(_ id: String, onCancel: @escaping @Sendable () -> Void, _ body: () async -> T) async -> T {
-        let already = state.withLock { state in
-            state.running[id] = onCancel
-            return state.heard.contains(id)
+    /// Runs `body` with `onCancel` called if the cancellation of one of `ids` (the job's, its
+    /// group's) is heard meanwhile (at once if it was heard already).
+    func whileRunning<T>(_ ids: [String], onCancel: @escaping @Sendable () -> Void, _ body: () async -> T) async -> T {
+        let (token, already) = state.withLock { state in
+            let token = state.nextToken
+            state.nextToken &+= 1
+            for id in ids { state.running[id, default: [:]][token] = onCancel }
+            return (token, ids.contains { state.heard.contains($0) })
         }
         if already { onCancel() }
-        defer { _ = state.withLock { $0.running.removeValue(forKey: id) } }
+        defer {
+            state.withLock { state in
+                for id in ids {
+                    state.running[id]?[token] = nil
+                    if state.running[id]?.isEmpty == true { state.running[id] = nil }
+                }
+            }
+        }
         return await body()
     }
 }

@@ -74,7 +74,8 @@ struct CommitWriter: Sendable {
             _ = try await connection.transaction(plan.first + plan.always)
             return true
         }
-        let arguments = GuardedCommit.arguments(ttlSeconds: plan.guardTTLSeconds, owner: owner, first: plan.first, always: plan.always)
+        let arguments = GuardedCommit.arguments(
+            ttlSeconds: plan.guardTTLSeconds, owner: owner, first: plan.first, always: plan.always, group: plan.group)
         return try await connection.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments).integer == 1
     }
 

@@ -16,7 +16,7 @@ struct JobCommit: Sendable {
         case fallback(job: Job)
         /// Unreadable or poison job: to the dead letter list (with its recovery history), and an
         /// error result where a reply key is known.
-        case dead(reason: String, replyTo: String?, jobID: String?, history: [String])
+        case dead(reason: String, replyTo: String?, jobID: String?, history: [String], group: String? = nil)
     }
 
     var outcome: Outcome
@@ -33,6 +33,8 @@ struct JobCommit: Sendable {
         var guardTTLSeconds = 0
         var first: [RedisCommand] = []
         var always: [RedisCommand] = []
+        /// A group child's result, counted in its group by the first finisher.
+        var group: GuardedCommit.GroupRecord?
     }
 
     func plan(keys: KeySpace, settings: CervellaSettings, fetched: FetchedJob, worker: String, now: Date = Date()) -> Plan {
@@ -65,10 +67,13 @@ struct JobCommit: Sendable {
             if job.stream {
                 plan.first += StreamEntry.endCommands(key: keys.stream(job.id), ttlSeconds: settings.redis.replyTTLSeconds, result: bytes)
             }
+            if let group = job.group {
+                plan.group = GuardedCommit.GroupRecord(key: keys.group(group), child: job.id, outcome: Self.groupOutcome(result), result: bytes)
+            }
         case .fallback(let job):
             let bytes = job.jsonBytes()
             plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(.fallback)), RedisArgument(bytes: bytes)), at: 0)
-        case .dead(let reason, let replyTo, let jobID, let history):
+        case .dead(let reason, let replyTo, let jobID, let history, let group):
             let limit = settings.worker.deadLetterPayloadBytes
             var entry: [String: Any] = [
                 "reason": reason, "queue": fetched.queue.rawValue, "worker": worker, "at": now.timeIntervalSince1970,
@@ -88,6 +93,9 @@ struct JobCommit: Sendable {
             if let replyTo {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
                 let bytes = result.jsonBytes()
+                if let group, let jobID {
+                    plan.group = GuardedCommit.GroupRecord(key: keys.group(group), child: jobID, outcome: "failed", result: bytes)
+                }
                 block.append(RedisCommand("LPUSH", RedisArgument(replyTo), RedisArgument(bytes: bytes)))
                 block.append(RedisCommand("EXPIRE", RedisArgument(replyTo), replyTTL))
                 if let jobID {
@@ -107,5 +115,11 @@ struct JobCommit: Sendable {
             }
         }
         return plan
+    }
+
+    /// The set a group child's result counts in.
+    static func groupOutcome(_ result: JobResult) -> String {
+        if result.ok { return "succeeded" }
+        return result.error?.code == "cancelled" ? "cancelled" : "failed"
     }
 }

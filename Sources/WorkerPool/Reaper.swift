@@ -177,7 +177,8 @@ struct Reaper: Sendable {
         var history = (job?.recoveries ?? []).map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int(saturating: $0.at)))" }
         // A recovery from a work queue is already in `recoveries`; a probation process is not.
         if queue == .quarantine { history.append("\(owner) died running it alone (queue quarantine)") }
-        let commit = JobCommit(outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history), stats: [.dead])
+        let commit = JobCommit(
+            outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history, group: job?.group), stats: [.dead])
         if try await writer.execute(commit.plan(keys: keys, settings: writer.settings, fetched: fetched, worker: owner)) {
             writer.stats.add(commit.stats)
         }

@@ -24,7 +24,9 @@ extension Worker {
                     "cervella.queue": "\(fetched.queue.rawValue)", "cervella.reason": "\(failure.reason)",
                     "cervella.job.id": "\(failure.jobID ?? "-")",
                 ])
-            commit = JobCommit(outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID, history: []), stats: [.dead])
+            commit = JobCommit(
+                outcome: .dead(reason: failure.reason, replyTo: failure.replyTo, jobID: failure.jobID, history: [], group: failure.group),
+                stats: [.dead])
         case .success(let job):
             var jobLogger = logger
             jobLogger[metadataKey: "cervella.job.id"] = "\(job.id)"
@@ -54,13 +56,17 @@ extension Worker {
         // fallback hop (the small model's answer was not good enough, so nothing was cached).
         let lookup = cacheKey.flatMap { job.fallbackFrom == nil && !job.cacheChecked ? $0 : nil }
         // The cancel flag, when the subscription cannot vouch for it, in the cache's round trip.
+        // A group's child is cancelled with its group (completed by `first_n`, failed fast, or
+        // cancelled by its coordinator): one flag and one announcement for all its children.
+        let cancelIDs = Self.cancelIDs(job)
         let checkFlag = !cancels.vouches(forJobCreatedAt: job.createdAt)
         var reads: [RedisCommand] = []
-        if checkFlag { reads.append(RedisCommand("EXISTS", RedisArgument(keys.cancelled(job.id)))) }
+        if checkFlag { reads.append(RedisCommand("EXISTS", arguments: cancelIDs.map { RedisArgument(keys.cancelled($0)) })) }
         if let lookup { reads.append(RedisCommand("GET", RedisArgument(lookup))) }
-        let replies = reads.isEmpty || cancels.wasHeard(job.id) ? nil : try? await commands.pipeline(reads)
-        if cancels.wasHeard(job.id) || (checkFlag && replies?.first?.integer == 1) {
-            let result = JobResult.failure(id: job.id, code: "cancelled", message: "the job was cancelled by its producer before a worker started it")
+        let replies = reads.isEmpty || cancels.wasHeard(cancelIDs) ? nil : try? await commands.pipeline(reads)
+        if cancels.wasHeard(cancelIDs) || (checkFlag && (replies?.first?.integer ?? 0) >= 1) {
+            let whose = job.group == nil ? "by its producer" : "(or its group was)"
+            let result = JobResult.failure(id: job.id, code: "cancelled", message: "the job was cancelled \(whose) before a worker started it")
             return .reply(job, result, stats: route.handled + [.cancelled(tier: route.tier, costUSD: 0)])
         }
         if lookup != nil, let replies, replies.count == reads.count, let bytes = replies.last?.bytes {
@@ -92,6 +98,8 @@ extension Worker {
                     "cervella.tier": "\(route.tier)", "cervella.reason": "\(next.fallbackFrom?.reason ?? "-")",
                     "cervella.provider_error": "\(call.error.map(\.logDescription) ?? "-")",
                 ])
+        case .reply where call.cancelled:
+            logger.info("provider call stopped: the job (or its group) was cancelled", metadata: ["cervella.tier": "\(route.tier)"])
         case .reply where call.response == nil:
             // The full error (the provider's address, its text) is for this log only.
             logger.warning(
@@ -121,7 +129,7 @@ extension Worker {
         let request = JobDecision.request(for: job, route: route, settings: settings, now: now)
         let started = ContinuousClock.now
         var call = JobDecision.Call(model: provider.model, latencyMs: 0)
-        let session = job.stream ? await streamSession(for: job, route: route, provider: provider) : nil
+        let session = job.stream ? streamSession(for: job, route: route, provider: provider) : nil
         call.streamMode = session?.mode
         let control = CallControl()
         let retryPolicy = retryPolicy
@@ -151,7 +159,7 @@ extension Worker {
             }
         }
         let outcome = await cancels.whileRunning(
-            job.id,
+            Self.cancelIDs(job),
             onCancel: {
                 control.cancel(); work.cancel()
             }
@@ -167,6 +175,8 @@ extension Worker {
         case .failure(let error): call.error = error
         }
         call.latencyMs = Self.millis(started.duration(to: .now))
+        // The commit's `end` entry must follow the `start` entry.
+        await session?.relay.settle()
         call.released = session?.relay.released ?? false
         call.earlyEscalation = control.escalation
         if control.isCancelled {
@@ -197,6 +207,9 @@ extension Worker {
     }
 
     static func millis(_ seconds: Double) -> Int { Int.milliseconds(fromSeconds: seconds) }
+
+    /// The ids whose cancellation stops `job`: its own, and its group's.
+    static func cancelIDs(_ job: Job) -> [String] { [job.id] + (job.group.map { [$0] } ?? []) }
 
     static func millis(_ duration: Duration) -> Int { duration.wholeMilliseconds }
 }

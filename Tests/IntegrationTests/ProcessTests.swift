@@ -81,7 +81,7 @@ import Testing
     @Test func pythonToolStepFromTheProtocolDocumentAsksForTheCall() async throws {
         try await withTestPool(workers: 1) { pool in
             let blocks = try Self.pythonBlocks()
-            try #require(blocks.count == 3, "docs/PROTOCOL.md should hold three Python examples")
+            try #require(blocks.count == 4, "docs/PROTOCOL.md should hold four Python examples")
             let (status, text) = try await TestEnvironment.runPython(
                 blocks[1], environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
             )
@@ -93,7 +93,7 @@ import Testing
     @Test func pythonStreamReaderFromTheProtocolDocumentReadsTheWholeAnswer() async throws {
         try await withTestPool(workers: 1) { pool in
             let blocks = try Self.pythonBlocks()
-            try #require(blocks.count == 3, "docs/PROTOCOL.md should hold three Python examples")
+            try #require(blocks.count == 4, "docs/PROTOCOL.md should hold four Python examples")
             let (status, text) = try await TestEnvironment.runPython(
                 blocks[2], environment: ["REDIS_URL": pool.settings.redis.url, "CERVELLA_KEY_PREFIX": pool.keys.prefix], seconds: 40
             )

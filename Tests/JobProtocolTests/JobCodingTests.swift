@@ -247,6 +247,7 @@ import Testing
             tier: 1, model: "qwen3-4b", reason: "low_confidence_0.41", confidence: 0.41, latencyMs: 812, costUSD: 0.0003)
         full.recoveries = [Recovery(worker: "host:12", at: 1_764_243_460, queue: "tier1")]
         full.cacheChecked = true
+        full.group = "g-1"
         var partialOrigin = full
         partialOrigin.fallbackFrom = FallbackOrigin(tier: 2, model: "deepseek-r1", reason: "error_http_5xx", confidence: nil, latencyMs: nil)
         return [plain, full, partialOrigin]

@@ -75,6 +75,7 @@ import Testing
                 + String(repeating: "]", count: 40) + "}}", "params.response_format"
         ),
         (#""params":{"tools":["# + Array(repeating: "{}", count: 129).joined(separator: ",") + "]}", "params.tools"),
+        (#""group":"a:b""#, "group"), (#""group":"""#, "group"), (#""group":""# + String(repeating: "g", count: 201) + #"""#, "group"),
     ])
     func theIssuesPoisonNumbersAreRefused(fragment: String, field: String) throws {
         let bytes = Array(#"{"v":1,"id":"p-1","messages":[{"role":"user","content":"hi"}],\#(fragment)}"#.utf8)
@@ -85,6 +86,15 @@ import Testing
         #expect(failure.reason.contains(field))
         #expect(failure.jobID == "p-1")
         #expect(failure.replyTo == "cervella:reply:p-1")
+    }
+
+    @Test func aRefusedGroupChildStillNamesItsGroup() {
+        let bytes = Array(#"{"v":1,"id":"p-1","group":"g-1","deadline_at":1e300,"messages":[{"role":"user","content":"hi"}]}"#.utf8)
+        guard case .failure(let failure) = JobDecoding.decode(bytes, keys: Self.keys) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(failure.group == "g-1", "so that the group counts the child as failed")
     }
 
     @Test func plausibleTimestampsAndBoundsAreAccepted() throws {

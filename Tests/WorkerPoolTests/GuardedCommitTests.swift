@@ -16,11 +16,18 @@ import Testing
                 "300", "w1",
                 "2", "3", "LPUSH", "cv:reply:j1", "answer", "3", "PUBLISH", "cv:replies", "answer",
                 "1", "4", "LREM", "cv:processing:tier1:w1", "-1", "payload",
+                "0",
             ])
+    }
+
+    @Test func aGroupChildsRecordFollowsTheBlocks() {
+        let record = GuardedCommit.GroupRecord(key: "cv:group:g1", child: "j1", outcome: "succeeded", result: Array("{}".utf8))
+        let arguments = GuardedCommit.arguments(ttlSeconds: 60, owner: "w", first: [], always: [], group: record).map(Self.text)
+        #expect(arguments == ["60", "w", "0", "0", "1", "cv:group:g1", "j1", "succeeded", "{}"])
     }
 
     @Test func theGuardLivesAtLeastASecond() {
         let arguments = GuardedCommit.arguments(ttlSeconds: 0, owner: "w", first: [], always: []).map(Self.text)
-        #expect(arguments == ["1", "w", "0", "0"])
+        #expect(arguments == ["1", "w", "0", "0", "0"])
     }
 }

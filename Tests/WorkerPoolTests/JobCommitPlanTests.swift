@@ -50,6 +50,31 @@ import Testing
         #expect(plan.first[4].arguments.map(Self.text) == ["EXPIRE", "cv:stream:j1", "300"])
     }
 
+    @Test func aGroupChildsResultIsCountedInItsGroupByOutcome() {
+        let fetched = FetchedJob(queue: .tier1, payload: Array("payload".utf8), poppedAt: 0)
+        var job = Self.job()
+        job.group = "g1"
+        var answered = JobResult.failure(id: "j1", code: "x", message: "m")
+        answered.ok = true
+        answered.error = nil
+        let outcomes = [
+            (answered, "succeeded"), (JobResult.failure(id: "j1", code: "cancelled", message: "m"), "cancelled"),
+            (JobResult.failure(id: "j1", code: "deadline_exceeded", message: "m"), "failed"),
+        ]
+        for (result, outcome) in outcomes {
+            let plan = JobCommit.reply(job, result, stats: []).plan(keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
+            #expect(plan.group == GuardedCommit.GroupRecord(key: "cv:group:g1", child: "j1", outcome: outcome, result: result.jsonBytes()))
+            #expect(plan.guardKey == "cv:done:j1", "counted only by the job's first finisher")
+        }
+        let alone = JobCommit.reply(Self.job(), answered, stats: []).plan(
+            keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
+        #expect(alone.group == nil)
+        let dead = JobCommit(outcome: .dead(reason: "poison", replyTo: "cv:reply:j1", jobID: "j1", history: ["w died"], group: "g1"), stats: [])
+            .plan(keys: Self.keys, settings: CervellaSettings(), fetched: fetched, worker: "w1")
+        #expect(dead.group?.outcome == "failed")
+        #expect(dead.group?.key == "cv:group:g1")
+    }
+
     @Test func aDeadPayloadIsCutToTheLimitAndTheListTrimmed() throws {
         var settings = CervellaSettings()
         settings.worker.deadLetterPayloadBytes = 256
