@@ -42,6 +42,14 @@ public struct BenchOptions: Sendable {
     public var heldStreamsPerSecond = 100.0
     public var heldAnswerWords = 150
     public var heldTokenMs = 1_000
+    /// lanes: the bulk batch (jobs, in groups of this many), each worker's concurrency, the
+    /// simulator's latency, and the interactive load (requests a second, for so many seconds).
+    public var lanesBatchJobs = 20_000
+    public var lanesGroupSize = 1_000
+    public var lanesConcurrency = 64
+    public var lanesLatencyMs = 200
+    public var lanesRate = 20.0
+    public var lanesSeconds = 15.0
     public init() {}
 
     /// Small sizes: a smoke test that every scenario works, for CI (no timing assertions).
@@ -63,12 +71,17 @@ public struct BenchOptions: Sendable {
         options.escalationWindow = 2
         options.escalationAnswerWords = 40
         options.manyHeldStreams = 100
+        options.lanesBatchJobs = 3_000
+        options.lanesGroupSize = 500
+        options.lanesConcurrency = 32
+        options.lanesRate = 10
+        options.lanesSeconds = 1
         return options
     }
 }
 
 public enum BenchScenario: String, CaseIterable, Sendable {
-    case throughput, overhead, concurrency, cache, memory, streaming
+    case throughput, overhead, concurrency, cache, memory, streaming, lanes
 }
 
 /// Runs scenarios against the Redis in `settings`, each on a fresh rig, and reports them.
@@ -97,6 +110,7 @@ public struct Bench: Sendable {
             case .cache: report = try await cache(rig)
             case .memory: report = try await memory(rig)
             case .streaming: report = try await streaming(rig)
+            case .lanes: report = try await lanes(rig)
             }
             await rig.shutdown()
             return report

@@ -19,7 +19,8 @@ extension GatewayServer {
                 throw Refusal(response: GatewayResponse.error(.badRequest, code: "unsupported_parameter", message: "requests[\(index)]: \(problem)"))
             }
         }
-        let spec = try Self.groupSpec(body)
+        var spec = try Self.groupSpec(body)
+        spec.priority = try Self.priority(body.priority, default: .bulk)
         let timeout = body.timeoutSeconds ?? settings.producer.jobTimeoutSeconds
         try validated { try $0.check(timeoutSeconds: timeout) }
         var children: [Job] = []
@@ -27,6 +28,9 @@ extension GatewayServer {
         for (index, child) in body.requests.enumerated() {
             if child.stream == true {
                 throw Self.invalid("requests[\(index)]: 'stream' is not available for a group's children; stream a job alone with POST /api/jobs")
+            }
+            if child.priority != nil {
+                throw Self.invalid("requests[\(index)]: 'priority' is the group's (every child waits in the group's lane); set it at the top level")
             }
             if child.timeoutSeconds != nil {
                 throw Self.invalid(

@@ -76,10 +76,19 @@ extension GatewayServer {
             if let context = body.context { try validator.check(free: .object(context), at: "context") }
             if let metadata = body.metadata { try validator.check(free: .object(metadata), at: "metadata") }
         }
-        return try makeJob(
+        var job = try makeJob(
             messages: messages, tierHint: body.tierHint ?? "auto", forceModel: body.forceModel, enableFallback: body.enableFallback ?? true,
             params: params, cache: body.cache ?? true, timeoutSeconds: timeout, metadata: body.metadata ?? [:], stream: body.stream == true
         )
+        job.priority = try Self.priority(body.priority, default: .interactive)
+        return job
+    }
+
+    /// A request's `priority`: `interactive` or `bulk` (docs/PROTOCOL.md, "Lanes").
+    static func priority(_ name: String?, default fallback: JobPriority) throws -> JobPriority {
+        guard let name else { return fallback }
+        guard let priority = JobPriority(rawValue: name) else { throw invalid("priority must be interactive or bulk") }
+        return priority
     }
 
     /// `GET /api/jobs/{id}`: 200 with the result, 202 while pending, 404 unknown or expired.

@@ -71,12 +71,13 @@ struct AsyncJobRequest: Decodable {
     var parallelToolCalls: Bool?
     var seed: Int?
     var stream: Bool?
+    var priority: String?
 
     enum CodingKeys: String, CodingKey {
         case messages, message, context, tierHint = "tier_hint", forceModel = "force_model", enableFallback = "enable_fallback"
         case cache, maxTokens = "max_tokens", temperature, timeoutSeconds = "timeout_seconds", metadata
         case tools, toolChoice = "tool_choice", responseFormat = "response_format", parallelToolCalls = "parallel_tool_calls", seed
-        case stream
+        case stream, priority
     }
 }
 
@@ -87,9 +88,10 @@ struct GroupRequest: Decodable {
     var n: Int?
     var onFailure: String?
     var timeoutSeconds: Double?
+    var priority: String?
 
     enum CodingKeys: String, CodingKey {
-        case requests, wait, n, onFailure = "on_failure", timeoutSeconds = "timeout_seconds"
+        case requests, wait, n, onFailure = "on_failure", timeoutSeconds = "timeout_seconds", priority
     }
 }
 

@@ -86,14 +86,14 @@ extension CompletionRequest: HonouredFields {
 extension AsyncJobRequest: HonouredFields {
     static let honoured: Set<String> = AgentFields.request.union([
         "messages", "message", "context", "tier_hint", "force_model", "enable_fallback", "cache", "max_tokens", "temperature",
-        "timeout_seconds", "metadata", "stream",
+        "timeout_seconds", "metadata", "stream", "priority",
     ])
     static let messageFields: Set<String>? = AgentFields.message
 }
 
 extension GroupRequest: HonouredFields {
     /// Each of `requests` is checked as an `/api/jobs` body.
-    static let honoured: Set<String> = ["requests", "wait", "n", "on_failure", "timeout_seconds"]
+    static let honoured: Set<String> = ["requests", "wait", "n", "on_failure", "timeout_seconds", "priority"]
 }
 
 extension ToggleTierRequest: HonouredFields {

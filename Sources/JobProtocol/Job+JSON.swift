@@ -22,7 +22,7 @@ extension Job: Codable {
         case fallbackFrom = "fallback_from"
         case metadata, recoveries
         case cacheChecked = "cache_checked"
-        case stream, group
+        case stream, group, priority
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +46,7 @@ extension Job: Codable {
         cacheChecked = try c.decodeIfPresent(Bool.self, forKey: .cacheChecked) ?? false
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
         group = try c.decodeIfPresent(String.self, forKey: .group)
+        priority = try c.decodeIfPresent(JobPriority.self, forKey: .priority) ?? .interactive
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -71,6 +72,7 @@ extension Job: Codable {
         if cacheChecked { try c.encode(cacheChecked, forKey: .cacheChecked) }
         if stream { try c.encode(stream, forKey: .stream) }
         if let group { try c.encode(group, forKey: .group) }
+        if priority != .interactive { try c.encode(priority, forKey: .priority) }
     }
 }
 
@@ -89,8 +91,13 @@ extension Job {
             let cache = root.bool("cache"), let routeFields = root.object("route"),
             let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
             let cacheChecked = root.bool("cache_checked"), let stream = root.bool("stream"),
-            let group = root.string("group")
+            let group = root.string("group"), let priorityName = root.string("priority")
         else { return nil }
+        var priority = JobPriority.interactive
+        if let priorityName {
+            guard let named = JobPriority(rawValue: priorityName) else { return nil }
+            priority = named
+        }
         var messages: [ChatMessage] = []
         for element in messageList {
             guard let message = Self.message(element) else { return nil }
@@ -155,7 +162,7 @@ extension Job {
             messages: messages, params: params, tierHint: tierHint ?? "auto", forceModel: forceModel,
             enableFallback: enableFallback ?? true, cache: cache ?? true, route: route, fallbackFrom: origin,
             metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false,
-            stream: stream ?? false, group: group
+            stream: stream ?? false, group: group, priority: priority
         )
         self.v = v
     }
@@ -263,6 +270,7 @@ extension Job {
             if cacheChecked { w.key("cache_checked"); w.bool(true) }
             if stream { w.key("stream"); w.bool(true) }
             if let group { w.key("group"); w.string(group) }
+            if priority != .interactive { w.key("priority"); w.string(priority.rawValue) }
         }
         return w.bytes
     }

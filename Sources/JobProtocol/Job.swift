@@ -32,6 +32,9 @@ public struct Job: Sendable, Equatable {
     /// recorded in the group's, and cancelling the group cancels it. Delivery only: not in the
     /// cache key.
     public var group: String?
+    /// The lane the job waits in (`QueueName.lane`): written only when `bulk`. Not in the
+    /// cache key.
+    public var priority: JobPriority
     public var route: Route?
     public var fallbackFrom: FallbackOrigin?
     public var metadata: [String: JSONValue]
@@ -43,10 +46,11 @@ public struct Job: Sendable, Equatable {
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true, route: Route? = nil,
         fallbackFrom: FallbackOrigin? = nil, metadata: [String: JSONValue] = [:], recoveries: [Recovery] = [], cacheChecked: Bool = false,
-        stream: Bool = false, group: String? = nil
+        stream: Bool = false, group: String? = nil, priority: JobPriority = .interactive
     ) {
         self.stream = stream
         self.group = group
+        self.priority = priority
         self.recoveries = recoveries
         self.cacheChecked = cacheChecked
         self.v = Self.version
@@ -72,8 +76,8 @@ extension Job {
     /// where its route or fallback origin put it.
     public var originQueue: QueueName {
         if let last = recoveries.last?.queue, let queue = QueueName(rawValue: last), queue != .quarantine { return queue }
-        if fallbackFrom != nil { return .fallback }
-        return route.flatMap { Tier($0.tier)?.queue } ?? .tier3
+        if fallbackFrom != nil { return QueueName.fallback.lane(priority) }
+        return (route.flatMap { Tier($0.tier)?.queue } ?? .tier3).lane(priority)
     }
 }
 

@@ -82,23 +82,59 @@ public struct KeySpace: Sendable, Equatable {
     }
 }
 
-/// The four work queues, and the quarantine.
+/// The four work queues, their bulk lanes, and the quarantine.
 public enum QueueName: String, Sendable, CaseIterable, Codable {
     case tier1, tier2, tier3, fallback
     /// Jobs taken back from a worker that died holding them, held aside until a probation
     /// process runs each one alone (docs/RELIABILITY.md). Never a queue of a worker's own:
     /// a quarantined job is served as the queue it was recovered from (`Job.originQueue`).
     case quarantine
+    /// The bulk lane of each work queue: jobs with `"priority": "bulk"` (batches, groups),
+    /// which a worker serving the work queue takes only with what interactive jobs leave
+    /// (docs/PROTOCOL.md, "Lanes").
+    case tier1Bulk = "tier1_bulk", tier2Bulk = "tier2_bulk", tier3Bulk = "tier3_bulk", fallbackBulk = "fallback_bulk"
 
-    /// The queues a worker may be told to serve.
+    /// The queues a worker may be told to serve (each brings its bulk lane).
     public static let workQueues: [QueueName] = [.tier1, .tier2, .tier3, .fallback]
 
     /// The tier whose provider serves this queue; the fallback queue is served by Claude (tier 3).
     public var servingTier: Tier {
         switch self {
-        case .tier1: return .tier1
-        case .tier2: return .tier2
-        case .tier3, .fallback, .quarantine: return .claude
+        case .tier1, .tier1Bulk: return .tier1
+        case .tier2, .tier2Bulk: return .tier2
+        case .tier3, .tier3Bulk, .fallback, .fallbackBulk, .quarantine: return .claude
         }
     }
+
+    /// The bulk lane of a work queue; nil for the quarantine and for bulk lanes themselves.
+    public var bulkLane: QueueName? {
+        switch self {
+        case .tier1: return .tier1Bulk
+        case .tier2: return .tier2Bulk
+        case .tier3: return .tier3Bulk
+        case .fallback: return .fallbackBulk
+        default: return nil
+        }
+    }
+
+    public var isBulk: Bool {
+        switch self {
+        case .tier1Bulk, .tier2Bulk, .tier3Bulk, .fallbackBulk: return true
+        default: return false
+        }
+    }
+
+    /// The Claude fallback queue, in either lane.
+    public var isFallback: Bool { self == .fallback || self == .fallbackBulk }
+
+    /// This work queue in the lane of `priority`.
+    public func lane(_ priority: JobPriority) -> QueueName {
+        priority == .bulk ? (bulkLane ?? self) : self
+    }
+}
+
+/// Which lane a job waits in: `interactive` (the default: chat, agents' steps) or `bulk`
+/// (batches and groups, served with what interactive jobs leave).
+public enum JobPriority: String, Sendable, Codable, CaseIterable {
+    case interactive, bulk
 }

@@ -20,10 +20,14 @@ public struct GroupSpec: Sendable, Equatable {
 
     public var wait: Wait
     public var onFailure: OnFailure
+    /// The lane of every child: `bulk` by default, so that a group does not slow interactive
+    /// chat down (docs/PROTOCOL.md, "Lanes").
+    public var priority: JobPriority
 
-    public init(wait: Wait = .all, onFailure: OnFailure = .continue) {
+    public init(wait: Wait = .all, onFailure: OnFailure = .continue, priority: JobPriority = .bulk) {
         self.wait = wait
         self.onFailure = onFailure
+        self.priority = priority
     }
 
     /// `all` or `first_n`.
@@ -105,6 +109,7 @@ extension Producer {
             var child = child
             child.group = id
             child.deadlineAt = deadline
+            child.priority = spec.priority
             return child
         }
         return JobGroup(id: id, replyTo: keys.reply(id), createdAt: now, deadlineAt: deadline, spec: spec, children: members)
@@ -209,13 +214,13 @@ extension Producer {
         return (report, owner)
     }
 
-    /// The queue a job goes to: its route's tier's, Claude's without a route.
+    /// The queue a job goes to: its route's tier's (Claude's without a route), in its lane.
     static func queue(of job: Job) throws -> QueueName {
         let number = job.route?.tier ?? Tier.claude.number
         guard let queue = Tier(number)?.queue else {
             throw RedisError(.serverError, "route tier \(number) has no queue")
         }
-        return queue
+        return queue.lane(job.priority)
     }
 
     private static func pairs(_ value: RedisValue) -> [String: String] {

@@ -70,7 +70,8 @@ public struct Producer: Sendable {
     public func makeJob(
         messages: [ChatMessage], params: GenerationParameters = .init(), tierHint: String = "auto",
         forceModel: String? = nil, enableFallback: Bool = true, cache: Bool = true,
-        timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:], stream: Bool = false
+        timeoutSeconds: Double? = nil, route: Route? = nil, metadata: [String: JSONValue] = [:], stream: Bool = false,
+        priority: JobPriority = .interactive
     ) throws(Router.UnknownModel) -> Job {
         let id = Self.newJobID()
         let now = Date().timeIntervalSince1970
@@ -81,7 +82,7 @@ public struct Producer: Sendable {
             deadlineAt: now + (timeoutSeconds ?? settings.producer.jobTimeoutSeconds),
             messages: messages, params: params, tierHint: tierHint, forceModel: forceModel,
             enableFallback: enableFallback, cache: cache && settings.cache.enabled,
-            route: decided, metadata: metadata, stream: stream
+            route: decided, metadata: metadata, stream: stream, priority: priority
         )
     }
 
@@ -108,10 +109,7 @@ public struct Producer: Sendable {
     static func enqueueCall(
         for job: Job, keys: KeySpace, maxQueueLength: Int
     ) throws -> (job: Job, keys: [RedisArgument], arguments: [RedisArgument]) {
-        let number = job.route?.tier ?? Tier.claude.number
-        guard let queue = Tier(number)?.queue else {
-            throw RedisError(.serverError, "route tier \(number) has no queue")
-        }
+        let queue = try queue(of: job)
         let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
         var job = job
         job.cacheChecked = job.cache

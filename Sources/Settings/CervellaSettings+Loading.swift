@@ -60,7 +60,7 @@ extension CervellaSettings {
             try table.allowOnly([
                 "queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds",
                 "reaper_interval_seconds", "stats_flush_seconds", "metrics_port", "probation_processes", "dead_letter_max_length",
-                "dead_letter_payload_bytes",
+                "dead_letter_payload_bytes", "interactive_reserve", "bulk_share",
             ])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
@@ -74,6 +74,8 @@ extension CervellaSettings {
             try table.read("probation_processes", into: &worker.probationProcesses)
             try table.read("dead_letter_max_length", into: &worker.deadLetterMaxLength)
             try table.read("dead_letter_payload_bytes", into: &worker.deadLetterPayloadBytes)
+            try table.read("interactive_reserve", into: &worker.interactiveReserve)
+            try table.read("bulk_share", into: &worker.bulkShare)
         }
         if let table = try reader.table("producer") {
             try table.allowOnly(["default_tier", "job_timeout_seconds"])

@@ -15,6 +15,12 @@ extension CervellaSettings {
         try positive(cache.ttlSeconds, "cache.ttl_seconds (REDIS_TTL_SECONDS)")
         try positive(fallback.timeoutMs, "fallback.timeout_ms (FALLBACK_TIMEOUT_MS)")
         try positive(worker.concurrency, "worker.concurrency")
+        guard (0...0.9).contains(worker.interactiveReserve) else {
+            throw SettingsError(key: "worker.interactive_reserve", "must be a share between 0 and 0.9, got \(worker.interactiveReserve)")
+        }
+        guard (0...0.5).contains(worker.bulkShare) else {
+            throw SettingsError(key: "worker.bulk_share", "must be a share between 0 and 0.5, got \(worker.bulkShare)")
+        }
         guard worker.blockTimeoutSeconds > 0, worker.blockTimeoutSeconds <= 5 else {
             throw SettingsError(key: "worker.block_timeout_seconds", "must be in (0, 5] so that shutdown is noticed quickly")
         }

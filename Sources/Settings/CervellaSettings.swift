@@ -54,7 +54,23 @@ public struct CervellaSettings: Sendable, Equatable {
         public var deadLetterMaxLength = 10_000
         /// Bytes of a dead job's payload stored with its entry; longer payloads are cut and say so.
         public var deadLetterPayloadBytes = 65_536
+        /// Lanes: the share of a worker's slots bulk jobs never take (rounded up, and never all
+        /// of them), so that an interactive job finds a slot at once while a batch runs.
+        public var interactiveReserve = 0.1
+        /// Lanes: while interactive and bulk jobs both wait, at least this share of the slots
+        /// that free up go to bulk jobs (one in ten by default), so a batch is never starved.
+        public var bulkShare = 0.1
         public init() {}
+
+        /// The most slots bulk jobs may hold in a worker of `concurrency` slots.
+        public func bulkSlotLimit(concurrency: Int) -> Int {
+            guard concurrency > 1, interactiveReserve > 0 else { return max(1, concurrency) }
+            let reserved = max(1, Int((Double(concurrency) * interactiveReserve).rounded(.up)))
+            return max(1, concurrency - reserved)
+        }
+
+        /// Every how many freed slots one goes to bulk while both lanes wait (0: never).
+        public var bulkEvery: Int { bulkShare > 0 ? max(1, Int((1 / bulkShare).rounded())) : 0 }
     }
 
     public struct Producer: Sendable, Equatable {

@@ -77,6 +77,7 @@ final class Fetcher: Sendable {
         )
         defer { connection.close() }
         let source = keys.queue(queue)
+        let bulk = queue.isBulk
         let processing = keys.processing(queue, worker: context.owner)
         let block = RedisArgument(String(context.blockTimeoutSeconds))
         var failures = 0
@@ -90,8 +91,8 @@ final class Fetcher: Sendable {
                 reconcileNeeded = !registered
                 if registered { reconcileNeeded = await !reconcile(queue, connection: connection) }
             }
-            guard await slots.acquire(priority: priority) else { break }
-            let taken = 1 + (queueLooksEmpty ? 0 : slots.tryAcquire(upTo: Self.fetchBatchLimit - 1))
+            guard await slots.acquire(priority: priority, bulk: bulk, idle: queueLooksEmpty) else { break }
+            let taken = 1 + (queueLooksEmpty ? 0 : slots.tryAcquire(upTo: Self.fetchBatchLimit - 1, bulk: bulk))
             do {
                 var payloads: [[UInt8]]
                 if queueLooksEmpty {
@@ -108,7 +109,7 @@ final class Fetcher: Sendable {
                 // An empty non-blocking fetch switches to the blocking pop; a blocking pop that
                 // found a job switches back to batches.
                 queueLooksEmpty = payloads.isEmpty
-                slots.release(taken - payloads.count)
+                slots.release(taken - payloads.count, bulk: bulk)
                 if payloads.isEmpty, context.stopWhenEmpty {
                     onEmpty()
                     break fetching
@@ -120,7 +121,7 @@ final class Fetcher: Sendable {
                     break fetching
                 }
             } catch {
-                slots.release(taken)
+                slots.release(taken, bulk: bulk)
                 // The fetch may have run with its reply lost: the jobs would sit in this live
                 // worker's processing list, where no reaper looks. Check once Redis is back.
                 reconcileNeeded = true
@@ -147,7 +148,7 @@ final class Fetcher: Sendable {
                 }
             }
             for rest in fetched[index...] {
-                slots.release()
+                slots.release(bulk: rest.queue.isBulk)
                 await writer.handBack(rest)
                 release(rest)
             }

@@ -21,10 +21,10 @@ enum JobDecision {
         }
 
         /// A tier-1/2 job: one that may fall back to Claude.
-        var smallTier: Bool { tier.isSmall && queue != .fallback }
+        var smallTier: Bool { tier.isSmall && !queue.isFallback }
 
         /// Counted once, where the job was routed; a fallback hop is not a new request.
-        var handled: [StatsEvent] { queue == .fallback ? [] : [.handled(tier: tier)] }
+        var handled: [StatsEvent] { queue.isFallback ? [] : [.handled(tier: tier)] }
     }
 
     /// The reply to a job whose deadline passed before a worker took it; nil while it has time.

@@ -13,7 +13,7 @@ extension Worker {
         defer {
             fetcher.release(fetched)
             inFlight.decrement()
-            slots.release()
+            slots.release(bulk: fetched.queue.isBulk)
         }
         let commit: JobCommit
         switch JobDecoding.decode(fetched.payload, keys: keys) {

@@ -74,7 +74,9 @@ public final class Worker: Service, Sendable {
             self.queues = [.quarantine]
             self.concurrency = 1
         } else {
-            self.queues = queues ?? settings.worker.queues.compactMap(QueueName.init(rawValue:))
+            // Each work queue brings its bulk lane, served after every interactive queue.
+            let interactive = queues ?? settings.worker.queues.compactMap(QueueName.init(rawValue:))
+            self.queues = interactive + interactive.compactMap(\.bulkLane)
             self.concurrency = concurrency ?? settings.worker.concurrency
         }
         var logger = logger
@@ -98,7 +100,9 @@ public final class Worker: Service, Sendable {
         var providers: [Tier: any ChatProvider] = [:]
         for tier in Tier.allCases { providers[tier] = ProviderFactory.make(settings.tier(tier), http: http) }
         self.providers = providers
-        self.slots = SlotPool(capacity: slotCount)
+        self.slots = SlotPool(
+            capacity: slotCount, bulkLimit: settings.worker.bulkSlotLimit(concurrency: slotCount),
+            bulkEvery: settings.worker.bulkEvery)
         self.live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
         let stopping = self.stopping
         let writer = CommitWriter(
@@ -170,7 +174,9 @@ public final class Worker: Service, Sendable {
         let jobs = Task {
             await withDiscardingTaskGroup { group in
                 for await job in fetched {
-                    group.addTask { await self.process(job) }
+                    // A bulk job's work waits behind interactive jobs' for a thread, as it
+                    // waits behind them for a slot (docs/PROTOCOL.md, "Lanes").
+                    group.addTask(priority: job.queue.isBulk ? .low : nil) { await self.process(job) }
                 }
             }
         }

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Bench
 import Foundation
+import JobProtocol
 import Logging
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory, streaming.",
+        abstract:
+            "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory, streaming, lanes.",
         discussion: """
             Each scenario starts its own simulator (an instant or slow provider), worker and gateway
             processes from this binary, runs them against the configured Redis under a private key
@@ -17,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SettingsOptions
 
-    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, or all.")
+    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, lanes, or all.")
     var scenarios: [String] = ["all"]
 
     @Option(help: "Redis URL (default: the configuration's redis.url or REDIS_URL).")
@@ -37,6 +39,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "streaming: measured rounds of --streams streams per series (after one of warm-up).") var streamRounds: Int?
     @Option(help: "streaming: the simulator's pause before each token, in ms (#sim token_ms).") var tokenMs: Int?
     @Option(help: "streaming: streams held open while the gateway's Redis connections are counted.") var holdStreams: Int?
+    @Option(help: "lanes: jobs in the bulk batch.") var lanesBatchJobs: Int?
+    @Option(help: "lanes: the batch's jobs per job group.") var lanesGroupSize: Int?
+    @Option(help: "lanes: interactive requests per second through the gateway.") var lanesRate: Double?
+    @Option(help: "lanes: seconds of interactive load per series.") var lanesSeconds: Double?
+    @Option(help: "lanes: the simulated provider's latency in ms.") var lanesLatencyMs: Int?
 
     @Flag(help: "Small sizes: checks that every scenario works (CI), measures nothing worth quoting.")
     var smoke = false
@@ -67,6 +74,11 @@ struct BenchCommand: AsyncParsableCommand {
         if let window { sizes.window = window }
         if let workerConcurrency { sizes.workerConcurrency = workerConcurrency }
         if let rate { sizes.rate = rate }
+        if let lanesBatchJobs { sizes.lanesBatchJobs = lanesBatchJobs }
+        if let lanesRate { sizes.lanesRate = lanesRate }
+        if let lanesGroupSize { sizes.lanesGroupSize = lanesGroupSize }
+        if let lanesSeconds { sizes.lanesSeconds = lanesSeconds }
+        if let lanesLatencyMs { sizes.lanesLatencyMs = lanesLatencyMs }
         if let duration { sizes.durationSeconds = duration }
         if let concurrencyJobs { sizes.concurrencyJobs = concurrencyJobs }
         if let latencyMs { sizes.concurrencyLatencyMs = latencyMs }
@@ -83,6 +95,14 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard sizes.streams > 0, sizes.streamRounds > 0, sizes.tokenMs >= 0, sizes.manyHeldStreams > 0 else {
             throw ValidationError("--streams, --stream-rounds and --hold-streams must be positive, --token-ms at least 0")
+        }
+        guard (1...1_000_000).contains(sizes.lanesBatchJobs), (1...JobLimits.maxGroupChildren).contains(sizes.lanesGroupSize), sizes.lanesRate > 0,
+            sizes.lanesRate <= 10_000, sizes.lanesSeconds > 0,
+            sizes.lanesSeconds <= 3_600, (0...60_000).contains(sizes.lanesLatencyMs)
+        else {
+            throw ValidationError(
+                "--lanes-batch-jobs must be 1 to 1,000,000, --lanes-group-size 1 to 10,000, --lanes-rate above 0 (at most 10,000), --lanes-seconds above 0 (at most 3,600), --lanes-latency-ms 0 to 60,000"
+            )
         }
 
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

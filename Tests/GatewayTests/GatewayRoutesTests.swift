@@ -186,7 +186,7 @@ import Testing
                 ),
                 (
                     "/api/jobs", #"{"message":"hi","params":{"max_tokens":5}}"#,
-                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'parallel_tool_calls', 'response_format', 'seed', 'stream', 'temperature', 'tier_hint', 'timeout_seconds', 'tool_choice' and 'tools'; remove it"
+                    "unsupported field 'params': this route honours 'cache', 'context', 'enable_fallback', 'force_model', 'max_tokens', 'message', 'messages', 'metadata', 'parallel_tool_calls', 'priority', 'response_format', 'seed', 'stream', 'temperature', 'tier_hint', 'timeout_seconds', 'tool_choice' and 'tools'; remove it"
                 ),
                 (
                     "/api/chat", #"{"message":"hi","session":"s-1"}"#,

@@ -129,7 +129,7 @@ import Testing
             try await pool.producer.submitGroup(group)
             // The same group again: refused, and nothing more is queued.
             await #expect(throws: (any Error).self) { try await pool.producer.submitGroup(group) }
-            #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 3)
+            #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1Bulk))).integer == 3)
             #expect(throws: GroupError.self) { try pool.producer.makeGroup([], timeoutSeconds: 60) }
             let three = try Self.children(pool, count: 3)
             #expect(throws: GroupError.self) { try pool.producer.makeGroup(three, spec: GroupSpec(wait: .firstN(4))) }

@@ -248,6 +248,7 @@ import Testing
         full.recoveries = [Recovery(worker: "host:12", at: 1_764_243_460, queue: "tier1")]
         full.cacheChecked = true
         full.group = "g-1"
+        full.priority = .bulk
         var partialOrigin = full
         partialOrigin.fallbackFrom = FallbackOrigin(tier: 2, model: "deepseek-r1", reason: "error_http_5xx", confidence: nil, latencyMs: nil)
         return [plain, full, partialOrigin]

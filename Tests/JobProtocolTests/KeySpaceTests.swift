@@ -76,7 +76,10 @@ import Testing
     }
 
     @Test func queueRawValuesAreTheKeySuffixes() {
-        #expect(QueueName.allCases.map(\.rawValue) == ["tier1", "tier2", "tier3", "fallback", "quarantine"])
+        #expect(
+            QueueName.allCases.map(\.rawValue) == [
+                "tier1", "tier2", "tier3", "fallback", "quarantine", "tier1_bulk", "tier2_bulk", "tier3_bulk", "fallback_bulk",
+            ])
         #expect(QueueName(rawValue: "fallback") == .fallback)
         #expect(QueueName(rawValue: "tier4") == nil)
     }
@@ -99,6 +102,9 @@ import Testing
         #expect(keys.processingList(fromKey: list)?.queue == .tier2)
         #expect(keys.processingList(fromKey: list)?.worker == "gpu-host:4242/probation-1")
         #expect(keys.processingList(fromKey: keys.processing(.quarantine, worker: "w"))?.queue == .quarantine)
+        // A bulk lane's list goes back to the bulk lane.
+        #expect(keys.processingList(fromKey: keys.processing(.tier1Bulk, worker: "h:1"))?.queue == .tier1Bulk)
+        #expect(keys.queue(.tier2Bulk) == "staging:queue:tier2_bulk")
         #expect(KeySpace(prefix: "prod").processingList(fromKey: list) == nil)
         #expect(keys.processingList(fromKey: "staging:processing:tier9:w") == nil)
         #expect(keys.processingList(fromKey: "staging:processing:tier1:") == nil)
@@ -106,5 +112,28 @@ import Testing
         #expect(keys.jobID(fromDoneKey: keys.done("job:7")) == "job:7")
         #expect(keys.jobID(fromDoneKey: "staging:done:") == nil)
         #expect(KeySpace(prefix: "prod").jobID(fromDoneKey: keys.done("j")) == nil)
+    }
+}
+
+@Suite struct LaneNameTests {
+    @Test func everyWorkQueueHasABulkLaneServedByTheSameTier() {
+        for queue in QueueName.workQueues {
+            let bulk = try? #require(queue.bulkLane)
+            #expect(bulk?.isBulk == true)
+            #expect(bulk?.servingTier == queue.servingTier)
+            #expect(bulk?.isFallback == queue.isFallback)
+            #expect(queue.lane(.bulk) == bulk && queue.lane(.interactive) == queue)
+        }
+        #expect(QueueName.quarantine.bulkLane == nil)
+    }
+
+    @Test func aRecoveredBulkJobRunsAsItsLane() {
+        var job = Job(
+            id: "j", replyTo: "cervella:reply:j", createdAt: 1_767_225_600, deadlineAt: nil, messages: [ChatMessage(role: "user", content: "x")])
+        job.route = Route(tier: 2, model: "m", reason: "r")
+        job.priority = .bulk
+        #expect(job.originQueue == .tier2Bulk)
+        job.recoveries = [Recovery(worker: "w", at: 1_767_225_601, queue: "tier1_bulk")]
+        #expect(job.originQueue == .tier1Bulk)
     }
 }

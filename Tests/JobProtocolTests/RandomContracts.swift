@@ -86,7 +86,8 @@ struct RandomContracts {
             params: params, tierHint: text(), forceModel: maybe { $0.text() }, enableFallback: bool(), cache: bool(),
             route: maybe { Route(tier: $0.int(), model: $0.text(), reason: $0.text()) }, fallbackFrom: origin,
             metadata: object(), recoveries: list(0...2) { Recovery(worker: $0.text(), at: $0.double(), queue: $0.text()) },
-            cacheChecked: bool(), stream: bool(), group: maybe { $0.text() }
+            cacheChecked: bool(), stream: bool(), group: maybe { $0.text() },
+            priority: bool() ? .bulk : .interactive
         )
         job.v = int()
         return job

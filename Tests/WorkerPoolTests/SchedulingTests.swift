@@ -20,6 +20,63 @@ import Testing
         #expect(await order.entries == [0, 5])
     }
 
+    /// Waits until `count` fetchers wait on `pool`.
+    static func waiters(_ pool: SlotPool, _ count: Int) async {
+        while pool.waiting < count { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    @Test func bulkFetchersNeverTakeTheSlotsKeptForInteractiveJobs() async {
+        let pool = SlotPool(capacity: 10, bulkLimit: 9)
+        #expect(pool.tryAcquire(upTo: 64, bulk: true) == 9, "one slot of ten is kept for interactive jobs")
+        #expect(pool.tryAcquire(upTo: 1, bulk: true) == 0)
+        let bulk = Task { await pool.acquire(priority: 1, bulk: true) }
+        await Self.waiters(pool, 1)
+        // The free slot is there for an interactive job at once.
+        #expect(await pool.acquire(priority: 0))
+        pool.release()
+        #expect(pool.waiting == 1, "a freed interactive slot does not go past the bulk limit")
+        pool.release(bulk: true)
+        #expect(await bulk.value, "a freed bulk slot goes to the waiting bulk fetcher")
+        #expect(pool.bulkInUse == 9)
+    }
+
+    @Test func interactiveWaitersComeFirstButEveryTenthFreedSlotGoesToBulk() async {
+        let pool = SlotPool(capacity: 2, bulkLimit: 2, bulkEvery: 10)
+        #expect(pool.tryAcquire(upTo: 2) == 2)
+        let grants = OrderLog()
+        // One bulk fetcher and a steady queue of interactive ones, all waiting.
+        let bulk = Task { if await pool.acquire(priority: 1, bulk: true) { await grants.append(1) } }
+        await Self.waiters(pool, 1)
+        var interactive: [Task<Void, Never>] = []
+        for _ in 0..<12 {
+            interactive.append(Task { if await pool.acquire(priority: 0) { await grants.append(0) } })
+        }
+        await Self.waiters(pool, 13)
+        for granted in 1...10 {
+            pool.release()
+            while await grants.entries.count < granted { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(await grants.entries == Array(repeating: 0, count: 9) + [1], "nine interactive grants, then the bulk fetcher's turn")
+        pool.close()
+        await bulk.value
+        for task in interactive { await task.value }
+    }
+
+    @Test func aFetcherThatWouldBlockOnAnEmptyQueueWaitsBehindOnesWithWork() async {
+        let pool = SlotPool(capacity: 1)
+        #expect(await pool.acquire(priority: 0))
+        let grants = OrderLog()
+        let idle = Task { if await pool.acquire(priority: 0, idle: true) { await grants.append(0) } }
+        await Self.waiters(pool, 1)
+        let bulk = Task { if await pool.acquire(priority: 5, bulk: true) { await grants.append(5) } }
+        await Self.waiters(pool, 2)
+        pool.release()
+        await bulk.value
+        pool.release(bulk: true)
+        await idle.value
+        #expect(await grants.entries == [5, 0], "a bulk fetcher with jobs goes before an interactive one with none")
+    }
+
     @Test func aClosedPoolRefusesAndWakesWaiters() async {
         let pool = SlotPool(capacity: 1)
         #expect(pool.tryAcquire(upTo: 5) == 1)
