@@ -72,7 +72,8 @@ struct JobCommit: Sendable {
             }
         case .fallback(let job):
             let bytes = job.jsonBytes()
-            plan.always.insert(RedisCommand("LPUSH", RedisArgument(keys.queue(QueueName.fallback.lane(job.priority))), RedisArgument(bytes: bytes)), at: 0)
+            plan.always.insert(
+                RedisCommand("LPUSH", RedisArgument(keys.queue(QueueName.fallback.lane(job.priority))), RedisArgument(bytes: bytes)), at: 0)
         case .dead(let reason, let replyTo, let jobID, let history, let group):
             let limit = settings.worker.deadLetterPayloadBytes
             var entry: [String: Any] = [
