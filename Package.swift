@@ -99,6 +99,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Batch",
+            dependencies: ["JobProtocol", "Producer", "Settings"]
+        ),
+        .target(
             name: "Bench",
             dependencies: [
                 "Spawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool",
@@ -117,7 +121,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability", "Bench",
+                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability", "Bench", "Batch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -176,7 +180,7 @@ let package = Package(
             dependencies: [
                 "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings",
                 "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Spawn",
+                "ProviderSimulator", "Spawn", "Batch",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -195,20 +195,7 @@ extension GatewayServer {
 
     /// The report's `context` dict becomes one system message, as compact JSON (a `system`
     /// string in it is used as the system prompt itself).
-    static func contextMessages(_ context: [String: JSONValue]?) -> [ChatMessage] {
-        guard var context, !context.isEmpty else { return [] }
-        var messages: [ChatMessage] = []
-        if case .string(let system)? = context.removeValue(forKey: "system") {
-            messages.append(ChatMessage(role: "system", content: system))
-        }
-        if !context.isEmpty {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let text = (try? encoder.encode(context)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            messages.append(ChatMessage(role: "system", content: "Context: \(text)"))
-        }
-        return messages
-    }
+    static func contextMessages(_ context: [String: JSONValue]?) -> [ChatMessage] { ChatMessage.context(context) }
 
     static func cervellaHeaders(_ metadata: ResultMetadata) -> HTTPFields {
         var fields = HTTPFields()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One chat message: `{"role":"user","content":"..."}`, in OpenAI's shape.
 ///
 /// `content` is a string, or an array of typed parts as in OpenAI's and Anthropic's formats
@@ -94,5 +96,25 @@ extension ChatMessage: Codable {
         try c.encodeIfPresent(name, forKey: .name)
         try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
         try c.encodeIfPresent(toolCallID, forKey: .toolCallID)
+    }
+}
+
+extension ChatMessage {
+    /// The report's ChatRequest `context` as system messages: its `system` string as itself,
+    /// anything else as one `Context: <JSON>` message (keys sorted). Used by `/api/chat` and by
+    /// `cervella batch`'s JSONL lines.
+    public static func context(_ context: [String: JSONValue]?) -> [ChatMessage] {
+        guard var context, !context.isEmpty else { return [] }
+        var messages: [ChatMessage] = []
+        if case .string(let system)? = context.removeValue(forKey: "system") {
+            messages.append(ChatMessage(role: "system", content: system))
+        }
+        if !context.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let text = (try? encoder.encode(context)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            messages.append(ChatMessage(role: "system", content: "Context: \(text)"))
+        }
+        return messages
     }
 }

@@ -6,6 +6,8 @@ import Synchronization
 /// tests: Foundation's `Process.run` can crash the parent on Linux.
 public final class SpawnedProcess: Sendable {
     public let processIdentifier: Int32
+    /// The file that receives the child's output, when one was given.
+    public let outputPath: String?
     private let status = Mutex<Int32?>(nil)
 
     /// - Parameters:
@@ -25,6 +27,7 @@ public final class SpawnedProcess: Sendable {
             throw SpawnError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         processIdentifier = pid
+        outputPath = output
     }
 
     /// Reaps the child if it exited; true while it runs.

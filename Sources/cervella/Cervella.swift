@@ -8,7 +8,9 @@ struct Cervella: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cervella",
         abstract: "A tiered LLM worker pool on Redis: a cheap model answers most requests, Claude catches the rest.",
-        subcommands: [WorkerCommand.self, GatewayCommand.self, AskCommand.self, AdminCommand.self, SimCommand.self, BenchCommand.self]
+        subcommands: [
+            WorkerCommand.self, GatewayCommand.self, AskCommand.self, BatchCommand.self, AdminCommand.self, SimCommand.self, BenchCommand.self,
+        ]
     )
 }
 
