@@ -55,12 +55,16 @@ extension GatewayServer {
             case .dataCorrupted: message = Self.numberProblem(in: data) ?? "the body is not valid JSON"
             @unknown default: message = "the body could not be decoded"
             }
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: message))
+            throw Refusal(
+                response: GatewayResponse.error(.badRequest, code: "invalid_request", message: message), status: .badRequest, code: "invalid_request",
+                message: message)
         } catch {
             throw Refusal(response: GatewayResponse.error(.badRequest, code: "invalid_request", message: "the body could not be decoded"))
         }
         if let problem = FieldCheck.problem(in: Array(data), for: type) {
-            throw Refusal(response: GatewayResponse.error(.badRequest, code: "unsupported_parameter", message: problem))
+            throw Refusal(
+                response: GatewayResponse.error(.badRequest, code: "unsupported_parameter", message: problem), status: .badRequest,
+                code: "unsupported_parameter", message: problem)
         }
         return decoded
     }

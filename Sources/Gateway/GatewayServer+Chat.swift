@@ -28,6 +28,22 @@ extension GatewayServer {
     func completion(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(CompletionRequest.self, from: try await body(request, context))
         let includeUsage = try Self.includeUsage(body)
+        let job = try completionJob(body)
+        if job.stream {
+            let encoder = OpenAIChunkEncoder(id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), includeUsage: includeUsage)
+            return try await streamed(job, encoder: encoder, endpoint: "/v1/chat/completions", context: context)
+        }
+        let result = try await run(job, endpoint: "/v1/chat/completions")
+        guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
+        let completion = Self.completionBody(
+            id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", toolCalls: result.toolCalls,
+            finishReason: result.finishReason, metadata: metadata)
+        return GatewayResponse.bytes(completion, status: .ok, headers: Self.cervellaHeaders(metadata))
+    }
+
+    /// The job a `/v1/chat/completions` request (or a Batch API line's body) describes, its
+    /// fields checked.
+    func completionJob(_ body: CompletionRequest, timeoutSeconds: Double? = nil, priority: JobPriority = .interactive) throws -> Job {
         if let n = body.n, n != 1 { throw Self.invalid("only n = 1 is supported, got \(n)") }
         let params = GenerationParameters(
             maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, topP: body.topP, stop: body.stop?.list,
@@ -41,18 +57,11 @@ extension GatewayServer {
             try validator.check(params: params, maxTokensField: body.maxCompletionTokens == nil ? "max_tokens" : "max_completion_tokens")
         }
         let model = body.model.flatMap { $0 == "auto" || $0.isEmpty ? nil : $0 }
-        let job = try makeJob(
-            messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params, stream: body.stream == true)
-        if job.stream {
-            let encoder = OpenAIChunkEncoder(id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), includeUsage: includeUsage)
-            return try await streamed(job, encoder: encoder, endpoint: "/v1/chat/completions", context: context)
-        }
-        let result = try await run(job, endpoint: "/v1/chat/completions")
-        guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
-        let completion = Self.completionBody(
-            id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), content: result.response ?? "", toolCalls: result.toolCalls,
-            finishReason: result.finishReason, metadata: metadata)
-        return GatewayResponse.bytes(completion, status: .ok, headers: Self.cervellaHeaders(metadata))
+        var job = try makeJob(
+            messages: body.messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params,
+            timeoutSeconds: timeoutSeconds, stream: body.stream == true)
+        job.priority = priority
+        return job
     }
 
     /// `stream_options`: only with `stream: true`, and only `include_usage`, which is honoured

@@ -118,6 +118,8 @@ public final class GatewayServer: Service, Sendable {
             .get("/v1/models") { _, _ in self.models() }
             .post("/api/jobs") { request, context in try await self.submitJob(request, context) }
             .post("/api/groups") { request, context in try await self.submitGroup(request, context) }
+            .post("/v1/files") { request, context in try await self.uploadFile(request, context) }
+            .post("/v1/batches") { request, context in try await self.createBatch(request, context) }
         guardedRoutes(router, access: .user, errorShape: .anthropic)
             .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
@@ -126,6 +128,10 @@ public final class GatewayServer: Service, Sendable {
             .delete("/api/jobs/{id}") { request, context in try await self.cancelJob(request, context) }
             .get("/api/groups/{id}") { request, context in try await self.groupStatus(request, context) }
             .delete("/api/groups/{id}") { request, context in try await self.cancelGroup(request, context) }
+            .get("/v1/files/{id}") { request, context in try await self.fileInfo(request, context) }
+            .get("/v1/files/{id}/content") { request, context in try await self.fileContent(request, context) }
+            .get("/v1/batches/{id}") { request, context in try await self.batchStatus(request, context) }
+            .post("/v1/batches/{id}/cancel") { request, context in try await self.cancelBatch(request, context) }
         guardedRoutes(router, access: .admin)
             .get("/api/admin/stats") { _, _ in try await self.adminStats() }
             .get("/api/admin/config") { _, _ in try await self.adminConfig() }

@@ -23,6 +23,12 @@ public struct KeySpace: Sendable, Equatable {
     /// `:failed`, `:cancelled` (sets of child ids). The group's result goes to `reply(groupID)`
     /// and its cancellation to `cancelled(groupID)` (docs/PROTOCOL.md, "Job groups").
     public func group(_ groupID: String) -> String { "\(prefix):group:\(groupID)" }
+    /// A file of OpenAI's Batch API (`POST /v1/files`, or a batch's output): a hash with its
+    /// owner, name, purpose, size, time and content, kept `gateway.files_ttl_seconds`.
+    public func file(_ fileID: String) -> String { "\(prefix):file:\(fileID)" }
+    /// A batch of OpenAI's Batch API: a hash with its owner, input file, job group, custom ids
+    /// and output files.
+    public func batch(_ batchID: String) -> String { "\(prefix):batch:\(batchID)" }
     public var dead: String { "\(prefix):dead" }
     /// Set once when a job's reply is written; a second finisher of the same job writes nothing.
     public func done(_ jobID: String) -> String { "\(prefix):done:\(jobID)" }

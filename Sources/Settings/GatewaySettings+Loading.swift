@@ -5,6 +5,7 @@ extension CervellaSettings.Gateway {
         "host", "port", "api_keys_file", "request_body_limit_bytes", "rate_limit_per_minute", "max_queue_length",
         "request_timeout_seconds", "log_content", "header_read_timeout_seconds", "body_read_timeout_seconds",
         "max_connections", "max_tokens_limit", "auth_failures_per_minute", "redis_timeout_ms", "protect_probes",
+        "files_max_bytes", "files_ttl_seconds",
     ]
 
     /// Applies the `[gateway]` table.
@@ -32,6 +33,8 @@ extension CervellaSettings.Gateway {
         try table.read("auth_failures_per_minute", into: &authFailuresPerMinute)
         try table.read("redis_timeout_ms", into: &redisTimeoutMs)
         try table.readAutoOrBool("protect_probes", into: &protectProbes)
+        try table.read("files_max_bytes", into: &filesMaxBytes)
+        try table.read("files_ttl_seconds", into: &filesTTLSeconds)
     }
 
     /// Checks the gateway's values; the error names the key and the range.
@@ -39,6 +42,12 @@ extension CervellaSettings.Gateway {
         guard (0...65535).contains(port) else { throw SettingsError(key: "gateway.port", "must be 0–65535") }
         guard requestBodyLimitBytes > 0 else {
             throw SettingsError(key: "gateway.request_body_limit_bytes", "must be a positive number, got \(requestBodyLimitBytes)")
+        }
+        guard (1...(256 << 20)).contains(filesMaxBytes) else {
+            throw SettingsError(key: "gateway.files_max_bytes", "must be 1 byte to 256 MiB (files live in Redis), got \(filesMaxBytes)")
+        }
+        guard (60...(30 * 86_400)).contains(filesTTLSeconds) else {
+            throw SettingsError(key: "gateway.files_ttl_seconds", "must be 60 s to 30 days, got \(filesTTLSeconds)")
         }
         guard maxQueueLength > 0 else { throw SettingsError(key: "gateway.max_queue_length", "must be a positive number, got \(maxQueueLength)") }
         guard rateLimitPerMinute >= 0 else { throw SettingsError(key: "gateway.rate_limit_per_minute", "must not be negative (0 disables it)") }

@@ -39,6 +39,10 @@ extension CervellaSettings {
         /// Whether /metrics and /readyz need an API key (or the admin key); nil: only when the
         /// gateway listens beyond loopback. /healthz always stays open as the liveness probe.
         public var protectProbes: Bool?
+        /// OpenAI's Batch API: the largest file `POST /v1/files` takes (bytes), and how long
+        /// files and batches are kept (seconds).
+        public var filesMaxBytes = 16 << 20
+        public var filesTTLSeconds = 7 * 86_400
         public init() {}
 
         /// Whether the probes need a key when the gateway listens on `host`.
