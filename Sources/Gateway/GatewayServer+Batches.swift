@@ -126,6 +126,11 @@ extension GatewayServer {
             throw Self.invalid("endpoint must be /v1/chat/completions; this gateway runs chat completions only")
         }
         guard body.completionWindow == "24h" else { throw Self.invalid("completion_window must be 24h") }
+        if let metadata = body.metadata,
+            metadata.count > 16 || metadata.contains(where: { $0.key.utf8.count > 64 || $0.value.utf8.count > 512 })
+        {
+            throw Self.invalid("metadata holds at most 16 pairs, keys of at most 64 bytes and values of at most 512, as OpenAI's")
+        }
         let owner = Self.owner(context)
         let commands = self.commands, keys = self.keys
         let file =

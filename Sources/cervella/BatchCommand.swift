@@ -161,7 +161,13 @@ final class Interruption: Sendable {
             source.setEventHandler {
                 FileHandle.standardError.write(Data("\ninterrupted: cancelling the items in flight; run the same command again to resume\n".utf8))
                 Task {
-                    await onInterrupt()
+                    // A Redis that does not answer must not keep the process from stopping.
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { await onInterrupt() }
+                        group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                        await group.next()
+                        group.cancelAll()
+                    }
                     exit(130)
                 }
             }

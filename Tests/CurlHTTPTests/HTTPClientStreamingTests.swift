@@ -25,8 +25,9 @@ import Testing
         #expect(response.body.isEmpty, "a streamed body is not collected")
         #expect(pieces.joined() == (0..<5).map { "chunk \($0)\n" }.joined())
         #expect(pieces.count >= 2, "the reader saw the body before its end")
-        // Four 100 ms pauses came after the first chunk.
-        #expect(endedAt - (firstAt ?? endedAt) >= .milliseconds(300))
+        // Four 100 ms pauses came after the first chunk: a body held to its end would show none
+        // of them (the margin is for a loaded machine, where the first chunk is read late).
+        #expect(endedAt - (firstAt ?? endedAt) >= .milliseconds(200))
         #expect(body.receivedBytes == pieces.joined().utf8.count)
     }
 
