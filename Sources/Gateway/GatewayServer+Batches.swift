@@ -227,12 +227,7 @@ extension GatewayServer {
 
     private func ownedBatch(_ id: String, context: GatewayRequestContext) async throws -> [String: String] {
         let commands = self.commands, keys = self.keys
-        let reply = try await withRedisDeadline { try await commands.send("HGETALL", RedisArgument(keys.batch(id))) }
-        var fields: [String: String] = [:]
-        let list = reply.array ?? []
-        for index in stride(from: 0, to: list.count - 1, by: 2) {
-            if let name = list[index].string { fields[name] = list[index + 1].string }
-        }
+        let fields = try await withRedisDeadline { try await commands.send("HGETALL", RedisArgument(keys.batch(id))) }.hashFields
         guard let owner = fields["owner"], Self.mayAct(on: owner, context: context) else {
             throw Refusal(response: GatewayResponse.error(.notFound, code: "batch_not_found", message: "no batch \(id): unknown, or it expired"))
         }
@@ -257,7 +252,7 @@ extension GatewayServer {
     /// cancellation skipped), and records them on the batch unless another call did first.
     private func finalize(_ id: String, batch: [String: String], report: GroupReport) async throws -> [String: String] {
         let customIDs = (try? JSONDecoder().decode([String].self, from: Data((batch["custom_ids"] ?? "[]").utf8))) ?? []
-        let producer = self.producer, commands = self.commands, keys = self.keys
+        let commands = self.commands, keys = self.keys
         // Results in the group's order; the children's ids are read from the group itself.
         let children =
             try await withRedisDeadline {
@@ -298,18 +293,13 @@ extension GatewayServer {
         if !errors.isEmpty { commandsToRun.append(RedisCommand("HSETNX", key, "error_file_id", RedisArgument(errorID))) }
         let writes = commandsToRun
         _ = try await withRedisDeadline { try await commands.transaction(writes) }
-        _ = producer
+
         return try await ownedBatchFields(id)
     }
 
     private func ownedBatchFields(_ id: String) async throws -> [String: String] {
         let commands = self.commands, keys = self.keys
-        let list = try await withRedisDeadline { try await commands.send("HGETALL", RedisArgument(keys.batch(id))) }.array ?? []
-        var fields: [String: String] = [:]
-        for index in stride(from: 0, to: list.count - 1, by: 2) {
-            if let name = list[index].string { fields[name] = list[index + 1].string }
-        }
-        return fields
+        return try await withRedisDeadline { try await commands.send("HGETALL", RedisArgument(keys.batch(id))) }.hashFields
     }
 
     static func batchOutputLine(child: String, customID: String, status: Int, body: [UInt8]) -> [UInt8] {

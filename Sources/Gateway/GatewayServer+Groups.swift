@@ -85,22 +85,28 @@ extension GatewayServer {
     /// `GET /api/groups/{id}`: the group's progress, or its result once done; 404 for an
     /// unknown or expired group, or another key's.
     func groupStatus(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let (id, report) = try await ownedGroup(context)
+        guard let report else { return Self.groupNotFound(id) }
+        return GatewayResponse.bytes(Self.groupJSON(report), status: .ok, headers: [:])
+    }
+
+    /// The group named in the path and its report; nil when it is unknown, expired, or another
+    /// key's (all three answered alike, so that nobody learns which ids exist).
+    private func ownedGroup(_ context: GatewayRequestContext) async throws -> (String, GroupReport?) {
         let id = try Self.groupID(context)
         let producer = self.producer
         guard let (report, owner) = try await withRedisDeadline({ try await producer.groupStatusWithOwner(id) }),
             Self.mayAct(on: owner, context: context)
-        else { return Self.groupNotFound(id) }
-        return GatewayResponse.bytes(Self.groupJSON(report), status: .ok, headers: [:])
+        else { return (id, nil) }
+        return (id, report)
     }
 
     /// `DELETE /api/groups/{id}`: 202 when this ended the group (its children are being
     /// cancelled), 409 when it had ended, 404 unknown.
     func cancelGroup(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let id = try Self.groupID(context)
+        let (id, report) = try await ownedGroup(context)
+        guard report != nil else { return Self.groupNotFound(id) }
         let producer = self.producer
-        guard let (_, owner) = try await withRedisDeadline({ try await producer.groupStatusWithOwner(id) }),
-            Self.mayAct(on: owner, context: context)
-        else { return Self.groupNotFound(id) }
         switch try await withRedisDeadline({ try await producer.cancelGroup(id) }) {
         case .cancelled:
             logger.info("group cancelled by its client", metadata: ["cervella.group.id": "\(id)"])

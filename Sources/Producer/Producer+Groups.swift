@@ -188,7 +188,7 @@ extension Producer {
             RedisCommand("SCARD", RedisArgument(base + ":failed")), RedisCommand("SCARD", RedisArgument(base + ":cancelled")),
             RedisCommand("LINDEX", RedisArgument(keys.reply(id)), 0),
         ])
-        let meta = Self.pairs(replies[0])
+        let meta = replies[0].hashFields
         guard !meta.isEmpty, let total = meta["total"].flatMap({ Int($0) }) else { return nil }
         let owner = meta["owner"] ?? "1"
         // A done group's own result says which children its completion cancelled.
@@ -221,15 +221,6 @@ extension Producer {
             throw RedisError(.serverError, "route tier \(number) has no queue")
         }
         return queue.lane(job.priority)
-    }
-
-    private static func pairs(_ value: RedisValue) -> [String: String] {
-        guard let list = value.array else { return [:] }
-        var pairs: [String: String] = [:]
-        for index in stride(from: 0, to: list.count - 1, by: 2) {
-            if let key = list[index].string, let value = list[index + 1].string { pairs[key] = value }
-        }
-        return pairs
     }
 }
 

@@ -73,3 +73,16 @@ public struct RedisArgument: Sendable, Equatable, ExpressibleByStringLiteral, Ex
     public init(stringLiteral value: String) { self.init(value) }
     public init(integerLiteral value: Int) { self.init(value) }
 }
+
+extension RedisValue {
+    /// An `HGETALL` reply as a dictionary of its text fields (fields or values that are not
+    /// text are left out); empty for anything else.
+    public var hashFields: [String: String] {
+        guard let list = array else { return [:] }
+        var fields: [String: String] = [:]
+        for index in stride(from: 0, to: list.count - 1, by: 2) {
+            if let key = list[index].string, let value = list[index + 1].string { fields[key] = value }
+        }
+        return fields
+    }
+}
