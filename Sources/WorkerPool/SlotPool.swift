@@ -99,20 +99,28 @@ final class SlotPool: Sendable {
 
     /// The waiter a freed slot goes to: among fetchers with work, the highest-priority
     /// interactive one, except that a bulk one gets its turn after `bulkEvery - 1`
-    /// interactive grants in a row (and bulk ones only below `bulkLimit`); then idle ones.
+    /// interactive grants in a row (and bulk ones only below `bulkLimit`); then the idle ones,
+    /// first come first served, so that every empty queue (a bulk lane too) is looked at in
+    /// turn even when idle fetchers outnumber the slots.
     private static func next(in state: State, bulkLimit: Int, bulkEvery: Int) -> Int? {
-        // Best waiter of each class: [interactive, bulk] × [with work, idle].
-        var best: [Int?] = [nil, nil, nil, nil]
+        var interactive: Int?
+        var bulk: Int?
+        var firstIdle: Int?
         for (index, waiter) in state.waiters.enumerated() {
             if waiter.bulk && state.bulkInUse >= bulkLimit { continue }
-            let slot = (waiter.bulk ? 1 : 0) + (waiter.idle ? 2 : 0)
-            if best[slot].map({ state.waiters[$0].priority > waiter.priority }) ?? true { best[slot] = index }
+            if waiter.idle {
+                if firstIdle == nil { firstIdle = index }
+            } else if waiter.bulk {
+                if bulk.map({ state.waiters[$0].priority > waiter.priority }) ?? true { bulk = index }
+            } else if interactive.map({ state.waiters[$0].priority > waiter.priority }) ?? true {
+                interactive = index
+            }
         }
-        if let interactive = best[0] {
-            if let bulk = best[1], bulkEvery > 0, state.grantsSinceBulk >= bulkEvery - 1 { return bulk }
+        if let interactive {
+            if let bulk, bulkEvery > 0, state.grantsSinceBulk >= bulkEvery - 1 { return bulk }
             return interactive
         }
-        return best[1] ?? best[2] ?? best[3]
+        return bulk ?? firstIdle
     }
 
     /// Wakes every waiter with false; later acquires fail at once.

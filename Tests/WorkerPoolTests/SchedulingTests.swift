@@ -77,6 +77,23 @@ import Testing
         #expect(await grants.entries == [5, 0], "a bulk fetcher with jobs goes before an interactive one with none")
     }
 
+    @Test func idleFetchersTakeTurnsWhateverTheirLane() async {
+        // More idle interactive fetchers than slots must not shut an idle bulk one out: it is
+        // the one whose lane may have just been filled.
+        let pool = SlotPool(capacity: 1)
+        #expect(await pool.acquire(priority: 0))
+        let grants = OrderLog()
+        let bulk = Task { if await pool.acquire(priority: 5, bulk: true, idle: true) { await grants.append(5) } }
+        await Self.waiters(pool, 1)
+        let interactive = Task { if await pool.acquire(priority: 0, idle: true) { await grants.append(0) } }
+        await Self.waiters(pool, 2)
+        pool.release()
+        await bulk.value
+        pool.release(bulk: true)
+        await interactive.value
+        #expect(await grants.entries == [5, 0], "the bulk fetcher waited first")
+    }
+
     @Test func aClosedPoolRefusesAndWakesWaiters() async {
         let pool = SlotPool(capacity: 1)
         #expect(pool.tryAcquire(upTo: 5) == 1)
