@@ -55,6 +55,9 @@ final class Fetcher: Sendable {
     /// worker does not take a burst that idle peers could have shared.
     static let fetchBatchLimit = 64
 
+    /// How often a bulk lane's loop looks at its empty lane.
+    static let bulkPollInterval = Duration.milliseconds(200)
+
     /// Runs one fetch loop per queue, the first queue with the first claim on a free slot,
     /// until the worker stops; then finishes `delivery`. `onEmpty` is called when a loop with
     /// `stopWhenEmpty` found its queue empty.
@@ -70,14 +73,22 @@ final class Fetcher: Sendable {
     /// Takes a slot, then as many more as are free (up to `fetchBatchLimit`), and moves that
     /// many jobs in one round trip. When the queue turned out empty it blocks for one job for
     /// a short while, so shutdown is seen within `blockTimeoutSeconds` (Sidekiq's TIMEOUT = 2).
+    ///
+    /// A bulk lane's loop never blocks: it fetches over the worker's command connection and,
+    /// when its lane is empty, gives its slot back and looks again after `bulkPollInterval`.
+    /// Bulk jobs can wait that long; a blocking pop would cost a connection (and a held slot)
+    /// per lane per worker, and every reaper's `CLIENT LIST` reads every connection.
     private func fetchLoop(queue: QueueName, priority: Int, delivery: AsyncStream<FetchedJob>.Continuation, onEmpty: @Sendable () -> Void) async {
-        let connection = RedisConnection(
-            configuration: context.redis, name: keys.connectionName(worker: context.owner, role: "fetch-\(queue.rawValue)"),
-            logger: logger, traffic: context.traffic
-        )
-        defer { connection.close() }
-        let source = keys.queue(queue)
         let bulk = queue.isBulk
+        let connection =
+            bulk
+            ? writer.connection
+            : RedisConnection(
+                configuration: context.redis, name: keys.connectionName(worker: context.owner, role: "fetch-\(queue.rawValue)"),
+                logger: logger, traffic: context.traffic
+            )
+        defer { if !bulk { connection.close() } }
+        let source = keys.queue(queue)
         let processing = keys.processing(queue, worker: context.owner)
         let block = RedisArgument(String(context.blockTimeoutSeconds))
         var failures = 0
@@ -90,6 +101,12 @@ final class Fetcher: Sendable {
                 let registered = (try? await connection.send("SADD", RedisArgument(keys.processingLists), RedisArgument(processing))) != nil
                 reconcileNeeded = !registered
                 if registered { reconcileNeeded = await !reconcile(queue, connection: connection) }
+            }
+            if bulk && queueLooksEmpty {
+                // Nothing in the lane at the last look: wait without a slot, then look again.
+                try? await Task.sleep(for: Self.bulkPollInterval)
+                queueLooksEmpty = false
+                if writer.isStopping() { break }
             }
             guard await slots.acquire(priority: priority, bulk: bulk, idle: queueLooksEmpty) else { break }
             let taken = 1 + (queueLooksEmpty ? 0 : slots.tryAcquire(upTo: Self.fetchBatchLimit - 1, bulk: bulk))
