@@ -20,7 +20,7 @@ import Testing
         let result = await task.result
 
         // Generous bounds: tests share two CPU cores; a missed cancellation takes ten seconds.
-        #expect(ContinuousClock.now - cancelledAt < .seconds(2))
+        #expect(ContinuousClock.now - cancelledAt < .seconds(6))
         #expect((result.failure as? HTTPClientError)?.code == .cancelled)
 
         let followUpStarted = ContinuousClock.now

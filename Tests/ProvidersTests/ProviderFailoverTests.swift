@@ -122,7 +122,7 @@ struct ProviderFailoverTests {
             let cancelled = clock.now
             call.cancel()
             let error = await call.value
-            #expect(clock.now - cancelled < .seconds(2))
+            #expect(clock.now - cancelled < .seconds(10), "a missed cancellation waits out the 30 s hang")
             #expect(error != nil)
             #expect(backup.stats.total == 0)
         }
