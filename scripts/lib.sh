@@ -33,13 +33,33 @@ ensure_test_packages() {
     fi
 }
 
-# A Python with the `redis`, `openai` and `anthropic` packages, in a private virtual environment (.venv-cervella).
+# What scripts/check-ops needs: promtool (Debian's prometheus), amtool
+# (prometheus-alertmanager) and nginx (nginx-light). Their services are not started.
+ensure_ops_packages() {
+    local missing=()
+    command -v promtool >/dev/null || missing+=(prometheus)
+    command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        # Without systemd the packages' service starts fail harmlessly; nothing here runs them.
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || true
+        command -v promtool >/dev/null && command -v amtool >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } \
+            || { echo "could not install ${missing[*]}" >&2; exit 1; }
+    fi
+    export PATH="$PATH:/usr/sbin"
+}
+
+# A Python with the `redis`, `openai`, `anthropic` and `pyyaml` packages, in a private virtual environment (.venv-cervella).
 ensure_python_redis() {
     local venv="$CERVELLA_ROOT/.venv-cervella"
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis, openai, anthropic' 2>/dev/null; then
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import redis, openai, anthropic, yaml' 2>/dev/null; then
         log "creating $venv with the redis, openai and anthropic packages" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7' 'openai>=1.40,<3' 'anthropic>=0.40,<1' >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check 'redis>=5,<7' 'openai>=1.40,<3' 'anthropic>=0.40,<1' 'pyyaml>=6,<7' >&2
     fi
     echo "$venv/bin/python"
 }

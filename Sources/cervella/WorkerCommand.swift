@@ -21,8 +21,14 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Jobs in flight at once. Default: worker.concurrency.")
     var concurrency: Int?
 
-    @Option(help: "Serve GET /metrics on this loopback port. Default: worker.metrics_port (0: off).")
+    @Option(help: "Serve GET /metrics on this port. Default: worker.metrics_port (0: off).")
     var metricsPort: Int?
+
+    @Option(
+        help:
+            "Address of the metrics listener. Default: 127.0.0.1. The listener has no authentication: open it (0.0.0.0) only on a private network such as compose's, for its Prometheus."
+    )
+    var metricsHost = "127.0.0.1"
 
     @Flag(help: .hidden)
     var probation = false
@@ -59,7 +65,8 @@ struct WorkerCommand: AsyncParsableCommand {
         ]
         let port = probation ? 0 : metricsPort ?? settings.worker.metricsPort
         if port > 0 {
-            services.append(.init(service: MetricsServer(port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(
+                .init(service: MetricsServer(host: metricsHost, port: port, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
