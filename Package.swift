@@ -60,7 +60,10 @@ let package = Package(
         .target(name: "Routing", dependencies: ["JobProtocol", "Settings"]),
         .target(
             name: "ControlPlane",
-            dependencies: ["RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "Producer",

@@ -25,7 +25,9 @@ public struct LiveConfigStore: Sendable {
         return hash
     }
 
-    /// Sets fields, stamps the change, and publishes the changed field names.
+    /// Sets fields, stamps the change, and publishes the changed field names. An operator's
+    /// write of a tier's switch takes it over from the pool: `TierGuard` never turns back on a
+    /// tier whose record this deletes.
     public func set(_ fields: [String: String], by actor: String) async throws {
         var arguments: [RedisArgument] = [RedisArgument(keys.config)]
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) {
@@ -34,16 +36,21 @@ public struct LiveConfigStore: Sendable {
         }
         arguments += ["updated_at", RedisArgument(String(Date().timeIntervalSince1970)), "updated_by", RedisArgument(actor)]
         let announcement = fields.keys.sorted().map { "\($0)=\(fields[$0]!)" }.joined(separator: " ")
-        _ = try await connection.transaction([
+        var commands = [
             RedisCommand("HSET", arguments: arguments),
             RedisCommand("PUBLISH", RedisArgument(keys.config), RedisArgument(announcement)),
-        ])
+        ]
+        for tier in Tier.allCases where fields["tier\(tier)_enabled"] != nil {
+            commands.append(RedisCommand("HDEL", RedisArgument(keys.autoSwitch), RedisArgument("tier\(tier)"), RedisArgument("tier\(tier)_previous")))
+        }
+        _ = try await connection.transaction(commands)
     }
 
     /// Removes overrides, so the file settings apply again.
     public func reset(by actor: String) async throws {
         _ = try await connection.transaction([
             RedisCommand("DEL", RedisArgument(keys.config)),
+            RedisCommand("DEL", RedisArgument(keys.autoSwitch)),
             RedisCommand("PUBLISH", RedisArgument(keys.config), RedisArgument("reset by \(actor)")),
         ])
     }

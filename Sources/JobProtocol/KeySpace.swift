@@ -66,6 +66,12 @@ public struct KeySpace: Sendable, Equatable {
     /// Per-API-key request counter for one minute window.
     public func rateLimit(_ keyDigest: String, window: Int) -> String { "\(prefix):ratelimit:\(keyDigest):\(window)" }
     public var config: String { "\(prefix):config" }
+    /// Hash of the tiers the pool turned off by itself (field `tier<N>`: JSON with the reason
+    /// and time) and of when each small tier was last seen down or up (`tier<N>_down_since`,
+    /// `tier<N>_up_since`); see `TierGuard`.
+    public var autoSwitch: String { "\(prefix):auto_switch" }
+    /// Lease of the worker that runs `TierGuard` (one per pool).
+    public var tierGuardLease: String { "\(prefix):tier_guard:lease" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
 
     /// The Redis client name of one of a worker's connections (`CLIENT SETNAME`):

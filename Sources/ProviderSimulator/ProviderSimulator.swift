@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -27,7 +28,8 @@ import ServiceLifecycle
 /// same answer a non-streaming request gets.
 ///
 /// Endpoints: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`,
-/// `GET /health`, and for tests `GET /sim/stats` and `POST /sim/reset` (see
+/// `GET /health`, and for tests `GET /sim/stats`, `POST /sim/outage` (`{"down": true}`: every
+/// other endpoint answers 503 until `{"down": false}`) and `POST /sim/reset` (see
 /// ``SimulatorStats``, which also counts started and cancelled streams). It runs as a
 /// ServiceLifecycle `Service`, so it can sit in the same `ServiceGroup` as the workers and
 /// shut down with them. With `port: 0` the kernel picks a free port, reported through
@@ -83,6 +85,7 @@ public struct ProviderSimulator: Service {
     /// The router with every simulated endpoint plus the `/sim/*` control endpoints.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: OutageMiddleware(stats: stats))
         let planner = RequestPlanner(configuration: configuration, random: random)
         OpenAIRoutes(planner: planner, stats: stats).register(on: router)
         AnthropicRoutes(planner: planner, stats: stats).register(on: router)
@@ -99,11 +102,33 @@ public struct ProviderSimulator: Service {
             context.logger.debug("sim request", metadata: ["endpoint": "/sim/stats", "status": "200"])
             return SimResponse.json(stats.json)
         }
+        // A whole-host outage: every endpoint, /health included, answers 503 until it ends.
+        router.post("/sim/outage") { request, context in
+            let body = try await request.body.collect(upTo: 1024)
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+            guard let down = object?["down"] as? Bool else {
+                return SimResponse.json(["error": "send {\"down\": true} or {\"down\": false}"], status: 400)
+            }
+            stats.setOutage(down)
+            context.logger.debug("sim request", metadata: ["endpoint": "/sim/outage", "status": "200"])
+            return SimResponse.json(["down": .bool(down)])
+        }
         router.post("/sim/reset") { _, context in
             stats.reset()
             context.logger.debug("sim request", metadata: ["endpoint": "/sim/reset", "status": "200"])
             return SimResponse.json(stats.json)
         }
         return router
+    }
+}
+
+/// While ``SimulatorStats/isDown``, every endpoint but `/sim/*` answers 503, as a GPU host
+/// that lost its engine does.
+struct OutageMiddleware<Context: RequestContext>: RouterMiddleware {
+    let stats: SimulatorStats
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard stats.isDown, !request.uri.path.hasPrefix("/sim/") else { return try await next(request, context) }
+        return SimResponse.json(["error": ["message": "simulated outage", "type": "server_error", "code": 503]], status: 503)
     }
 }

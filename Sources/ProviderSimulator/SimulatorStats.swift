@@ -75,6 +75,13 @@ public final class SimulatorStats: Sendable {
     }
 
     /// Sets every counter back to zero.
+    private let outage = Mutex(false)
+
+    /// Whether the simulated host is down (`POST /sim/outage`).
+    public var isDown: Bool { outage.withLock { $0 } }
+
+    public func setOutage(_ down: Bool) { outage.withLock { $0 = down } }
+
     public func reset() {
         counters.withLock { $0 = Counters() }
     }

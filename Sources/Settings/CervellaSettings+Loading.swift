@@ -60,7 +60,7 @@ extension CervellaSettings {
             try table.allowOnly([
                 "queues", "concurrency", "block_timeout_seconds", "heartbeat_interval_seconds", "heartbeat_ttl_seconds", "drain_timeout_seconds",
                 "reaper_interval_seconds", "stats_flush_seconds", "metrics_port", "probation_processes", "dead_letter_max_length",
-                "dead_letter_payload_bytes", "interactive_reserve", "bulk_share",
+                "dead_letter_payload_bytes", "interactive_reserve", "bulk_share", "auto_rollback_down_seconds", "auto_rollback_up_seconds",
             ])
             try table.read("queues", into: &worker.queues)
             try table.read("concurrency", into: &worker.concurrency)
@@ -75,6 +75,8 @@ extension CervellaSettings {
             try table.read("dead_letter_max_length", into: &worker.deadLetterMaxLength)
             try table.read("dead_letter_payload_bytes", into: &worker.deadLetterPayloadBytes)
             try table.read("interactive_reserve", into: &worker.interactiveReserve)
+            try table.read("auto_rollback_down_seconds", into: &worker.autoRollbackDownSeconds)
+            try table.read("auto_rollback_up_seconds", into: &worker.autoRollbackUpSeconds)
             try table.read("bulk_share", into: &worker.bulkShare)
         }
         if let table = try reader.table("producer") {

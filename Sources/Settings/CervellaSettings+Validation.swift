@@ -48,6 +48,12 @@ extension CervellaSettings {
         ] where !(value <= 86_400) {
             throw SettingsError(key: key, "must be at most 86400 seconds, got \(value)")
         }
+        guard (0...86_400).contains(worker.autoRollbackDownSeconds) else {
+            throw SettingsError(key: "worker.auto_rollback_down_seconds", "must be 0 (off) to 86400 seconds, got \(worker.autoRollbackDownSeconds)")
+        }
+        guard (1...86_400).contains(worker.autoRollbackUpSeconds) else {
+            throw SettingsError(key: "worker.auto_rollback_up_seconds", "must be 1 to 86400 seconds, got \(worker.autoRollbackUpSeconds)")
+        }
         guard worker.heartbeatTTLSeconds <= 86_400 else {
             throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must be at most 86400 seconds, got \(worker.heartbeatTTLSeconds)")
         }

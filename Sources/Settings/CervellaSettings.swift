@@ -50,6 +50,11 @@ public struct CervellaSettings: Sendable, Equatable {
         /// Probation processes a worker runs at once for quarantined jobs (jobs recovered from a
         /// worker that died holding them); each runs one job at a time, alone.
         public var probationProcesses = 2
+        /// Automatic rollback (report 6.1): seconds every endpoint of a small tier must have been
+        /// down before the pool turns that tier off by itself (0: never), and seconds an endpoint
+        /// must have been up again before it turns it back on.
+        public var autoRollbackDownSeconds = 60.0
+        public var autoRollbackUpSeconds = 120.0
         /// Entries kept in the dead letter list; older ones are trimmed.
         public var deadLetterMaxLength = 10_000
         /// Bytes of a dead job's payload stored with its entry; longer payloads are cut and say so.

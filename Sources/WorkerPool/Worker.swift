@@ -192,6 +192,10 @@ public final class Worker: Service, Sendable {
             if role == .worker {
                 group.addTask { await Reaper(writer: self.writer).run(interval: reaperInterval) }
                 group.addTask { await self.healthLoop(interval: .seconds(5)) }
+                group.addTask {
+                    let guardian = TierGuard(connection: self.commands, keys: self.keys, settings: self.settings, logger: self.logger)
+                    await guardian.run(interval: reaperInterval, owner: self.id) { self.live.current }
+                }
             }
             if let probation {
                 group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }
