@@ -283,17 +283,23 @@ import Testing
         try await withTestPool { pool in
             let (first, client) = try await start(pool, rateLimit: 5)
             let (second, _) = try await start(pool, rateLimit: 5)
-            // The limit counts per clock minute: start early in one, so that the eight requests
-            // never straddle two windows.
-            let secondOfMinute = Int(Date().timeIntervalSince1970) % 60
-            if secondOfMinute > 40 { try await Task.sleep(for: .seconds(61 - secondOfMinute)) }
+            // The limit counts per clock minute: start early in one, and start again in the next
+            // one if the eight requests still straddled two windows (a loaded machine).
             var statuses: [Int] = []
-            for index in 0..<8 {
-                let base = index.isMultiple(of: 2) ? first.baseURL : second.baseURL
-                let response = try await Client(http: client.http, base: base, key: Self.userKey).send(
-                    "POST", "/api/chat", json: #"{"message":"Summarize note \#(index)."}"#)
-                statuses.append(response.status)
-                if response.status == 429 { #expect(response.header("retry-after") != nil) }
+            for attempt in 0..<3 {
+                // A retry starts in a fresh minute: the last one already counted some requests.
+                let secondOfMinute = Int(Date().timeIntervalSince1970) % 60
+                if secondOfMinute > 30 || attempt > 0 { try await Task.sleep(for: .seconds(61 - secondOfMinute)) }
+                let minute = Int(Date().timeIntervalSince1970) / 60
+                statuses = []
+                for index in 0..<8 {
+                    let base = index.isMultiple(of: 2) ? first.baseURL : second.baseURL
+                    let response = try await Client(http: client.http, base: base, key: Self.userKey).send(
+                        "POST", "/api/chat", json: #"{"message":"Summarize note \#(index) \#(minute)."}"#)
+                    statuses.append(response.status)
+                    if response.status == 429 { #expect(response.header("retry-after") != nil) }
+                }
+                if Int(Date().timeIntervalSince1970) / 60 == minute { break }
             }
             // Five per minute in total, whichever gateway counted them.
             #expect(statuses.filter { $0 == 200 }.count == 5)

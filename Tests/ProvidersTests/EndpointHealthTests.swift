@@ -323,15 +323,15 @@ struct EndpointHealthTests {
         try await withSimulator { simulator, http in
             let dead = "http://127.0.0.1:\(try closedPort())"
             let provider = Self.provider(.openai, [simulator.baseURL, dead], http: http)
-            await provider.health.probe(http: http, timeout: .seconds(2))
+            await provider.health.probe(http: http, timeout: .seconds(10))
             var snapshot = provider.health.snapshot()
             #expect(snapshot[0].state == .closed && snapshot[0].consecutiveFailures == 0)
             #expect(snapshot[1].consecutiveFailures == 1)
             #expect(snapshot[1].lastError?.contains("health check") == true)
             #expect(provider.health.modelHealth() == .degraded)
 
-            await provider.health.probe(http: http, timeout: .seconds(2))
-            await provider.health.probe(http: http, timeout: .seconds(2))
+            await provider.health.probe(http: http, timeout: .seconds(10))
+            await provider.health.probe(http: http, timeout: .seconds(10))
             snapshot = provider.health.snapshot()
             #expect(snapshot[1].state == .open)
             #expect(simulator.stats.count(SimulatorStats.health) == 3)
