@@ -18,13 +18,21 @@ import Testing
         return try await condition()
     }
 
-    /// Runs `body`, then stops the simulator whatever happened.
-    func stopping(_ simulator: RunningSimulator, _ body: () async throws -> Void) async throws {
-        do { try await body() } catch {
-            await simulator.stop()
+    /// A pool whose tier 1 has its own host (a simulator this can take down), switched off after
+    /// 1 s down and back on after 1 s up; the host is stopped whatever happened.
+    func withTierOneHost(_ body: (TestPool, RunningSimulator) async throws -> Void) async throws {
+        let host = try await RunningSimulator.start()
+        do {
+            try await withTestPool(configure: { settings in
+                settings.tiers[.tier1]?.endpoints = [host.baseURL]
+                settings.worker.autoRollbackDownSeconds = 1
+                settings.worker.autoRollbackUpSeconds = 1
+            }) { pool in try await body(pool, host) }
+        } catch {
+            await host.stop()
             throw error
         }
-        await simulator.stop()
+        await host.stop()
     }
 
     func fields(_ pool: TestPool, _ key: String) async throws -> [String: String] {
@@ -32,67 +40,53 @@ import Testing
     }
 
     @Test func tierOneIsTurnedOffWhileItsHostIsDownAndBackOnWhenItRecovers() async throws {
-        let tierOneHost = try await RunningSimulator.start()
-        try await stopping(tierOneHost) {
-            try await withTestPool(configure: { settings in
-                settings.tiers[.tier1]?.endpoints = [tierOneHost.baseURL]
-                settings.worker.autoRollbackDownSeconds = 1
-                settings.worker.autoRollbackUpSeconds = 1
-            }) { pool in
-                let before = try await pool.ask("Summarize the first note.", cache: false)
-                #expect(before.metadata?.modelUsed == "qwen3-4b")
+        try await withTierOneHost { pool, tierOneHost in
+            let before = try await pool.ask("Summarize the first note.", cache: false)
+            #expect(before.metadata?.modelUsed == "qwen3-4b")
 
-                tierOneHost.stats.setOutage(true)
-                #expect(try await eventually(60) { try await fields(pool, pool.keys.config)["tier1_enabled"] == "false" })
-                let config = try await fields(pool, pool.keys.config)
-                #expect(config["updated_by"] == "auto")
-                let record = try await fields(pool, pool.keys.autoSwitch)
-                #expect(record["tier1"]?.contains("every tier1 endpoint down") == true)
-                #expect(await pool.workersSee { !$0.isEnabled(.tier1) })
+            tierOneHost.stats.setOutage(true)
+            #expect(try await eventually(60) { try await fields(pool, pool.keys.config)["tier1_enabled"] == "false" })
+            let config = try await fields(pool, pool.keys.config)
+            #expect(config["updated_by"] == "auto")
+            let record = try await fields(pool, pool.keys.autoSwitch)
+            #expect(record["tier1"]?.contains("every tier1 endpoint down") == true)
+            #expect(await pool.workersSee { !$0.isEnabled(.tier1) })
 
-                // Tier-1 jobs go straight to Claude: no call to the dead host, no timeout first.
-                tierOneHost.stats.reset()
-                let during = try await pool.ask("Summarize the second note.", cache: false)
-                #expect(during.ok)
-                #expect(during.metadata?.modelUsed == "claude-sonnet-4-5")
-                #expect(during.metadata?.fallbackReason == "tier1_disabled")
-                #expect(tierOneHost.stats.count("/v1/chat/completions") == 0)
+            // Tier-1 jobs go straight to Claude: no call to the dead host, no timeout first.
+            tierOneHost.stats.reset()
+            let during = try await pool.ask("Summarize the second note.", cache: false)
+            #expect(during.ok)
+            #expect(during.metadata?.modelUsed == "claude-sonnet-4-5")
+            #expect(during.metadata?.fallbackReason == "tier1_disabled")
+            #expect(tierOneHost.stats.count("/v1/chat/completions") == 0)
 
-                tierOneHost.stats.setOutage(false)
-                // The switch goes back to what it was: no override at all (the file's setting).
-                #expect(try await eventually(60) { try await fields(pool, pool.keys.config)["tier1_enabled"] == nil })
-                #expect(try await fields(pool, pool.keys.autoSwitch)["tier1"] == nil)
-                #expect(await pool.workersSee { $0.isEnabled(.tier1) })
-                let after = try await pool.ask("Summarize the third note.", cache: false)
-                #expect(after.metadata?.modelUsed == "qwen3-4b")
-            }
+            tierOneHost.stats.setOutage(false)
+            // The switch goes back to what it was: no override at all (the file's setting).
+            #expect(try await eventually(60) { try await fields(pool, pool.keys.config)["tier1_enabled"] == nil })
+            #expect(try await fields(pool, pool.keys.autoSwitch)["tier1"] == nil)
+            #expect(await pool.workersSee { $0.isEnabled(.tier1) })
+            let after = try await pool.ask("Summarize the third note.", cache: false)
+            #expect(after.metadata?.modelUsed == "qwen3-4b")
         }
     }
 
     @Test func aTierAnOperatorTurnedOffStaysOffWhenItsHostRecovers() async throws {
-        let tierOneHost = try await RunningSimulator.start()
-        try await stopping(tierOneHost) {
-            try await withTestPool(configure: { settings in
-                settings.tiers[.tier1]?.endpoints = [tierOneHost.baseURL]
-                settings.worker.autoRollbackDownSeconds = 1
-                settings.worker.autoRollbackUpSeconds = 1
-            }) { pool in
-                tierOneHost.stats.setOutage(true)
-                #expect(try await eventually(60) { try await fields(pool, pool.keys.autoSwitch)["tier1"] != nil })
-                // The operator takes the switch over while the host is still down.
-                try await LiveConfigStore(connection: pool.redis, keys: pool.keys).set(["tier1_enabled": "false"], by: "test")
-                #expect(try await fields(pool, pool.keys.autoSwitch)["tier1"] == nil)
+        try await withTierOneHost { pool, tierOneHost in
+            tierOneHost.stats.setOutage(true)
+            #expect(try await eventually(60) { try await fields(pool, pool.keys.autoSwitch)["tier1"] != nil })
+            // The operator takes the switch over while the host is still down.
+            try await LiveConfigStore(connection: pool.redis, keys: pool.keys).set(["tier1_enabled": "false"], by: "test")
+            #expect(try await fields(pool, pool.keys.autoSwitch)["tier1"] == nil)
 
-                tierOneHost.stats.setOutage(false)
-                // Wait until the pool has seen the host up for well over auto_rollback_up_seconds.
-                #expect(
-                    try await eventually(60) {
-                        guard let since = try await fields(pool, pool.keys.autoSwitch)["tier1_up_since"].flatMap(Double.init) else { return false }
-                        return Date().timeIntervalSince1970 - since > 4
-                    })
-                #expect(try await fields(pool, pool.keys.config)["tier1_enabled"] == "false")
-                #expect(try await fields(pool, pool.keys.config)["updated_by"] == "test")
-            }
+            tierOneHost.stats.setOutage(false)
+            // Wait until the pool has seen the host up for well over auto_rollback_up_seconds.
+            #expect(
+                try await eventually(60) {
+                    guard let since = try await fields(pool, pool.keys.autoSwitch)["tier1_up_since"].flatMap(Double.init) else { return false }
+                    return Date().timeIntervalSince1970 - since > 4
+                })
+            #expect(try await fields(pool, pool.keys.config)["tier1_enabled"] == "false")
+            #expect(try await fields(pool, pool.keys.config)["updated_by"] == "test")
         }
     }
 }
