@@ -205,7 +205,8 @@ import Testing
             #expect(
                 results.allSatisfy { $0.ok },
                 "failed: \(Dictionary(grouping: results.filter { !$0.ok }, by: { $0.error?.code ?? "?" }).mapValues(\.count))")
-            #expect(elapsed < 12, "40 concurrent 1 s calls took \(elapsed) s")
+            // One at a time they take 40 s; the bound leaves room for a loaded machine.
+            #expect(elapsed < 30, "40 concurrent 1 s calls took \(elapsed) s")
         }
     }
 

@@ -22,10 +22,11 @@ import Testing
     @Test func sigtermDrainsInFlightJobsAndExitsCleanly() async throws {
         try await withTestPool(workers: 0) { pool in
             let worker = try startWorker(pool)
-            let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=1500", cache: false) }
+            let jobs = try (0..<6).map { try pool.job("Summarize report \($0).\n#sim latency_ms=3000", cache: false) }
             for job in jobs { _ = try await pool.producer.enqueue(job) }
-            // Wait until the worker holds all six, then ask it to stop.
-            let deadline = Date().addingTimeInterval(10)
+            // Wait until the worker holds all six (a process start can take seconds on a loaded
+            // machine), then ask it to stop.
+            let deadline = Date().addingTimeInterval(40)
             while try await processingCount(pool) < 6, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(try await processingCount(pool) == 6)
             kill(worker.processIdentifier, SIGTERM)

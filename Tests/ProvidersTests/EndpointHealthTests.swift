@@ -187,10 +187,13 @@ struct EndpointHealthTests {
         let backup = try RecordingServer(reply: Self.cannedReply(.openai))
         defer { backup.stop() }
         try await withSimulator { primary, http in
-            let health = EndpointHealth(endpoints: [primary.baseURL, backup.baseURL], coolDown: Self.coolDown)
+            // A longer cool-down than the other tests': the checks after the failed trial must come
+            // within it, and a loaded machine can stall for over a second.
+            let coolDown: Duration = .seconds(4)
+            let health = EndpointHealth(endpoints: [primary.baseURL, backup.baseURL], coolDown: coolDown)
             let provider = Self.provider(.openai, [primary.baseURL, backup.baseURL], http: http, health: health)
             for _ in 1...3 { _ = try await provider.complete(Fixture.request("#sim status=503\nHello")) }
-            try await Task.sleep(for: Self.coolDown + .milliseconds(100))
+            try await Task.sleep(for: coolDown + .milliseconds(100))
 
             _ = try await provider.complete(Fixture.request("#sim status=502\nHello"))
             #expect(primary.stats.total == 4)
