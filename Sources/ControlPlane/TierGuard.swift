@@ -81,12 +81,18 @@ public struct TierGuard: Sendable {
             // No fresh view (no worker serves the tier, or none probed it lately): no decision.
             guard !states.isEmpty else { continue }
             let down = states.allSatisfy { $0 == "down" }
-            let since = record["\(name)_\(down ? "down" : "up")_since"].flatMap(Double.init)
+            // A time that is not a past one (a hand-edited hash) starts the clock again, so that
+            // nothing out of range reaches the arithmetic and Int conversions below.
+            let since = record["\(name)_\(down ? "down" : "up")_since"].flatMap(Double.init).flatMap {
+                $0.isFinite && $0 <= stamp && $0 > 0 ? $0 : nil
+            }
             if since == nil {
-                // First pass in this state: start its clock, stop the other one.
-                _ = try await connection.send(
-                    "HSET", RedisArgument(keys.autoSwitch), RedisArgument("\(name)_\(down ? "down" : "up")_since"), RedisArgument(String(stamp)))
-                _ = try await connection.send("HDEL", RedisArgument(keys.autoSwitch), RedisArgument("\(name)_\(down ? "up" : "down")_since"))
+                // First pass in this state: start its clock, stop the other one (one round trip).
+                _ = try await connection.pipeline([
+                    RedisCommand(
+                        "HSET", RedisArgument(keys.autoSwitch), RedisArgument("\(name)_\(down ? "down" : "up")_since"), RedisArgument(String(stamp))),
+                    RedisCommand("HDEL", RedisArgument(keys.autoSwitch), RedisArgument("\(name)_\(down ? "up" : "down")_since")),
+                ])
             }
             let lasted = stamp - (since ?? stamp)
             if down, lasted >= downSeconds, flags.isEnabled(tier), record[name] == nil {
