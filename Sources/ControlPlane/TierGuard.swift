@@ -46,14 +46,9 @@ public struct TierGuard: Sendable {
         await repeatEvery(interval) {
             do {
                 let milliseconds = max(500, interval.wholeMilliseconds * 2)
-                let acquired = try await connection.send(
-                    "SET", RedisArgument(keys.tierGuardLease), RedisArgument(owner), "NX", "PX", RedisArgument(milliseconds))
-                var held = acquired == .status("OK")
-                if !held { held = try await connection.send("GET", RedisArgument(keys.tierGuardLease)).string == owner }
-                if held {
-                    _ = try await connection.send("PEXPIRE", RedisArgument(keys.tierGuardLease), RedisArgument(milliseconds))
-                    _ = try await pass(flags: flags())
-                }
+                let held = try await connection.evaluate(
+                    Self.lease, keys: [RedisArgument(keys.tierGuardLease)], arguments: [RedisArgument(owner), RedisArgument(milliseconds)])
+                if held.integer == 1 { _ = try await pass(flags: flags()) }
                 let record = try await connection.send("HGETALL", RedisArgument(keys.autoSwitch)).hashFields
                 for tier in Tier.allCases where tier.isSmall {
                     Gauge(label: "cervella_tier_auto_disabled", dimensions: [("tier", "\(tier)")]).record(record["tier\(tier)"] == nil ? 0 : 1)
@@ -123,6 +118,22 @@ public struct TierGuard: Sendable {
         }
         return actions
     }
+
+    /// KEYS: lease. ARGV: owner, milliseconds. Takes a free lease or extends one's own, in one
+    /// round trip; 1 when `owner` holds it.
+    static let lease = RedisScript(
+        """
+        local holder = redis.call('GET', KEYS[1])
+        if holder == false then
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+          return 1
+        end
+        if holder == ARGV[1] then
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          return 1
+        end
+        return 0
+        """)
 
     /// KEYS: config, auto_switch. ARGV: switch field, tier name, record JSON, time. Turns the
     /// tier off unless it is off already or the pool switched it before; keeps the switch's

@@ -194,7 +194,8 @@ public final class Worker: Service, Sendable {
                 group.addTask { await self.healthLoop(interval: .seconds(5)) }
                 group.addTask {
                     let guardian = TierGuard(connection: self.commands, keys: self.keys, settings: self.settings, logger: self.logger)
-                    await guardian.run(interval: reaperInterval, owner: self.id) { self.live.current }
+                    // Health is probed every 5 s: a pass every 2 s (or reaper interval, if longer) is enough.
+                    await guardian.run(interval: max(reaperInterval, .seconds(2)), owner: self.id) { self.live.current }
                 }
             }
             if let probation {
