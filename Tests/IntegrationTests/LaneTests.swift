@@ -19,7 +19,7 @@ import Testing
             try await pool.producer.submitGroup(group)
             #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1Bulk))).integer ?? 0 > 0)
             #expect(try await pool.redis.send("LLEN", RedisArgument(pool.keys.queue(.tier1))).integer == 0)
-            let started = await eventually {
+            let started = await eventually(timeout: .seconds(60)) {
                 ((try? await pool.producer.groupStatus(group.id))?.succeeded ?? 0) >= 1
             }
             #expect(started)
