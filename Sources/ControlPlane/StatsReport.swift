@@ -43,16 +43,31 @@ public struct StatsReport: Sendable {
 
     func value(_ field: String) -> Double { totals[field] ?? 0 }
 
-    /// Average latency, a p95 read off the histogram (the bucket's upper bound), and counts.
-    public func latencyP95(tier: Tier) -> Int? {
+    /// The percentiles the status page and the stats show, by name.
+    public static let latencyPercentiles: [(name: String, fraction: Double)] = [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)]
+
+    /// A latency percentile read off the hourly histogram: the upper bound (ms) of the first
+    /// bucket by which `fraction` of the tier's answers were in. Nil without answers, and when
+    /// the percentile lies beyond the last bound (`latencyJSON` writes that as ">10000").
+    ///
+    /// A bucket's bound rather than an interpolation inside the bucket: it is a promise
+    /// ("95% of answers within 500 ms") that the counts support, where an interpolated figure
+    /// would invent a precision the histogram does not have.
+    public func latencyPercentile(_ fraction: Double, tier: Tier) -> Int? {
         let count = value("answered:tier\(tier)")
         guard count > 0 else { return nil }
         var seen = 0.0
         for bucket in HourlyStats.latencyBuckets {
             seen += value("latency_le_\(bucket):tier\(tier)")
-            if seen >= 0.95 * count { return bucket }
+            if seen >= fraction * count { return bucket }
         }
         return nil  // beyond the last bucket
+    }
+
+    /// A percentile as JSON: the bound in ms, ">10000" past the last bucket, null without answers.
+    func latencyJSON(_ fraction: Double, tier: Tier) -> Any {
+        if let bound = latencyPercentile(fraction, tier: tier) { return bound }
+        return value("answered:tier\(tier)") > 0 ? ">\(HourlyStats.latencyBuckets.last ?? 0)" : NSNull()
     }
 
     /// The report's model health: the workers' fresh view of the tier's endpoints (circuit
@@ -96,10 +111,13 @@ public struct StatsReport: Sendable {
         }
         var latency: [String: Any] = [:]
         var p95: [String: Any] = [:]
+        var percentiles: [String: Any] = [:]
         for tier in Tier.allCases {
             let count = value("answered:tier\(tier)")
             latency["tier_\(tier)"] = count > 0 ? Int(value("latency_ms_sum:tier\(tier)") / count) : NSNull()
-            p95["tier_\(tier)"] = latencyP95(tier: tier).map { $0 as Any } ?? (count > 0 ? ">10000" : NSNull())
+            p95["tier_\(tier)"] = latencyJSON(0.95, tier: tier)
+            percentiles["tier_\(tier)"] = Dictionary(
+                uniqueKeysWithValues: Self.latencyPercentiles.map { ($0.name, latencyJSON($0.fraction, tier: tier)) })
         }
         let reasons = totals.filter { $0.key.hasPrefix("fallback_reason:") }
             .reduce(into: [String: Int]()) { $0[String($1.key.dropFirst("fallback_reason:".count))] = Int($1.value) }
@@ -119,6 +137,7 @@ public struct StatsReport: Sendable {
             "fallback_reasons": reasons,
             "avg_latency_ms": latency,
             "p95_latency_ms": p95,
+            "latency_percentiles_ms": percentiles,
             "avg_confidence": confidence,
             "error_rate": total > 0 ? round(Tier.allCases.map { value("errors:tier\($0)") }.reduce(0, +) / total) : 0,
             "cache_hits_24h": Int(value("cache_hits")),

@@ -55,14 +55,22 @@ import Testing
         #expect(health(requests: 100, errors: 51) == "down")
     }
 
-    @Test func p95IsTheBucketThatHolds95PercentOfAnswers() {
+    @Test func aPercentileIsTheBucketThatHoldsThatShareOfAnswers() {
         var totals = ["answered:tier1": 100.0, "latency_le_100:tier1": 90, "latency_le_250:tier1": 5, "latency_le_500:tier1": 5]
-        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: .tier1) == 250)
+        let report = StatsReport(totals: totals, costToday: 0, hours: 24)
+        #expect(report.latencyPercentile(0.5, tier: .tier1) == 100)
+        #expect(report.latencyPercentile(0.9, tier: .tier1) == 100)
+        #expect(report.latencyPercentile(0.95, tier: .tier1) == 250)
+        #expect(report.latencyPercentile(0.99, tier: .tier1) == 500)
         totals["latency_le_250:tier1"] = 0
         totals["latency_le_inf:tier1"] = 5
         totals["latency_le_500:tier1"] = 0
-        #expect(StatsReport(totals: totals, costToday: 0, hours: 24).latencyP95(tier: .tier1) == nil)
-        #expect(StatsReport(totals: [:], costToday: 0, hours: 24).latencyP95(tier: .tier1) == nil)
+        let slow = StatsReport(totals: totals, costToday: 0, hours: 24)
+        #expect(slow.latencyPercentile(0.95, tier: .tier1) == nil)
+        #expect(slow.latencyJSON(0.95, tier: .tier1) as? String == ">10000")
+        #expect(slow.latencyJSON(0.9, tier: .tier1) as? Int == 100)
+        #expect(StatsReport(totals: [:], costToday: 0, hours: 24).latencyPercentile(0.5, tier: .tier1) == nil)
+        #expect(StatsReport(totals: [:], costToday: 0, hours: 24).latencyJSON(0.5, tier: .tier1) is NSNull)
     }
 
     @Test func theReportsFiguresComeFromTheTotals() {
@@ -89,6 +97,11 @@ import Testing
         #expect((json["avg_latency_ms"] as? [String: Any])?["tier_1"] as? Int == 100)
         #expect((json["p95_latency_ms"] as? [String: Any])?["tier_1"] as? Int == 100)
         #expect((json["p95_latency_ms"] as? [String: Any])?["tier_3"] as? String == ">10000")
+        let percentiles = json["latency_percentiles_ms"] as? [String: [String: Any]] ?? [:]
+        #expect(percentiles["tier_1"]?["p50"] as? Int == 100)
+        #expect(percentiles["tier_1"]?["p99"] as? Int == 100)
+        #expect(percentiles["tier_3"]?["p50"] as? String == ">10000")
+        #expect(percentiles["tier_2"]?["p90"] is NSNull)
         #expect((json["avg_confidence"] as? [String: Any])?["tier_1"] as? Double == 0.9)
         #expect(json["error_rate"] as? Double == 0.02)
         #expect(json["cache_hits_24h"] as? Int == 7)
