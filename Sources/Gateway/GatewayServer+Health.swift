@@ -1,3 +1,4 @@
+import ControlPlane
 import Foundation
 import Hummingbird
 import JobProtocol
@@ -20,9 +21,12 @@ extension GatewayServer {
         var ready = true
         let commands = self.commands, keys = self.keys
         do {
-            let alive = try await RedisDeadline.run(readinessBudget) { try await Self.liveWorkers(commands: commands, keys: keys) }
+            let alive = try await RedisDeadline.run(readinessBudget) {
+                _ = try await commands.send("PING")
+                return try await LiveWorkers.load(connection: commands, keys: keys)
+            }
             checks["redis"] = "ok"
-            checks["workers"] = alive.workers
+            checks["workers"] = alive.count
             let flags = live.current
             var tiers: [String: String] = [:]
             for tier in Tier.allCases where flags.isEnabled(tier) {
@@ -41,34 +45,6 @@ extension GatewayServer {
             checks["redis"] = "unreachable"
         }
         return GatewayResponse.json(["ready": ready, "checks": checks], status: ready ? .ok : .serviceUnavailable)
-    }
-
-    /// Live workers and the queues they serve. Workers are found through the registry of
-    /// processing lists (one per worker and queue), not by scanning a keyspace that holds a
-    /// done marker per recent job.
-    private static func liveWorkers(commands: RedisConnection, keys: KeySpace) async throws -> (workers: Int, queues: Set<String>) {
-        _ = try await commands.send("PING")
-        let lists = try await commands.send("SMEMBERS", RedisArgument(keys.processingLists)).array?.compactMap(\.string) ?? []
-        let listPrefix = keys.prefix + ":processing:"
-        let workerIDs = Set(
-            lists.compactMap { list -> String? in
-                guard list.hasPrefix(listPrefix), let colon = list.dropFirst(listPrefix.count).firstIndex(of: ":") else { return nil }
-                return String(list[list.index(after: colon)...])
-            }
-        ).sorted()
-        var alive = 0
-        var served = Set<String>()
-        if !workerIDs.isEmpty {
-            let values = try await commands.send(RedisCommand("MGET", arguments: workerIDs.map { RedisArgument(keys.worker($0)) })).array ?? []
-            for value in values {
-                guard let bytes = value.bytes, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                    let queues = object["queues"] as? String
-                else { continue }
-                alive += 1
-                served.formUnion(queues.split(separator: ",").map(String.init))
-            }
-        }
-        return (alive, served)
     }
 
     /// Prometheus' text format, from the process's registry.
