@@ -105,10 +105,12 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
-    /// The routes. `/healthz` is bare; every other route runs behind the middleware of its
-    /// access level (`guardedRoutes`), registered once per group rather than per route.
+    /// The routes. `/healthz` and the status page `/` (static, it holds no data) are bare;
+    /// every other route runs behind the middleware of its access level (`guardedRoutes`),
+    /// registered once per group rather than per route.
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("/healthz") { _, _ in GatewayResponse.json(["status": "ok"]) }
+        router.get("/") { _, _ in self.statusPage() }
         guardedRoutes(router, access: .probe)
             .get("/readyz") { _, _ in await self.readiness() }
             .get("/metrics") { _, _ in self.metrics() }
@@ -123,6 +125,7 @@ public final class GatewayServer: Service, Sendable {
         guardedRoutes(router, access: .user, errorShape: .anthropic)
             .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
+            .get("/api/status") { _, _ in try await self.status() }
             .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
             .get("/api/jobs/{id}/stream") { request, context in try await self.resumeStream(request, context) }
             .delete("/api/jobs/{id}") { request, context in try await self.cancelJob(request, context) }
