@@ -84,3 +84,31 @@ start_redis() {
     echo "redis-server did not start; see $dir/redis.log" >&2
     return 1
 }
+
+# What scripts/check-status-page needs: Debian's chromium (Playwright's own browser builds
+# cannot be downloaded here, so Playwright drives this one), nginx (the page is checked behind
+# the deployment's nginx config), and the playwright package in the private venv. Prints the
+# venv's python.
+ensure_browser_packages() {
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq >&2
+        # Without systemd nginx's service start fails harmlessly; the check runs its own.
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || true
+        command -v chromium >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } \
+            || { echo "could not install ${missing[*]}" >&2; exit 1; }
+    fi
+    export PATH="$PATH:/usr/sbin"
+    local python
+    python="$(ensure_python_redis)"
+    if ! "$python" -c 'import playwright' 2>/dev/null; then
+        log "installing the playwright package into $CERVELLA_ROOT/.venv-cervella (it drives Debian's chromium)"
+        "$python" -m pip install -q --disable-pip-version-check 'playwright>=1.45,<2' >&2
+    fi
+    echo "$python"
+}
