@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One Redis connection, served by a thread the connection owns.
 ///
@@ -20,8 +21,10 @@ public final class RedisConnection: Sendable {
     /// Counts this connection's commands and round trips (shared when several connections
     /// were given the same counter).
     public let traffic: RedisTraffic
+    private let shortfallLog = LogThrottle(interval: .seconds(10))
     private let name: String
     private let inbox: RedisInbox
+    private let logger: Logger
 
     public init(
         configuration: RedisConfiguration, name: String = "cervella", logger: Logger = Logger(label: "cervella.redis"),
@@ -33,6 +36,7 @@ public final class RedisConnection: Sendable {
         self.traffic = traffic
         self.name = name
         self.inbox = inbox
+        self.logger = logger
         // The loop is created on its thread and never leaves it.
         let thread = Thread {
             RedisConnectionLoop(configuration: configuration, name: name, logger: logger, inbox: inbox, traffic: traffic).run()
@@ -71,6 +75,33 @@ public final class RedisConnection: Sendable {
         }
     }
 
+    /// Sends the commands, then, when `replicated` and the configuration asks for replica
+    /// acknowledgements, Redis' `WAIT` in the same round trip: the replies arrive once that
+    /// many replicas hold the writes, or after `replicaAckTimeout`. Used for the writes the pool
+    /// acknowledges (an enqueued job, a committed result), so that a Sentinel failover, which
+    /// promotes a replica, does not lose them. A write that no replica acknowledged in time
+    /// stands on the primary alone: it is counted, and logged at most every 10 s.
+    public func pipeline(_ commands: [RedisCommand], replicated: Bool) async throws -> [RedisValue] {
+        let acks = configuration.replicaAcks
+        guard replicated, acks > 0, !commands.isEmpty else { return try await pipeline(commands) }
+        let timeout = configuration.replicaAckTimeout.components
+        let milliseconds = max(1, Int(timeout.seconds) * 1000 + Int(timeout.attoseconds / 1_000_000_000_000_000))
+        var replies = try await pipeline(commands + [RedisCommand("WAIT", RedisArgument(acks), RedisArgument(milliseconds))])
+        let acknowledged = replies.removeLast().integer ?? 0
+        if acknowledged < acks {
+            let count = traffic.recordShortfall()
+            if count == 1 || shortfallLog.due() {
+                logger.warning(
+                    "a write reached fewer Redis replicas than replica_acks within replica_ack_timeout_ms; a failover now could lose it",
+                    metadata: [
+                        "cervella.redis.connection": "\(name)", "cervella.replicas": "\(acknowledged)", "cervella.replica_acks": "\(acks)",
+                        "cervella.shortfalls": "\(count)",
+                    ])
+            }
+        }
+        return replies
+    }
+
     /// Sends one command; an error reply is thrown as `.serverError`.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RedisValue {
@@ -91,8 +122,8 @@ public final class RedisConnection: Sendable {
     /// Throws `.transactionFailed` when Redis refused to queue a command (EXECABORT) or a
     /// WATCHed key changed; a command that fails at run time yields an `.error` element, as
     /// in Redis itself (the others still ran).
-    public func transaction(_ commands: [RedisCommand]) async throws -> [RedisValue] {
-        let replies = try await pipeline([RedisCommand("MULTI")] + commands + [RedisCommand("EXEC")])
+    public func transaction(_ commands: [RedisCommand], replicated: Bool = false) async throws -> [RedisValue] {
+        let replies = try await pipeline([RedisCommand("MULTI")] + commands + [RedisCommand("EXEC")], replicated: replicated)
         for (index, queued) in replies.dropFirst().dropLast().enumerated() {
             if case .error(let message) = queued {
                 throw RedisError(.transactionFailed, "\(commands[index]) was rejected inside MULTI: \(message)")
@@ -102,6 +133,23 @@ public final class RedisConnection: Sendable {
         case .array(let results)?: return results
         case .error(let message)?: throw RedisError(.transactionFailed, "EXEC failed: \(message)")
         default: throw RedisError(.transactionFailed, "EXEC was aborted because a WATCHed key changed")
+        }
+    }
+}
+
+/// Lets a message through at most once per interval.
+final class LogThrottle: Sendable {
+    private let interval: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(interval: Duration) { self.interval = interval }
+
+    func due() -> Bool {
+        last.withLock { last in
+            let now = ContinuousClock.now
+            if let previous = last, now - previous < interval { return false }
+            last = now
+            return true
         }
     }
 }

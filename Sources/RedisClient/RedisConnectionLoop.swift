@@ -22,6 +22,9 @@ final class RedisConnectionLoop {
     private let traffic: RedisTraffic
 
     private var context: HiredisContext?
+    /// Behind Sentinel: the failovers heard of, and how many had been when `context` was made.
+    private let watch: SentinelWatch?
+    private var contextGeneration = 0
     private var reconnectDelay: Duration
     private var lastFailure: ContinuousClock.Instant?
 
@@ -32,6 +35,8 @@ final class RedisConnectionLoop {
         self.inbox = inbox
         self.traffic = traffic
         self.reconnectDelay = configuration.reconnectDelay
+        self.watch = SentinelWatch.shared(for: configuration)
+        watch?.register(inbox)
     }
 
     /// What ended a wait in `poll`.
@@ -55,11 +60,20 @@ final class RedisConnectionLoop {
             }
             if turn.written == nil && turn.pending.isEmpty && turn.closed { break }
             wake = Wake()
+            dropIfPrimarySwitched()
             let socket = context.flatMap { $0.isBroken ? nil : $0.fileDescriptor }
             guard inbox.park(socket: socket) else { continue }
             wake = waitForWork(socket: socket)
         }
         context = nil
+    }
+
+    /// Behind Sentinel: a connection made before the last failover is dropped before the loop
+    /// parks, so that no caller writes to the old primary's socket.
+    private func dropIfPrimarySwitched() {
+        guard let watch, context != nil, watch.generation != contextGeneration else { return }
+        context = nil
+        logger.info("redis primary switched by Sentinel; reconnecting on the next request", metadata: ["cervella.redis.connection": "\(name)"])
     }
 
     // MARK: - Parked
@@ -164,18 +178,25 @@ final class RedisConnectionLoop {
     /// are in; on a failure every caller not yet answered gets the error.
     private func deliverReplies(_ requests: some Collection<RedisInbox.Request>, from connection: HiredisContext) {
         var answered = 0
+        var demoted = false
         do {
             for request in requests {
                 var replies: [RedisValue] = []
                 replies.reserveCapacity(request.commandCount)
-                for _ in 0..<request.commandCount { replies.append(try connection.readReply()) }
+                for _ in 0..<request.commandCount {
+                    let reply = try connection.readReply()
+                    if case .error = reply, Self.meansNotPrimary(reply) { demoted = true }
+                    replies.append(reply)
+                }
                 request.continuation.resume(returning: replies)
                 answered += 1
             }
         } catch {
             dropConnection(error)
             for request in requests.dropFirst(answered) { request.continuation.resume(throwing: error) }
+            return
         }
+        if demoted { dropConnection(RedisError(.connectionLost, "the server is no longer the primary (READONLY); reconnecting")) }
     }
 
     private func dropConnection(_ error: any Error) {
@@ -188,23 +209,23 @@ final class RedisConnectionLoop {
 
     /// Returns the live context, reconnecting (after the backoff) when there is none.
     private func connectedContext() throws -> HiredisContext {
+        dropIfPrimarySwitched()
         if let context, !context.isBroken { return context }
         context = nil
+        let generation = watch?.generation ?? 0
         if let lastFailure {
             let wakeUp = lastFailure + reconnectDelay
             let now = ContinuousClock.now
             if wakeUp > now { Thread.sleep(forTimeInterval: Self.seconds(wakeUp - now)) }
         }
         do {
-            let fresh = try HiredisContext.connect(
-                host: configuration.host, port: configuration.port,
-                connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout
-            )
-            try handshake(fresh)
+            let (fresh, address) = try PrimaryLocator.connect(configuration, readTimeout: configuration.readTimeout)
+            try handshake(fresh, address: address)
             if lastFailure != nil {
-                logger.info("redis connection restored", metadata: ["cervella.redis.connection": "\(name)"])
+                logger.info("redis connection restored", metadata: ["cervella.redis.connection": "\(name)", "cervella.redis.server": "\(address)"])
             }
             context = fresh
+            contextGeneration = generation
             lastFailure = nil
             reconnectDelay = configuration.reconnectDelay
             return fresh
@@ -215,8 +236,9 @@ final class RedisConnectionLoop {
         }
     }
 
-    /// AUTH, SELECT and CLIENT SETNAME, replayed on every new connection.
-    private func handshake(_ fresh: HiredisContext) throws {
+    /// AUTH, SELECT and CLIENT SETNAME, replayed on every new connection; behind Sentinel,
+    /// also ROLE, so that a server that is no longer the primary is never used.
+    private func handshake(_ fresh: HiredisContext, address: RedisConfiguration.Address) throws {
         var commands: [RedisCommand] = []
         if let password = configuration.password {
             if let username = configuration.username {
@@ -229,16 +251,34 @@ final class RedisConnectionLoop {
             commands.append(RedisCommand("SELECT", RedisArgument(configuration.database)))
         }
         commands.append(RedisCommand("CLIENT", "SETNAME", RedisArgument(Self.clientName(name))))
+        if !configuration.sentinels.isEmpty { commands.append(RedisCommand("ROLE")) }
         for command in commands { try fresh.append(encoded: command.encoded[...]) }
         for command in commands {
-            if case .error(let message) = try fresh.readReply() {
-                let code: RedisError.Code = command.description == "CLIENT" ? .serverError : .authenticationFailed
+            let reply = try fresh.readReply()
+            if case .error(let message) = reply {
+                let code: RedisError.Code = command.description == "AUTH" || command.description == "SELECT" ? .authenticationFailed : .serverError
                 throw RedisError(
-                    code,
-                    "\(command) refused by \(configuration.host):\(configuration.port): \(message); check the user, password and database in the Redis URL"
-                )
+                    code, "\(command) refused by \(address): \(message); check the user, password and database in the Redis URL")
             }
+            if command.description == "ROLE" { try Self.checkPrimary(reply, address: address) }
         }
+    }
+
+    /// Throws unless a ROLE reply says `master`: during a failover a Sentinel may still name
+    /// the old primary, which may come back as a replica.
+    static func checkPrimary(_ role: RedisValue, address: RedisConfiguration.Address) throws(RedisError) {
+        let name = role.array?.first?.string ?? "unknown"
+        guard name == "master" else {
+            throw RedisError(.connectionFailed, "\(address) is not the primary (its role is \(name)); waiting for Sentinel to name the new one")
+        }
+    }
+
+    /// Error replies after which the connection is dropped, so that the next request asks
+    /// Sentinel again: the server was turned into a replica (`READONLY` for a write,
+    /// `UNBLOCKED` for a blocked pop it released when that happened).
+    static func meansNotPrimary(_ reply: RedisValue) -> Bool {
+        guard case .error(let message) = reply else { return false }
+        return message.hasPrefix("READONLY") || message.hasPrefix("UNBLOCKED")
     }
 
     /// CLIENT SETNAME refuses spaces and newlines.

@@ -164,7 +164,7 @@ final class RedisInbox: Sendable {
         while withUnsafeMutableBytes(of: &buffer, { Glibc.read(wakeReader, $0.baseAddress, $0.count) }) > 0 {}
     }
 
-    private func wake() {
+    func wake() {
         guard wakeWriter >= 0 else { return }
         var byte: UInt8 = 1
         // A full pipe already holds a wake-up; nothing is lost when this write fails.

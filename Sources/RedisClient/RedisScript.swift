@@ -16,9 +16,13 @@ public final class RedisScript: Sendable {
 extension RedisConnection {
     /// Runs `script` with EVALSHA; on NOSCRIPT (first use, or Redis restarted) it loads the
     /// script and tries once more.
-    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws -> RedisValue {
+    /// With `replicated`, the reply comes once the configured replicas hold the script's
+    /// writes (`pipeline(_:replicated:)`).
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], replicated: Bool = false) async throws
+        -> RedisValue
+    {
         if let sha = script.cachedSHA {
-            let reply = try await pipeline([evalsha(sha, keys, arguments)])[0]
+            let reply = try await pipeline([evalsha(sha, keys, arguments)], replicated: replicated)[0]
             if case .error(let message) = reply {
                 guard message.hasPrefix("NOSCRIPT") else { throw RedisError(.serverError, "script failed: \(message)") }
             } else {
@@ -28,7 +32,9 @@ extension RedisConnection {
         let loaded = try await send("SCRIPT", "LOAD", RedisArgument(script.source))
         guard let sha = loaded.string else { throw RedisError(.serverError, "SCRIPT LOAD returned no SHA") }
         script.cachedSHA = sha
-        return try await send(evalsha(sha, keys, arguments))
+        let reply = try await pipeline([evalsha(sha, keys, arguments)], replicated: replicated)[0]
+        if case .error(let message) = reply { throw RedisError(.serverError, "script failed: \(message)") }
+        return reply
     }
 
     private func evalsha(_ sha: String, _ keys: [RedisArgument], _ arguments: [RedisArgument]) -> RedisCommand {

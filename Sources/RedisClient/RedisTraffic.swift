@@ -5,6 +5,7 @@ import Synchronization
 public final class RedisTraffic: Sendable {
     private let commandCount = Atomic<Int>(0)
     private let roundTripCount = Atomic<Int>(0)
+    private let shortfallCount = Atomic<Int>(0)
 
     public init() {}
 
@@ -15,4 +16,11 @@ public final class RedisTraffic: Sendable {
 
     public var commands: Int { commandCount.load(ordering: .relaxed) }
     public var roundTrips: Int { roundTripCount.load(ordering: .relaxed) }
+
+    /// Counts a replicated write that fewer replicas than asked acknowledged in time; returns
+    /// the count so far.
+    func recordShortfall() -> Int { shortfallCount.add(1, ordering: .relaxed).newValue }
+
+    /// Replicated writes that stood on the primary alone (`RedisConnection.pipeline(_:replicated:)`).
+    public var replicationShortfalls: Int { shortfallCount.load(ordering: .relaxed) }
 }

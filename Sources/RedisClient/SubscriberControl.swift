@@ -23,6 +23,14 @@ final class SubscriberControl: Sendable {
         }
     }
 
+    /// Breaks the subscription without closing the subscriber, which subscribes again (to the
+    /// new primary after a failover: `SentinelWatch`).
+    func kick() {
+        state.withLock { state in
+            if state.socket >= 0 { _ = shutdown(state.socket, Int32(SHUT_RDWR)) }
+        }
+    }
+
     /// Publishes the subscribed socket; false when the subscriber was closed meanwhile.
     func attach(socket: Int32) -> Bool {
         state.withLock { state in

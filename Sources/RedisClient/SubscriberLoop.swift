@@ -64,23 +64,24 @@ final class SubscriberLoop {
 
     /// A fresh connection, authenticated, named and subscribed.
     private func subscribe() throws -> HiredisContext {
-        let context = try HiredisContext.connect(
-            host: configuration.host, port: configuration.port,
-            connectTimeout: configuration.connectTimeout, readTimeout: .zero
-        )
+        let (context, address) = try PrimaryLocator.connect(configuration, readTimeout: .zero)
         var setup: [RedisCommand] = []
         if let password = configuration.password {
             setup.append(RedisCommand("AUTH", arguments: (configuration.username.map { [RedisArgument($0)] } ?? []) + [RedisArgument(password)]))
         }
         setup.append(RedisCommand("CLIENT", "SETNAME", RedisArgument(name)))
+        // Behind Sentinel, only the primary: a replica hears only what it replicates.
+        if !configuration.sentinels.isEmpty { setup.append(RedisCommand("ROLE")) }
         setup.append(RedisCommand("SUBSCRIBE", RedisArgument(channel)))
         var payload: [UInt8] = []
         for command in setup { command.encode(into: &payload) }
         try context.append(encoded: payload[...])
-        for _ in setup {
-            if case .error(let message) = try context.readReply() {
-                throw RedisError(.authenticationFailed, "subscribe refused: \(message)")
+        for command in setup {
+            let reply = try context.readReply()
+            if case .error(let message) = reply {
+                throw RedisError(.authenticationFailed, "subscribe refused by \(address): \(message)")
             }
+            if command.description == "ROLE" { try RedisConnectionLoop.checkPrimary(reply, address: address) }
         }
         return context
     }

@@ -151,7 +151,16 @@ extension CervellaSettings {
     /// Applies the source report's environment variables (and Cervella's own) over the file.
     public mutating func apply(environment env: [String: String]) throws(SettingsError) {
         let reader = EnvironmentReader(env: env)
-        if let url = reader.string("REDIS_URL") {
+        if let sentinels = reader.string("REDIS_SENTINELS") {
+            guard reader.string("REDIS_URL") == nil else {
+                throw SettingsError(
+                    key: "REDIS_SENTINELS", "is set together with REDIS_URL; set one of them (a Sentinel URL may also go in REDIS_URL)")
+            }
+            let credentials = reader.string("REDIS_PASSWORD").map { ":" + Self.percentEncode($0) + "@" } ?? ""
+            let master = Self.percentEncode(reader.string("REDIS_SENTINEL_MASTER") ?? "mymaster")
+            let query = reader.string("REDIS_SENTINEL_PASSWORD").map { "?sentinel_password=" + Self.percentEncode($0) } ?? ""
+            redis.url = "redis-sentinel://\(credentials)\(sentinels.filter { !$0.isWhitespace })/0\(query)#\(master)"
+        } else if let url = reader.string("REDIS_URL") {
             redis.url = url
         } else if env["REDIS_HOST"] != nil || env["REDIS_PORT"] != nil || env["REDIS_PASSWORD"] != nil {
             var host = reader.string("REDIS_HOST") ?? "127.0.0.1"

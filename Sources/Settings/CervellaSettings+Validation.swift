@@ -5,8 +5,9 @@ extension CervellaSettings {
     /// Checks every value once, at start-up, so that a bad setting stops the process with a
     /// message naming it instead of failing later on a job.
     public func validate() throws(SettingsError) {
-        guard redis.url.hasPrefix("redis://") else {
-            throw SettingsError(key: "redis.url", "'\(Self.redactedURL(redis.url))' must start with redis:// (REDIS_URL overrides it)")
+        guard redis.url.hasPrefix("redis://") || redis.url.hasPrefix("redis-sentinel://") else {
+            throw SettingsError(
+                key: "redis.url", "'\(Self.redactedURL(redis.url))' must start with redis:// or redis-sentinel:// (REDIS_URL overrides it)")
         }
         guard !redis.keyPrefix.isEmpty, !redis.keyPrefix.contains(where: \.isWhitespace) else {
             throw SettingsError(key: "redis.key_prefix", "must be non-empty and contain no spaces")

@@ -162,6 +162,44 @@ import Testing
         #expect(throws: RedisError.self) { try RedisConfiguration(url: "rediss://localhost:6379") }
     }
 
+    @Test func parsesSentinelURLs() throws {
+        let configuration = try RedisConfiguration(
+            url: "redis-sentinel://:p%40ss@s1.internal:26380,10.0.0.2,[fd00::3]:26381/2?sentinel_password=s%23cret&replica_ack_timeout_ms=250#pool")
+        #expect(
+            configuration.sentinels == [
+                .init(host: "s1.internal", port: 26380), .init(host: "10.0.0.2", port: 26379), .init(host: "fd00::3", port: 26381),
+            ])
+        #expect(configuration.masterName == "pool")
+        #expect(configuration.password == "p@ss")
+        #expect(configuration.sentinelPassword == "s#cret")
+        #expect(configuration.database == 2)
+        #expect(configuration.replicaAcks == 1)  // the default behind Sentinel
+        #expect(configuration.replicaAckTimeout == .milliseconds(250))
+        #expect(!configuration.redactedDescription.contains("p@ss"))
+        #expect(configuration.redactedDescription.contains("#pool"))
+        #expect(try RedisConfiguration(url: "redis-sentinel://s1/0?replica_acks=0#pool").replicaAcks == 0)
+        #expect(try RedisConfiguration(url: "redis://localhost:6379/0?replica_acks=2").replicaAcks == 2)
+        #expect(try RedisConfiguration(url: "redis://localhost:6379/0").replicaAcks == 0)
+    }
+
+    @Test func refusesBadSentinelURLsAndUnknownOptionsByName() {
+        func message(_ url: String) -> String {
+            do {
+                _ = try RedisConfiguration(url: url)
+                return "accepted"
+            } catch { return error.message }
+        }
+        #expect(message("redis-sentinel://s1:26379/0").contains("names no master"))
+        #expect(message("redis-sentinel://s1:99999/0#m").contains("s1:99999"))
+        #expect(message("redis-sentinel://s1,,s2/0#m").contains("not a Sentinel address"))
+        #expect(message("redis-sentinel://s1/0?replica_acks=99#m").contains("replica_acks"))
+        #expect(message("redis://localhost/0?replica_ack_timeout_ms=0").contains("replica_ack_timeout_ms"))
+        #expect(message("redis://localhost/0?tls=true").contains("unknown option 'tls'"))
+        // A sentinel password in the query never reaches an error message.
+        #expect(!message("redis-sentinel://s1/0?sentinel_password=hunter2&x=1#m").contains("hunter2"))
+        #expect(!message("redis-sentinel://:hunter2@s1/0?sentinel_password=hunter2").contains("hunter2"))
+    }
+
     @Test func aCommandWithoutANameIsRefusedAndTheConnectionStaysUsable() async throws {
         let connection = RedisConnection(configuration: try RedisConnectionTests.configuration())
         defer { connection.close() }

@@ -15,6 +15,22 @@ import Testing
         #expect(settings.redis.url == "redis://a:1/0")
     }
 
+    @Test func redisSentinelsBuildASentinelURLWithTheMasterAndBothPasswords() throws {
+        let settings = try applying(environment: [
+            "REDIS_SENTINELS": "s1:26379, s2:26380,s3", "REDIS_SENTINEL_MASTER": "pool", "REDIS_PASSWORD": "p@ss",
+            "REDIS_SENTINEL_PASSWORD": "s#cret",
+        ])
+        #expect(settings.redis.url == "redis-sentinel://:p%40ss@s1:26379,s2:26380,s3/0?sentinel_password=s%23cret#pool")
+        #expect(try applying(environment: ["REDIS_SENTINELS": "s1"]).redis.url == "redis-sentinel://s1/0#mymaster")
+    }
+
+    @Test func redisSentinelsAndRedisURLTogetherAreRefused() {
+        let error = #expect(throws: SettingsError.self) {
+            try applying(environment: ["REDIS_SENTINELS": "s1:26379", "REDIS_URL": "redis://a:1/0"])
+        }
+        #expect(error?.key == "REDIS_SENTINELS")
+    }
+
     @Test func redisHostAndPortBuildTheURL() throws {
         let settings = try applying(environment: ["REDIS_HOST": "redis.internal", "REDIS_PORT": "6380"])
         #expect(settings.redis.url == "redis://redis.internal:6380/0")
