@@ -119,7 +119,7 @@ extension Producer {
     /// with the group (the gateway's API key digest), for `groupStatus` to report.
     public func submitGroup(_ group: JobGroup, owner: String = "1") async throws {
         let call = try Self.submitGroupArguments(group, keys: keys, replyTTLSeconds: settings.redis.replyTTLSeconds, owner: owner)
-        _ = try await connection.evaluate(GroupScripts.submit, keys: [], arguments: call)
+        _ = try await connection.evaluate(GroupScripts.submit, keys: [], arguments: call, replicated: true)
     }
 
     static func submitGroupArguments(_ group: JobGroup, keys: KeySpace, replyTTLSeconds: Int, owner: String) throws -> [RedisArgument] {

@@ -99,7 +99,7 @@ public struct Producer: Sendable {
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
     public func enqueue(_ job: Job, maxQueueLength: Int = 0) async throws -> Enqueued {
         let call = try Self.enqueueCall(for: job, keys: keys, maxQueueLength: maxQueueLength)
-        let reply = try await connection.evaluate(Self.enqueueScript, keys: call.keys, arguments: call.arguments)
+        let reply = try await connection.evaluate(Self.enqueueScript, keys: call.keys, arguments: call.arguments, replicated: true)
         return Self.enqueued(reply, job: call.job)
     }
 

@@ -71,12 +71,13 @@ struct CommitWriter: Sendable {
     /// Returns false when another worker had already answered the job.
     func execute(_ plan: JobCommit.Plan) async throws -> Bool {
         guard let guardKey = plan.guardKey else {
-            _ = try await connection.transaction(plan.first + plan.always)
+            _ = try await connection.transaction(plan.first + plan.always, replicated: true)
             return true
         }
         let arguments = GuardedCommit.arguments(
             ttlSeconds: plan.guardTTLSeconds, owner: owner, first: plan.first, always: plan.always, group: plan.group)
-        return try await connection.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments).integer == 1
+        return try await connection.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments, replicated: true)
+            .integer == 1
     }
 
     /// Puts an unfinished job back at the head of its queue (the end workers pop from).
