@@ -12,6 +12,9 @@ collector thread reads replies (LRANGE, never popping), and a chaos thread does 
   d  a worker SIGSTOPped for three heartbeat periods, then SIGCONT; then another one stopped
      long enough (heartbeat TTL + reaper lease + margin) that the reaper takes its jobs while
      it is still alive, so that the stale worker finishes them a second time
+  e  Redis behind Sentinel (a primary, a replica, three Sentinels): the primary SIGKILLed
+     mid-run, the replica promoted, the old primary restarted as its replica; the workers
+     and the driver find the primary through the Sentinels only
 
 Then every enqueued id is reconciled against its reply list and the dead letter list; a job
 with neither is lost, and is located (queue, processing list of a live or dead worker, done key).
@@ -38,7 +41,7 @@ def main():
     parser.add_argument("--bin", required=True, help="path of the cervella executable")
     parser.add_argument("--work", required=True, help="scratch directory (logs, redis dirs)")
     parser.add_argument("--short", action="store_true", help="300 jobs per scenario; under 3 minutes in all")
-    parser.add_argument("--scenarios", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
+    parser.add_argument("--scenarios", default="a,b,c,d,e", help="comma-separated subset of a,b,c,d,e")
     parser.add_argument("--jobs", type=int, help="jobs per scenario (default 2000, short 300)")
     parser.add_argument("--rate", type=float, help="jobs enqueued per second (default 40, short 25)")
     parser.add_argument("--seed", type=int, default=20260110)

@@ -33,6 +33,18 @@ ensure_test_packages() {
     fi
 }
 
+# Scenario e of scripts/chaos runs three Sentinels: Debian's redis-sentinel.
+ensure_sentinel_package() {
+    command -v redis-sentinel >/dev/null && return
+    log "installing Debian package: redis-sentinel (the chaos suite's failover scenario)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    # Without systemd the package's service start fails harmlessly; the suite runs its own.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-sentinel >/dev/null || command -v redis-sentinel >/dev/null \
+        || { echo "could not install redis-sentinel" >&2; exit 1; }
+}
+
 # What scripts/check-ops needs: promtool (Debian's prometheus), amtool
 # (prometheus-alertmanager) and nginx (nginx-light). Their services are not started.
 ensure_ops_packages() {

@@ -5,7 +5,9 @@ import time
 
 import redis
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)  # BusyLoadingError is a ConnectionError
+# BusyLoadingError is a ConnectionError; ReadOnlyError comes from a primary just turned replica
+# (scenario e), and a Sentinel client then asks again.
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError)
 
 
 def log(message):

@@ -113,6 +113,8 @@ class ScenarioProcesses:
         probe.close()
 
     def client(self):
+        if self.topology:
+            return self.topology.client()
         # No silent retries inside redis-py (its default retries a command after a dropped
         # connection): a retried LPUSH whose first reply was lost queues the job twice. Every
         # retry here is explicit, and reads of replies are non-destructive (LRANGE).
@@ -124,8 +126,10 @@ class ScenarioProcesses:
         overrides = ("CERVELLA_", "CLAUDE_", "DEEPSEEK_", "QWEN3_", "REDIS_", "TIER_", "FALLBACK_", "ENABLE_FALLBACK",
                      "ROLLOUT_PHASE", "POC_VALIDATED", "DEFAULT_TIER", "DAILY_COST_ALERT_USD", "MONTHLY_BUDGET_USD")
         env = {k: v for k, v in os.environ.items() if not k.startswith(overrides)}
+        redis_location = ({"REDIS_SENTINELS": self.topology.addresses, "REDIS_SENTINEL_MASTER": self.topology.MASTER}
+                          if self.topology else {"REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"})
+        env.update(redis_location)
         env.update({
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "CERVELLA_KEY_PREFIX": self.prefix,
             "QWEN3_ENDPOINT": f"http://127.0.0.1:{self.sim_port}",
             "DEEPSEEK_ENDPOINT": f"http://127.0.0.1:{self.sim_port}",
@@ -173,8 +177,14 @@ enabled = false
         return [w for w in self.workers if w.poll() is None]
 
     def setup(self):
-        self.redis_port = free_port()
-        self.start_redis()
+        if self.name == "e":
+            from .sentinel import SentinelTopology  # only scenario e needs redis.sentinel
+            self.topology = SentinelTopology(self.procs, self.dir)
+            self.topology.start()
+            self.redis_port = self.topology.primary_port
+        else:
+            self.redis_port = free_port()
+            self.start_redis()
         self.sim_port = free_port()
         self.sim_proc = self.procs.spawn([self.args.bin, "sim", "--port", str(self.sim_port), "--log-level", "warning"],
                                          os.path.join(self.dir, "sim.log"))
@@ -199,3 +209,5 @@ enabled = false
             self.procs.stop(self.sim_proc, grace=5.0)
         if self.redis_proc:
             self.procs.stop(self.redis_proc, grace=5.0)
+        if self.topology:
+            self.topology.stop()

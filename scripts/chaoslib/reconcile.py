@@ -170,6 +170,10 @@ class Reconciler:
         except Exception as error:  # noqa: BLE001
             sim = {"total": None, "error": repr(error)}
         needed = sum(hops.values())
+        # Scenario e: a job whose enqueue no replica acknowledged may be lost with the primary
+        # (docs/RELIABILITY.md, "Redis high availability"); it is reported, not failed.
+        lost_unreplicated = [i for i in lost if i in self.unreplicated]
+        lost = [i for i in lost if i not in self.unreplicated]
         # Recovery, per chaos event: when the victim's jobs left its processing lists (measured by
         # the watcher), and the longest time from the event to the answer of a job it held.
         recoveries = []
@@ -185,8 +189,11 @@ class Reconciler:
                 elapsed = first_answer[job_id] - event["t"]
                 to_answer = elapsed if to_answer is None else max(to_answer, elapsed)
             released = event.get("t_released")
+            # When the pool answered again: the first answer seen after the event.
+            after = [seen for seen in first_answer.values() if seen > event["t"]]
             recoveries.append({**event, "to_answer": to_answer, "open": open_ids, "dead": dead_ids,
-                               "to_release": None if released is None else released - event["t"]})
+                               "to_release": None if released is None else released - event["t"],
+                               "to_first_answer": min(after) - event["t"] if after else None})
         # A child that exited without the driver killing it: a crash, or someone else's kill.
         for proc, what in [(w, "worker") for w in self.workers] + [(self.sim_proc, "simulator"), (self.redis_proc, "redis-server")]:
             if proc is not None and proc.poll() is not None and proc.pid not in Processes.terminated:
@@ -201,6 +208,7 @@ class Reconciler:
         report = {
             "scenario": self.name, "jobs": len(self.enqueued), "planned": self.jobs, "answered": answered,
             "errors": errors, "dead": dead, "lost": lost, "duplicates": duplicates,
+            "unreplicated_enqueues": len(self.unreplicated), "lost_unreplicated": lost_unreplicated,
             "duplicate_provider_calls": int(stats.get("duplicate_provider_calls", 0)),
             "recovered": int(stats.get("recovered", 0)), "fallbacks": fallbacks, "by_kind": by_kind,
             "sim_endpoints": sim.get("endpoints"),
@@ -224,7 +232,8 @@ def fmt_s(value):
 def print_reports(reports, total_seconds, mode):
     head = ["scenario", "jobs", "answered", "errors (codes)", "dead", "lost", "dup replies", "dup provider calls",
             "recovered", "worst recovery (requeued / answered)", "duration"]
-    names = {"a": "a worker SIGKILL", "b": "b redis SIGKILL", "c": "c provider 5xx/hang/garbage", "d": "d worker SIGSTOP"}
+    names = {"a": "a worker SIGKILL", "b": "b redis SIGKILL", "c": "c provider 5xx/hang/garbage", "d": "d worker SIGSTOP",
+             "e": "e sentinel failover"}
     rows = []
     for rep in reports:
         errs = sum(rep["errors"].values())
@@ -251,7 +260,8 @@ def print_reports(reports, total_seconds, mode):
     print("the jobs the victim held is left in its processing lists (polled every 0.1 s: moved back by the reaper,")
     print("or finished by the victim after SIGCONT); 'answered' = from the event until the last of those jobs was")
     print("answered (seen by the producer's collector, which polls every 0.2 s). For redis: the jobs unanswered at the kill.")
-    print("Jobs that ended as poison_job are left out of 'answered' and listed per event.")
+    print("Jobs that ended as poison_job are left out of 'answered' and listed per event. For e (Sentinel): 'lost'")
+    print("counts only jobs whose enqueue a replica acknowledged (WAIT); the others are reported on their own.")
     for rep in reports:
         print()
         print(f"[{rep['scenario']}] prefix {rep['prefix']}, enqueued {rep['jobs']}/{rep['planned']}, "
@@ -267,7 +277,11 @@ def print_reports(reports, total_seconds, mode):
             print(f"    {e['kind']} pid {e['pid']} at +{e['t'] - rep['t0']:.1f} s{(' ' + e['note']) if e.get('note') else ''}: "
                   f"held {len(e['held'])} jobs, requeued {fmt_s(e['to_release'])}, answered {fmt_s(e['to_answer'])}"
                   + (f", poison {','.join(sorted(e['dead']))}" if e["dead"] else "")
-                  + (f", {len(e['open'])} never answered" if e["open"] else ""))
+                  + (f", {len(e['open'])} never answered" if e["open"] else "")
+                  + (f"; first answer after it {fmt_s(e['to_first_answer'])}" if "failover" in e else ""))
+        if rep["scenario"] == "e":
+            print(f"    enqueues no replica acknowledged within the WAIT: {rep['unreplicated_enqueues']}; "
+                  f"of those lost with the primary (the documented window): {len(rep['lost_unreplicated'])}")
         for job_id, outcome in rep["retried_pushes"]:
             print(f"    enqueue of {job_id} cut off by the Redis crash: {outcome}")
         if rep["leftovers"]:

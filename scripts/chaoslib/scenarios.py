@@ -1,6 +1,6 @@
 """The scenarios: a producer thread enqueues jobs at a steady rate while a chaos thread does the
 damage (a: worker SIGKILLs, b: a Redis crash and restart, c: a failing tier-1 provider, d: frozen
-workers); `run` then waits for every job to be resolved and reconciles."""
+workers, e: the Redis primary killed under Sentinel); `run` then waits for every job to be resolved and reconciles."""
 
 import collections
 import json
@@ -15,7 +15,13 @@ from .processes import Processes, ScenarioProcesses
 from .reconcile import Reconciler
 from .settings import JOB_DEADLINE_S
 
-NAMES = ("a", "b", "c", "d")
+NAMES = ("a", "b", "c", "d", "e")
+
+# Scenario e's enqueue: the job and its marker in one step, as the pool's own producer does
+# (an EVALSHA followed by WAIT on the same connection).
+ENQUEUE = "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('LPUSH', KEYS[2], ARGV[2])"
+# WAIT for one replica, at most this long (the pool's default replica_ack_timeout_ms is 100).
+WAIT_MS = 100
 
 
 class Scenario(ScenarioProcesses, Reconciler):
@@ -52,6 +58,8 @@ class Scenario(ScenarioProcesses, Reconciler):
         self.sim_port = None
         self.redis_port = None
         self.redis_restarts = 0
+        self.topology = None  # scenario e: sentinel.SentinelTopology
+        self.unreplicated = set()  # scenario e: ids whose enqueue no replica acknowledged in time
 
     # ---------------------------------------------------------------- jobs
 
@@ -111,6 +119,15 @@ class Scenario(ScenarioProcesses, Reconciler):
         end = time.monotonic() + 90
         while True:
             try:
+                if self.topology:
+                    # Acknowledged only once a replica holds it: what survives a failover.
+                    pipe = r.pipeline(transaction=False)
+                    pipe.eval(ENQUEUE, 2, self.marker, queue, job_id, payload)
+                    pipe.execute_command("WAIT", 1, WAIT_MS)
+                    _, replicas = pipe.execute()
+                    if replicas < 1:
+                        self.unreplicated.add(job_id)
+                    return
                 pipe = r.pipeline(transaction=True)
                 pipe.sadd(self.marker, job_id)
                 pipe.lpush(queue, payload)
@@ -125,6 +142,8 @@ class Scenario(ScenarioProcesses, Reconciler):
                                 what=f"checking whether {job_id} was enqueued")
             if landed:
                 self.retried_pushes.append((job_id, "landed"))
+                if self.topology:
+                    self.unreplicated.add(job_id)  # its WAIT never answered
                 return
             self.retried_pushes.append((job_id, "pushed again"))
 
@@ -210,6 +229,22 @@ class Scenario(ScenarioProcesses, Reconciler):
             back = time.time()
             self.events.append({"kind": "redis SIGKILL", "t": t, "pid": victim_pid, "held": in_flight,
                                 "t_end": back, "note": f"down {back - t:.1f} s, restarted as pid {self.redis_proc.pid}"})
+
+    def chaos_e(self):
+        """SIGKILL the Redis primary mid-run; the Sentinels promote the replica; the old primary
+        is restarted as the new one's replica once they have."""
+        time.sleep(0.4 * self.enqueue_window())
+        with self.lock:
+            in_flight = {i for i in self.enqueued if not self.replies.get(i)}
+        t = time.time()
+        old_port, old_pid = self.topology.primary_port, self.topology.servers[self.topology.primary_port].pid
+        failover, new_port = self.topology.kill_primary_and_fail_over()
+        self.redis_port = new_port
+        back = time.time()
+        self.events.append({"kind": "primary SIGKILL", "t": t, "pid": old_pid, "held": in_flight, "t_end": back,
+                            "failover": failover,
+                            "note": f":{old_port}; Sentinel named :{new_port} after {failover:.1f} s, "
+                                    f"old primary back as its replica after {back - t:.1f} s"})
 
     def chaos_c(self):
         """Nothing to kill: the failures are in the jobs' directives."""
