@@ -115,10 +115,36 @@ public enum HourlyStats {
         return result
     }
 
+    /// Length of a slot of `KeySpace.recentStats(slot:)`.
+    public static let slotSeconds = 10
+    /// How long slots are kept: the longest `scaling.window_seconds` and a margin.
+    static let slotRetentionSeconds = 3700
+
+    public static func slot(_ date: Date) -> Int {
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite, seconds > 0, seconds < 1e15 else { return 0 }
+        return Int(seconds) / slotSeconds
+    }
+
+    /// The fields a recent slot keeps: jobs taken from each tier's queue, answers and their
+    /// latency histogram.
+    static func isRecentField(_ field: String) -> Bool {
+        field.hasPrefix("requests:") || field.hasPrefix("answered:") || field.hasPrefix("latency_le_")
+    }
+
     /// HINCRBY / HINCRBYFLOAT per field, then the hash's EXPIRE; empty when nothing changed.
     public static func commands(for increments: Increments, keys: KeySpace, hour: String) -> [RedisCommand] {
+        commands(for: increments, key: keys.stats(hour: hour), retentionSeconds: retentionSeconds)
+    }
+
+    /// The same for a recent slot, with its own fields and retention.
+    static func commands(for increments: Increments, keys: KeySpace, slot: Int) -> [RedisCommand] {
+        commands(for: increments, key: keys.recentStats(slot: slot), retentionSeconds: slotRetentionSeconds)
+    }
+
+    private static func commands(for increments: Increments, key: String, retentionSeconds: Int) -> [RedisCommand] {
         guard !increments.isEmpty else { return [] }
-        let key = RedisArgument(keys.stats(hour: hour))
+        let key = RedisArgument(key)
         var commands: [RedisCommand] = []
         for (field, by) in increments.integers.sorted(by: { $0.key < $1.key }) where by != 0 {
             commands.append(RedisCommand("HINCRBY", key, RedisArgument(field), RedisArgument(by)))
@@ -135,32 +161,47 @@ public enum HourlyStats {
 /// every `worker.stats_flush_seconds`: per job, the commit then carries only the job's own
 /// writes. Counts that could not be written are kept for the next flush.
 public final class StatsAccumulator: Sendable {
-    private let pending = Mutex<[String: HourlyStats.Increments]>([:])
+    /// Counts not yet written: by hour stamp, and by recent slot (`HourlyStats.slot`).
+    private struct Pending {
+        var hours: [String: HourlyStats.Increments] = [:]
+        var slots: [Int: HourlyStats.Increments] = [:]
+
+        mutating func merge(_ other: Pending) {
+            for (hour, increments) in other.hours { hours[hour, default: HourlyStats.Increments()].merge(increments) }
+            for (slot, increments) in other.slots { slots[slot, default: HourlyStats.Increments()].merge(increments) }
+        }
+    }
+
+    private let pending = Mutex(Pending())
 
     public init() {}
 
     public func add(_ events: [StatsEvent], at date: Date = Date()) {
         guard !events.isEmpty else { return }
         let increments = HourlyStats.increments(for: events)
-        let hour = HourlyStats.hourKey(date)
-        pending.withLock { $0[hour, default: HourlyStats.Increments()].merge(increments) }
+        var recent = HourlyStats.Increments()
+        recent.integers = increments.integers.filter { HourlyStats.isRecentField($0.key) }
+        var counted = Pending()
+        counted.hours[HourlyStats.hourKey(date)] = increments
+        if !recent.isEmpty { counted.slots[HourlyStats.slot(date)] = recent }
+        pending.withLock { $0.merge(counted) }
     }
 
     /// Writes what was counted since the last flush in one MULTI/EXEC; on failure the counts
     /// go back to be written next time.
     public func flush(to connection: RedisConnection, keys: KeySpace) async throws {
         let taken = pending.withLock { pending in
-            defer { pending.removeAll() }
+            defer { pending = Pending() }
             return pending
         }
-        let commands = taken.sorted { $0.key < $1.key }.flatMap { HourlyStats.commands(for: $0.value, keys: keys, hour: $0.key) }
+        let commands =
+            taken.hours.sorted { $0.key < $1.key }.flatMap { HourlyStats.commands(for: $0.value, keys: keys, hour: $0.key) }
+            + taken.slots.sorted { $0.key < $1.key }.flatMap { HourlyStats.commands(for: $0.value, keys: keys, slot: $0.key) }
         guard !commands.isEmpty else { return }
         do {
             _ = try await connection.transaction(commands)
         } catch {
-            pending.withLock { pending in
-                for (hour, increments) in taken { pending[hour, default: HourlyStats.Increments()].merge(increments) }
-            }
+            pending.withLock { $0.merge(taken) }
             throw error
         }
     }

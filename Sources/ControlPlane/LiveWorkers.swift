@@ -8,7 +8,9 @@ public struct LiveWorkers: Sendable, Equatable {
     /// Workers whose heartbeat has not expired.
     public var count = 0
     /// The queues at least one of them serves (`tier1`, `fallback`, …).
-    public var queues: Set<String> = []
+    public var queues: Set<String> { Set(workersByQueue.keys) }
+    /// How many of them serve each queue.
+    public var workersByQueue: [String: Int] = [:]
     /// Jobs they hold now, and the most they would hold at once.
     public var inFlight = 0
     public var concurrency = 0
@@ -35,7 +37,7 @@ public struct LiveWorkers: Sendable, Equatable {
                 let queues = object["queues"] as? String
             else { continue }
             count += 1
-            self.queues.formUnion(queues.split(separator: ",").map(String.init))
+            for queue in Set(queues.split(separator: ",").map(String.init)) { workersByQueue[queue, default: 0] += 1 }
             inFlight += object["in_flight"] as? Int ?? 0
             concurrency += object["concurrency"] as? Int ?? 0
         }

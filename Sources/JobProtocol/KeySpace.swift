@@ -73,6 +73,13 @@ public struct KeySpace: Sendable, Equatable {
     /// Lease of the worker that runs `TierGuard` (one per pool).
     public var tierGuardLease: String { "\(prefix):tier_guard:lease" }
     public func stats(hour: String) -> String { "\(prefix):stats:\(hour)" }
+    /// Per-10-second counters (jobs taken, answers, latency histogram per tier), kept an hour:
+    /// what the auto-scale signal reads (`ScaleAdvisor`). `slot` is the Unix time / 10.
+    public func recentStats(slot: Int) -> String { "\(prefix):recent:\(slot)" }
+    /// The auto-scale signal the pool last decided (JSON), which every worker exports.
+    public var scaleSignal: String { "\(prefix):scale" }
+    /// Lease of the worker that decides the auto-scale signal (one per pool).
+    public var scaleLease: String { "\(prefix):scale:lease" }
 
     /// The Redis client name of one of a worker's connections (`CLIENT SETNAME`):
     /// `<prefix>/worker/<role>/<worker-id>`. The reaper reads the ids back from `CLIENT LIST`:

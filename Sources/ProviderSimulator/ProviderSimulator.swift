@@ -29,7 +29,8 @@ import ServiceLifecycle
 ///
 /// Endpoints: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`,
 /// `GET /health`, and for tests `GET /sim/stats`, `POST /sim/outage` (`{"down": true}`: every
-/// other endpoint answers 503 until `{"down": false}`) and `POST /sim/reset` (see
+/// other endpoint answers 503 until `{"down": false}`), `POST /sim/webhook` (a receiver that
+/// keeps what is posted; `GET /sim/webhooks` lists it) and `POST /sim/reset` (see
 /// ``SimulatorStats``, which also counts started and cancelled streams). It runs as a
 /// ServiceLifecycle `Service`, so it can sit in the same `ServiceGroup` as the workers and
 /// shut down with them. With `port: 0` the kernel picks a free port, reported through
@@ -112,6 +113,16 @@ public struct ProviderSimulator: Service {
             stats.setOutage(down)
             context.logger.debug("sim request", metadata: ["endpoint": "/sim/outage", "status": "200"])
             return SimResponse.json(["down": .bool(down)])
+        }
+        // A webhook receiver: keeps what is posted, for tests of the pool's scale webhook.
+        router.post("/sim/webhook") { request, context in
+            let body = try await request.body.collect(upTo: 65_536)
+            stats.recordWebhook(String(decoding: Data(buffer: body), as: UTF8.self))
+            context.logger.debug("sim request", metadata: ["endpoint": "/sim/webhook", "status": "200"])
+            return SimResponse.json(.object([("received", .bool(true))]))
+        }
+        router.get("/sim/webhooks") { _, _ in
+            SimResponse.json(.object([("webhooks", .array(stats.webhooks.map { .string($0) }))]))
         }
         router.post("/sim/reset") { _, context in
             stats.reset()

@@ -84,6 +84,20 @@ public final class SimulatorStats: Sendable {
 
     public func reset() {
         counters.withLock { $0 = Counters() }
+        hooks.withLock { $0.removeAll() }
+    }
+
+    /// Bodies posted to `POST /sim/webhook` (the pool's scale webhook, pointed here by tests),
+    /// oldest first; the last 100 are kept.
+    private let hooks = Mutex<[String]>([])
+
+    public var webhooks: [String] { hooks.withLock { $0 } }
+
+    func recordWebhook(_ body: String) {
+        hooks.withLock { hooks in
+            hooks.append(body)
+            if hooks.count > 100 { hooks.removeFirst(hooks.count - 100) }
+        }
     }
 
     /// Counts one request on `endpoint`.

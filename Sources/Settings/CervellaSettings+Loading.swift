@@ -38,7 +38,8 @@ extension CervellaSettings {
             throw SettingsError(key: source, "TOML syntax error: \(error)")
         }
         let reader = TOMLReader(root: root)
-        try reader.allowOnly(["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "gateway", "tier1", "tier2", "tier3"], in: "")
+        try reader.allowOnly(
+            ["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "gateway", "scaling", "tier1", "tier2", "tier3"], in: "")
 
         if let table = try reader.table("redis") {
             try table.allowOnly(["url", "key_prefix", "reply_ttl_seconds"])
@@ -86,6 +87,15 @@ extension CervellaSettings {
         }
         if let table = try reader.table("gateway") {
             try gateway.apply(table)
+        }
+        if let table = try reader.table("scaling") {
+            try table.allowOnly(["p95_threshold_ms", "window_seconds", "webhook_url", "webhook_interval_seconds"])
+            try table.read("p95_threshold_ms", into: &scaling.p95ThresholdMs)
+            try table.read("window_seconds", into: &scaling.windowSeconds)
+            var url = scaling.webhookURL ?? ""
+            try table.read("webhook_url", into: &url)
+            scaling.webhookURL = url.isEmpty ? nil : url
+            try table.read("webhook_interval_seconds", into: &scaling.webhookIntervalSeconds)
         }
         if let table = try reader.table("budget") {
             try table.allowOnly(["daily_cost_alert_usd", "monthly_budget_usd"])
@@ -176,6 +186,7 @@ extension CervellaSettings {
         try reader.read("DEFAULT_TIER", into: &producer.defaultTier)
         if let phase = reader.string("ROLLOUT_PHASE") { try applyPhase(phase, key: "ROLLOUT_PHASE") }
         try reader.read("POC_VALIDATED", into: &routing.pocValidated)
+        if let url = reader.string("CERVELLA_SCALE_WEBHOOK_URL") { scaling.webhookURL = url }
         try reader.read("DAILY_COST_ALERT_USD", into: &budget.dailyCostAlertUSD)
         try reader.read("MONTHLY_BUDGET_USD", into: &budget.monthlyBudgetUSD)
         try reader.read("TIER_1_PERCENTAGE", into: &routing.tier1Percentage)

@@ -55,6 +55,21 @@ extension CervellaSettings {
         guard (1...86_400).contains(worker.autoRollbackUpSeconds) else {
             throw SettingsError(key: "worker.auto_rollback_up_seconds", "must be 1 to 86400 seconds, got \(worker.autoRollbackUpSeconds)")
         }
+        guard (100...600_000).contains(scaling.p95ThresholdMs) else {
+            throw SettingsError(key: "scaling.p95_threshold_ms", "must be 100 to 600000 ms, got \(scaling.p95ThresholdMs)")
+        }
+        guard (20...3600).contains(scaling.windowSeconds) else {
+            throw SettingsError(key: "scaling.window_seconds", "must be 20 to 3600 seconds, got \(scaling.windowSeconds)")
+        }
+        guard (10...86_400).contains(scaling.webhookIntervalSeconds) else {
+            throw SettingsError(key: "scaling.webhook_interval_seconds", "must be 10 to 86400 seconds, got \(scaling.webhookIntervalSeconds)")
+        }
+        if let url = scaling.webhookURL {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                throw SettingsError(
+                    key: "scaling.webhook_url", "must be an http:// or https:// URL (CERVELLA_SCALE_WEBHOOK_URL overrides it); it is not shown here")
+            }
+        }
         guard worker.heartbeatTTLSeconds <= 86_400 else {
             throw SettingsError(key: "worker.heartbeat_ttl_seconds", "must be at most 86400 seconds, got \(worker.heartbeatTTLSeconds)")
         }

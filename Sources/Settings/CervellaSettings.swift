@@ -97,6 +97,22 @@ public struct CervellaSettings: Sendable, Equatable {
     public var routing = RoutingSettings()
     public var budget = Budget()
     public var gateway = Gateway()
+    public var scaling = Scaling()
+
+    /// The auto-scale signal (report 5.4; `ScaleAdvisor`): when the small tier 1 needs more
+    /// capacity, the pool says so with a gauge, a log line and an optional webhook.
+    public struct Scaling: Sendable, Equatable {
+        /// Tier-1 p95 latency above which the tier counts as overloaded.
+        public var p95ThresholdMs = 2000
+        /// How long the p95 must stay above it (in whole 10 s slots).
+        public var windowSeconds = 300
+        /// POSTed a JSON signal when the pool asks for capacity, again every
+        /// `webhookIntervalSeconds` while it does, and once when it no longer does. Optional;
+        /// may hold a token, so it is never logged. Env: CERVELLA_SCALE_WEBHOOK_URL.
+        public var webhookURL: String?
+        public var webhookIntervalSeconds = 300.0
+        public init() {}
+    }
 
     /// The report's cost alerts.
     public struct Budget: Sendable, Equatable {

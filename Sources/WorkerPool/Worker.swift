@@ -197,6 +197,14 @@ public final class Worker: Service, Sendable {
                     // Health is probed every 5 s: a pass every 2 s (or reaper interval, if longer) is enough.
                     await guardian.run(interval: max(reaperInterval, .seconds(2)), owner: self.id) { self.live.current }
                 }
+                group.addTask {
+                    let webhook = self.settings.scaling.webhookURL.map { ScaleWebhook(url: $0, http: self.http, logger: self.logger) }
+                    let advisor = ScaleAdvisor(connection: self.commands, keys: self.keys, settings: self.settings, logger: self.logger) {
+                        webhook?.send($0)
+                    }
+                    // The signal moves with 10 s slots of statistics: a pass every 2 s is enough.
+                    await advisor.run(interval: max(reaperInterval, .seconds(2)), owner: self.id)
+                }
             }
             if let probation {
                 group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }

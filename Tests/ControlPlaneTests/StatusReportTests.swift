@@ -14,7 +14,7 @@ import Testing
     ) -> StatusReport {
         var workers = LiveWorkers()
         workers.count = 2
-        workers.queues = ["tier1", "fallback"]
+        workers.workersByQueue = ["tier1": 2, "fallback": 1]
         workers.inFlight = 3
         workers.concurrency = 128
         return StatusReport(

@@ -45,6 +45,10 @@ import Testing
         changed.worker.drainTimeoutSeconds = 1
         changed.producer.defaultTier = 3
         changed.producer.jobTimeoutSeconds = 1
+        changed.scaling.p95ThresholdMs = 1
+        changed.scaling.windowSeconds = 1
+        changed.scaling.webhookURL = "http://elsewhere/hook"
+        changed.scaling.webhookIntervalSeconds = 1
         for number in Tier.allCases {
             var tier = changed.tier(number)
             tier.enabled.toggle()
