@@ -35,8 +35,7 @@ final class RedisConnectionLoop {
         self.inbox = inbox
         self.traffic = traffic
         self.reconnectDelay = configuration.reconnectDelay
-        self.watch = SentinelWatch.shared(for: configuration)
-        watch?.register(inbox)
+        self.watch = SentinelWatch.shared(for: configuration, listener: inbox)
     }
 
     /// What ended a wait in `poll`.

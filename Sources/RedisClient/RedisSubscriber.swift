@@ -22,7 +22,7 @@ public final class RedisSubscriber: Sendable {
         let control = SubscriberControl()
         self.configuration = configuration
         self.control = control
-        SentinelWatch.shared(for: configuration)?.register(control)
+        _ = SentinelWatch.shared(for: configuration, listener: control)
         // The loop is created on its thread and never leaves it.
         let thread = Thread {
             SubscriberLoop(

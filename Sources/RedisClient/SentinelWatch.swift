@@ -25,27 +25,50 @@ final class SentinelWatch: Sendable {
 
     private static let watches = Mutex<[String: SentinelWatch]>([:])
 
-    /// The process's watch of the configuration's master, started on first use; nil without
-    /// Sentinels.
-    static func shared(for configuration: RedisConfiguration) -> SentinelWatch? {
+    /// The process's watch of the configuration's master, started on first use, with
+    /// `listener` registered; nil without Sentinels.
+    static func shared(for configuration: RedisConfiguration, listener: any FailoverListener) -> SentinelWatch? {
         guard !configuration.sentinels.isEmpty, let master = configuration.masterName else { return nil }
         let key = configuration.sentinels.map(\.description).joined(separator: ",") + "#" + master
+        // Under the registry's lock: a watch that finds itself unwanted retires under it too,
+        // so a listener never joins a watch that is leaving.
         return watches.withLock { watches in
-            if let watch = watches[key] { return watch }
+            if let watch = watches[key] {
+                watch.register(listener)
+                return watch
+            }
             let watch = SentinelWatch()
+            watch.register(listener)
             watches[key] = watch
-            let thread = Thread { watch.run(configuration: configuration, master: master) }
+            let thread = Thread { watch.run(configuration: configuration, master: master, key: key) }
             thread.name = "redis-sentinel"
             thread.start()
             return watch
         }
     }
 
+    /// Removes this watch from the registry if no listener is left; true when it did.
+    private func retireIfUnwanted(key: String) -> Bool {
+        Self.watches.withLock { watches in
+            guard !isWanted else { return false }
+            watches.removeValue(forKey: key)
+            return true
+        }
+    }
+
     /// Tells `listener` of each switch, for as long as it exists.
-    func register(_ listener: any FailoverListener) {
+    private func register(_ listener: any FailoverListener) {
         listeners.withLock { list in
             list.removeAll { $0.listener == nil }
             list.append(WeakListener(listener: listener))
+        }
+    }
+
+    /// True while a connection or subscriber that registered is still alive.
+    private var isWanted: Bool {
+        listeners.withLock { list in
+            list.removeAll { $0.listener == nil }
+            return !list.isEmpty
         }
     }
 
@@ -54,12 +77,14 @@ final class SentinelWatch: Sendable {
         for entry in listeners.withLock({ $0 }) { entry.listener?.primarySwitched() }
     }
 
-    /// Subscribes to one Sentinel after the other, for the life of the process.
-    private func run(configuration: RedisConfiguration, master: String) {
+    /// Subscribes to one Sentinel after the other, until no connection or subscriber of this
+    /// master is left (checked after a failure: a healthy subscription just waits).
+    private func run(configuration: RedisConfiguration, master: String, key: String) {
         let logger = Logger(label: "cervella.redis")
         var index = 0
         var subscribedBefore = false
-        while true {
+        var failures = 0
+        while !retireIfUnwanted(key: key) {
             let sentinel = configuration.sentinels[index % configuration.sentinels.count]
             index += 1
             do {
@@ -75,6 +100,7 @@ final class SentinelWatch: Sendable {
                 }
                 if subscribedBefore { switched() }
                 subscribedBefore = true
+                failures = 0
                 while true {
                     // "+switch-master" messages: "<master> <old ip> <old port> <new ip> <new port>".
                     let reply = try context.readReply()
@@ -85,8 +111,14 @@ final class SentinelWatch: Sendable {
                     switched()
                 }
             } catch {
-                logger.warning(
-                    "cannot hear failovers from Sentinel \(sentinel); trying the next", metadata: ["cervella.error": "\(error)"])
+                // The first failure of a run of them, then one a minute: Sentinels that stay away
+                // must not fill the log.
+                if failures % 60 == 0 {
+                    logger.warning(
+                        "cannot hear failovers from Sentinel \(sentinel); trying the next",
+                        metadata: ["cervella.error": "\(error)", "cervella.failures": "\(failures + 1)"])
+                }
+                failures += 1
                 Thread.sleep(forTimeInterval: 1)
             }
         }

@@ -162,9 +162,9 @@ extension CervellaSettings {
     public mutating func apply(environment env: [String: String]) throws(SettingsError) {
         let reader = EnvironmentReader(env: env)
         if let sentinels = reader.string("REDIS_SENTINELS") {
-            guard reader.string("REDIS_URL") == nil else {
+            for other in ["REDIS_URL", "REDIS_HOST", "REDIS_PORT"] where reader.string(other) != nil {
                 throw SettingsError(
-                    key: "REDIS_SENTINELS", "is set together with REDIS_URL; set one of them (a Sentinel URL may also go in REDIS_URL)")
+                    key: "REDIS_SENTINELS", "is set together with \(other); set one way to reach Redis (a Sentinel URL may also go in REDIS_URL)")
             }
             let credentials = reader.string("REDIS_PASSWORD").map { ":" + Self.percentEncode($0) + "@" } ?? ""
             let master = Self.percentEncode(reader.string("REDIS_SENTINEL_MASTER") ?? "mymaster")

@@ -55,8 +55,8 @@ import Testing
             #expect(metadata.fallbackReason == "timeout_error")
             #expect(metadata.modelUsed == "claude-sonnet-4-5")
             // The hang is cut at 400 ms; the bound only says the answer did not wait for the job's
-            // 20 s deadline (a loaded 2-core machine once took 12 s end to end, simulator start included).
-            #expect(Date().timeIntervalSince(started) < 18)
+            // 60 s deadline (the whole suite on a 2-core machine once took 18.3 s end to end).
+            #expect(Date().timeIntervalSince(started) < 50)
         }
     }
 

@@ -115,7 +115,7 @@ import Testing
     @Test func aLongCallOfALiveWorkerIsNeverReclaimed() async throws {
         // Heartbeat TTL 5 s, call 7 s: the heartbeat keeps the job with its worker.
         try await withTestPool(workers: 2) { pool in
-            let result = try await pool.ask("Summarize slowly.\n#sim latency_ms=7000", cache: false, timeout: 30)
+            let result = try await pool.ask("Summarize slowly.\n#sim latency_ms=7000", cache: false, timeout: 90)
             #expect(result.ok)
             #expect(pool.simulator.stats.count("/v1/chat/completions") == 1)
         }

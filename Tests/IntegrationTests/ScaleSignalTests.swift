@@ -49,8 +49,10 @@ import Testing
 
     @Test func theSignalStaysQuietUnderFastAnswersFiresWhileP95StaysOverTheLimitAndClears() async throws {
         try await withTestPool(configure: { settings in
+            // A 5 s limit and 7 s answers: the whole suite, run at once on two cores, has made
+            // 100 ms answers take 2 to 5 s, which must not count as over.
             settings.scaling.windowSeconds = 20
-            settings.scaling.p95ThresholdMs = 2000
+            settings.scaling.p95ThresholdMs = 5000
             settings.scaling.webhookIntervalSeconds = 10
             // The pool's simulator (every tier's endpoint) also receives the webhook.
             settings.scaling.webhookURL = settings.tier(.tier1).endpoints[0] + "/sim/webhook"
@@ -69,15 +71,15 @@ import Testing
             }
             fast.cancel()
             await fast.value
-            #expect(decisions > 10)
+            #expect(decisions > 5)  // one a second if it keeps up; a loaded run made 9
             #expect(webhooks(pool).isEmpty)
 
-            // Over the limit: every answer takes 2.5 s, so each 10 s slot's p95 is past 2000 ms.
-            let slow = load(pool, latencyMs: 2500, concurrency: 4)
+            // Over the limit: every answer takes 7 s, so each 10 s slot's p95 is past 5000 ms.
+            let slow = load(pool, latencyMs: 7000, concurrency: 4)
             let stored = try #require(try await waitUntilWanted(pool, seconds: 60), "no signal within 60 s of slow answers")
             #expect(stored["wanted"] as? Bool == true)
             #expect((stored["reasons"] as? [String])?.contains("latency") == true)
-            #expect(stored["p95_ms"] as? Int == 5000)  // the 2000–5000 ms bucket's bound
+            #expect(stored["p95_ms"] as? Int == 10000)  // the 5000–10000 ms bucket's bound
             #expect(stored["gpu_hosts"] as? Int == 1)
             #expect((stored["needed_gpu_hosts"] as? Int ?? 0) >= 2)
             #expect((stored["needed_workers"] as? Int ?? 0) > (stored["workers"] as? Int ?? 0))

@@ -59,7 +59,11 @@ struct EndpointHealthTests {
         // The primary answers every call with an injected 5xx (503 vLLM, 529 Anthropic).
         try await withSimulators([.init(port: 0, errorRate: 1), .init(port: 0)]) { simulators, http in
             let (primary, backup) = (simulators[0], simulators[1])
-            let provider = Self.provider(kind, [primary.baseURL, backup.baseURL], http: http)
+            // A cool-down the eight calls cannot outlast, however loaded the machine (the whole
+            // suite once took over 10 s for them): this test is about skipping, not about when
+            // the trial comes.
+            let health = EndpointHealth(endpoints: [primary.baseURL, backup.baseURL], coolDown: .seconds(300))
+            let provider = Self.provider(kind, [primary.baseURL, backup.baseURL], http: http, health: health)
             for call in 1...8 {
                 let response = try await provider.complete(Fixture.request("Hello \(call)"))
                 #expect(!response.text.isEmpty)

@@ -24,11 +24,14 @@ import Testing
         #expect(try applying(environment: ["REDIS_SENTINELS": "s1"]).redis.url == "redis-sentinel://s1/0#mymaster")
     }
 
-    @Test func redisSentinelsAndRedisURLTogetherAreRefused() {
+    @Test func redisSentinelsAndRedisURLTogetherAreRefused() throws {
         let error = #expect(throws: SettingsError.self) {
             try applying(environment: ["REDIS_SENTINELS": "s1:26379", "REDIS_URL": "redis://a:1/0"])
         }
         #expect(error?.key == "REDIS_SENTINELS")
+        #expect(throws: SettingsError.self) { try applying(environment: ["REDIS_SENTINELS": "s1:26379", "REDIS_HOST": "redis"]) }
+        // An empty variable is no setting (compose's way to clear one).
+        #expect(try applying(environment: ["REDIS_SENTINELS": "s1", "REDIS_HOST": ""]).redis.url == "redis-sentinel://s1/0#mymaster")
     }
 
     @Test func redisHostAndPortBuildTheURL() throws {
