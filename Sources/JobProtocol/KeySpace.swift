@@ -78,6 +78,9 @@ public struct KeySpace: Sendable, Equatable {
     public func recentStats(slot: Int) -> String { "\(prefix):recent:\(slot)" }
     /// The auto-scale signal the pool last decided (JSON), which every worker exports.
     public var scaleSignal: String { "\(prefix):scale" }
+    /// `<replid> <unix seconds>`: the Redis primary's replication id and when the pool first
+    /// saw it; a new id after a failover restarts the reaper's settling time.
+    public var primarySeen: String { "\(prefix):primary" }
     /// Lease of the worker that decides the auto-scale signal (one per pool).
     public var scaleLease: String { "\(prefix):scale:lease" }
 

@@ -1,7 +1,6 @@
 import Foundation
 import JobProtocol
 import RedisClient
-import Synchronization
 
 /// How the reaper tells a dead worker from a live one.
 ///
@@ -16,8 +15,8 @@ import Synchronization
 /// milliseconds), and Redis must have been up for `settlingSeconds`, since after a Redis
 /// restart every worker is briefly without connections. The same holds after a Sentinel
 /// failover, on a primary whose uptime says nothing about when it became the primary: its
-/// replication id is new, and connections are judged only `settlingSeconds` after this reaper
-/// first saw that id (`PrimaryWatch`). A paused process keeps its
+/// replication id is new, and connections are judged only `settlingSeconds` after the pool
+/// first saw that id (`secondsSincePrimarySeen`). A paused process keeps its
 /// sockets, so it is judged by its heartbeat, as before. Workers from before this rule (no
 /// `named_connections` in their heartbeat) are judged by their heartbeat only.
 extension Reaper {
@@ -57,6 +56,7 @@ extension Reaper {
     private func disconnected(among owners: Set<String>) async throws -> Set<String>? {
         let replies = try? await writer.connection.pipeline([
             RedisCommand("CLIENT", "LIST"), RedisCommand("INFO", "server"), RedisCommand("INFO", "replication"),
+            RedisCommand("GET", RedisArgument(keys.primarySeen)),
         ])
         guard let replies, let listing = replies[0].string, let info = replies[1].string, let replication = replies[2].string else { return nil }
         // After a Redis restart or a failover every worker is without connections until it
@@ -64,7 +64,7 @@ extension Reaper {
         // up, and the primary, for longer.
         guard let uptime = Self.info("uptime_in_seconds", in: info).flatMap({ Int($0) }), uptime >= Self.settlingSeconds,
             let primary = Self.info("master_replid", in: replication),
-            primaryWatch.secondsSince(primary: String(primary)) >= Double(Self.settlingSeconds)
+            try await secondsSincePrimarySeen(String(primary), record: replies[3].string, uptime: uptime) >= Double(Self.settlingSeconds)
         else { return nil }
         var connected: Set<String> = []
         for line in listing.split(separator: "\n") {
@@ -72,6 +72,25 @@ extension Reaper {
             connected.insert(owner)
         }
         return owners.subtracting(connected)
+    }
+
+    /// Seconds since the pool first saw `primary` (its replication id), from the pool-wide
+    /// record `<replid> <unix seconds>` in `KeySpace.primarySeen`, which replicates with the
+    /// rest: a promoted replica still holds the old primary's id there, so a new id means a
+    /// failover just happened, and the record restarts at 0. Without a record (a new
+    /// deployment, or a Redis that lost its data) there was no failover to wait for: the
+    /// server's uptime stands for it. Shared, so that a worker started later does not wait
+    /// the settling time again.
+    func secondsSincePrimarySeen(_ primary: String, record: String?, uptime: Int, now: Date = Date()) async throws -> Double {
+        let stamp = now.timeIntervalSince1970
+        if let parts = record?.split(separator: " "), parts.count == 2, parts[0] == Substring(primary),
+            let since = Double(parts[1]), since.isFinite, since > 0, since <= stamp
+        {
+            return stamp - since
+        }
+        let elapsed = record == nil ? Double(min(max(uptime, 0), 86_400 * 365)) : 0
+        try await writer.connection.send("SET", RedisArgument(keys.primarySeen), RedisArgument("\(primary) \(stamp - elapsed)"))
+        return elapsed
     }
 
     /// The value of `field:value` in an INFO reply.
@@ -91,24 +110,5 @@ extension Reaper {
         let marker = Array(#""named_connections":true"#.utf8)
         guard heartbeat.count >= marker.count else { return false }
         return (0...(heartbeat.count - marker.count)).contains { heartbeat[$0..<($0 + marker.count)].elementsEqual(marker) }
-    }
-}
-
-/// When this reaper first saw the primary's replication id (`master_replid`, new on every
-/// promotion): the time a failover happened, as far as the reaper can tell.
-final class PrimaryWatch: Sendable {
-    private let seen = Mutex<(primary: String, at: ContinuousClock.Instant)?>(nil)
-
-    /// Seconds since `primary` was first seen; 0 the first time and after a change.
-    func secondsSince(primary: String) -> Double {
-        seen.withLock { seen in
-            let now = ContinuousClock.now
-            guard let previous = seen, previous.primary == primary else {
-                seen = (primary, now)
-                return 0
-            }
-            let (seconds, attoseconds) = (now - previous.at).components
-            return Double(seconds) + Double(attoseconds) / 1e18
-        }
     }
 }

@@ -21,8 +21,6 @@ import Settings
 struct Reaper: Sendable {
     /// The live worker's writer: its connection, and the commit path for retired jobs.
     let writer: CommitWriter
-    /// When the current primary was first seen (`Reaper+Liveness.swift`).
-    let primaryWatch = PrimaryWatch()
     /// Recoveries after which a job is declared poison.
     static let maxRecoveries = 3
 
