@@ -9,28 +9,13 @@ pages, and compares the names found there with the `cervella_*` names in the fil
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, deadline=60):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except Exception:
-            time.sleep(0.2)
-    sys.exit(f"check-ops: {url} did not answer within {deadline} s")
+from scriptlib import ScriptFailure, free_port, wait_http  # noqa: E402 (scripts/ is on sys.path)
 
 
 def exported_names(text):
@@ -60,8 +45,11 @@ def main():
         subprocess.Popen([binary, "gateway", "--port", str(gateway_port)], **quiet),
     ]
     try:
-        wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
-        wait_http(f"http://127.0.0.1:{worker_port}/metrics")
+        try:
+            wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
+            wait_http(f"http://127.0.0.1:{worker_port}/metrics")
+        except ScriptFailure as error:
+            sys.exit(f"check-ops: {error}")
         tag = str(time.time())
         for message in [f"Summarize {tag}.", f"Summarize {tag}.", f"#sim openai logprob=-2.5\nSummarize {tag}, unsure."]:
             request = urllib.request.Request(

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,25 +33,7 @@ ADMIN_KEY = "status-page-admin-key"
 CHROMIUM = os.environ.get("CERVELLA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, deadline=60):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
-        except Exception:
-            time.sleep(0.2)
-    raise Failure(f"{url} did not answer within {deadline} s")
+from scriptlib import ScriptFailure as Failure, free_port, wait_http  # noqa: E402 (scripts/ is on sys.path)
 
 
 def get_json(url, key):

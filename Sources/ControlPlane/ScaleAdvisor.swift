@@ -244,8 +244,11 @@ public struct ScaleAdvisor: Sendable {
         reply.hashFields.compactMapValues { Double($0) }.filter { $0.value.isFinite }
     }
 
+    /// The stored signal as an object; nil for anything else. Bounded in size and, through the
+    /// project's own parser (64 levels at most), in depth before Foundation reads it: the key
+    /// can be written by anyone with access to Redis.
     static func object(_ bytes: [UInt8]?) -> [String: Any]? {
-        guard let bytes, bytes.count <= 65_536 else { return nil }
+        guard let bytes, bytes.count <= 65_536, JSONValue.parse(bytes) != nil else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
     }
 
@@ -258,9 +261,8 @@ public struct ScaleAdvisor: Sendable {
     /// A time field (`deadline_at`, `created_at`) of a queued job, read without trusting it: a
     /// finite positive number of Unix seconds, or nil.
     static func time(_ field: String, of payload: [UInt8]?) -> Double? {
-        guard let payload, let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
-            let time = object[field] as? Double, time.isFinite, time > 0, time < 1e12
-        else { return nil }
+        // The project's own parser: bounded nesting, whatever was pushed to the queue.
+        guard let payload, let time = JSONValue.parse(payload)?[field]?.doubleValue, time.isFinite, time > 0, time < 1e12 else { return nil }
         return time
     }
 }

@@ -68,7 +68,9 @@ import Testing
             }
         }
 
-        var url: String { "redis-sentinel://127.0.0.1:\(sentinel)/0#\(SentinelFailoverTests.master)" }
+        /// A replica acknowledgement may take a while on a loaded machine (100 ms, the default,
+        /// once did not suffice in CI): this test is about following the primary.
+        var url: String { "redis-sentinel://127.0.0.1:\(sentinel)/0?replica_ack_timeout_ms=10000#\(SentinelFailoverTests.master)" }
     }
 
     static func eventually(_ what: String, within seconds: Int = 30, _ condition: () async throws -> Bool) async throws {

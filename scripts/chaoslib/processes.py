@@ -6,7 +6,6 @@ to kill whatever the driver could not stop itself.
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -15,15 +14,10 @@ import urllib.request
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from scriptlib import free_port  # scripts/, the driver's folder, is on sys.path
 
 from .common import wait_until
 from .settings import CONCURRENCY, FALLBACK_TIMEOUT_MS, WORKERS
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Processes:
