@@ -93,24 +93,51 @@ public struct ConfidenceScorer: Sendable {
 
     /// The report's heuristic (3.3, method 2), with the same weights.
     public static func heuristic(_ answer: String, expectedFormat: String?) -> Double {
+        heuristicSignals(answer, expectedFormat: expectedFormat).score
+    }
+
+    /// The heuristic's signals, by name, as a labelled outcome records them.
+    public enum HeuristicSignal: String, Sendable, CaseIterable {
+        case empty, short, evasive
+        case formatMiss = "format_miss"
+        case aiMarker = "ai_marker"
+    }
+
+    /// The heuristic's score and the signals that lowered it.
+    public static func heuristicSignals(_ answer: String, expectedFormat: String?) -> (score: Double, signals: [HeuristicSignal]) {
         let text = answer.trimmedWhitespace
-        if text.isEmpty { return 0 }
+        if text.isEmpty { return (0, [.empty]) }
         // Models often write the typographic apostrophe (don’t); the phrase lists use ASCII.
         let lower = text.lowercased()
         var score = 1.0
-        if text.count < 50 { score *= 0.7 }
+        var signals: [HeuristicSignal] = []
+        if text.count < 50 {
+            score *= 0.7
+            signals.append(.short)
+        }
         let scalars = lower.unicodeScalars.map { $0 == "\u{2019}" ? "'" : $0 }
-        if evasiveScalars.contains(where: { containsPhrase(scalars, $0) }) { score *= 0.6 }
+        if evasiveScalars.contains(where: { containsPhrase(scalars, $0) }) {
+            score *= 0.6
+            signals.append(.evasive)
+        }
+        let formatWeight: Double
         switch expectedFormat?.lowercased() {
         case "markdown"?:
-            if !text.hasPrefix("#") { score *= 0.8 }
+            formatWeight = text.hasPrefix("#") ? 1 : 0.8
         case "json"?:
-            if (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) == nil { score *= 0.5 }
+            formatWeight = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) == nil ? 0.5 : 1
         default:
-            break
+            formatWeight = 1
         }
-        if hallucinationScalars.contains(where: { find(scalars, $0, wholeWord: false) }) { score *= 0.4 }
-        return max(0, min(1, score))
+        if formatWeight < 1 {
+            score *= formatWeight
+            signals.append(.formatMiss)
+        }
+        if hallucinationScalars.contains(where: { find(scalars, $0, wholeWord: false) }) {
+            score *= 0.4
+            signals.append(.aiMarker)
+        }
+        return (max(0, min(1, score)), signals)
     }
 
     private static let evasiveScalars = evasivePhrases.map { Array($0.unicodeScalars) }
