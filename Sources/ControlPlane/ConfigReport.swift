@@ -17,13 +17,28 @@ public enum ConfigReport {
                     "confidence_threshold": tier.confidenceThreshold, "api_key_set": tier.apiKey != nil,
                 ] as [String: Any]
         }
+        var calibration: [String: Any] = [:]
+        for (key, entry) in flags.calibration.entries {
+            var fields: [String: Any] = [
+                "signal": entry.signal.rawValue, "threshold": entry.threshold, "calibrated_threshold": entry.calibrated(entry.threshold),
+                "map_points": entry.map.count,
+            ]
+            if let target = entry.targetFallbackRate { fields["target_fallback_rate"] = target }
+            calibration[key] = fields
+        }
+        var shownOverrides = overrides
+        if overrides["calibration"] != nil {
+            shownOverrides["calibration"] = "(\(flags.calibration.entries.count) entries: see calibration)"
+        }
         return [
             "poc_validated": flags.pocValidated,
+            "calibration": calibration,
+            "calibration_source": overrides["calibration"] != nil ? "live" : settings.routing.calibration.isEmpty ? "none" : "file",
             "tiers": tiers,
             "classifier_mode": "rule_based",
             "fallback_enabled": flags.fallbackEnabled,
             "rollout": ["tier1_percentage": flags.tier1Percentage, "tier2_percentage": flags.tier2Percentage],
-            "live_overrides": overrides,
+            "live_overrides": shownOverrides,
             "live_override_problems": problems,
         ]
     }

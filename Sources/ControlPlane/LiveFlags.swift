@@ -1,5 +1,6 @@
 import JobProtocol
 import Settings
+import Synchronization
 
 /// The switches an operator can flip at run time, without a restart (report 4.2 and 7):
 /// tier enables, rollout percentages, the fallback, and whether the POC is validated.
@@ -12,6 +13,9 @@ public struct LiveFlags: Sendable, Equatable {
     public var tier2Percentage: Double
     public var fallbackEnabled: Bool
     public var pocValidated: Bool
+    /// Per task type confidence signals, maps and thresholds (`cervella calibrate`); the hash's
+    /// `calibration` field (a JSON table) replaces the file's `[calibration]` whole.
+    public var calibration: CalibrationTable
 
     public init(settings: CervellaSettings) {
         tierEnabled = Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, settings.tier($0).enabled) })
@@ -19,6 +23,7 @@ public struct LiveFlags: Sendable, Equatable {
         tier2Percentage = settings.routing.tier2Percentage
         fallbackEnabled = settings.fallback.enabled
         pocValidated = settings.routing.pocValidated
+        calibration = settings.routing.calibration
     }
 
     public func isEnabled(_ tier: Tier) -> Bool { tierEnabled[tier] ?? true }
@@ -26,7 +31,7 @@ public struct LiveFlags: Sendable, Equatable {
     /// The hash fields an operator may set, and what they mean.
     public static let fields = [
         "tier1_enabled", "tier2_enabled", "tier3_enabled", "tier1_percentage", "tier2_percentage",
-        "fallback_enabled", "poc_validated",
+        "fallback_enabled", "poc_validated", "calibration",
     ]
 
     /// These flags with the hash's fields applied; unknown or unreadable fields are skipped
@@ -52,6 +57,11 @@ public struct LiveFlags: Sendable, Equatable {
             case "poc_validated":
                 guard let validated = Self.bool(value) else { problems.append("\(field)=\(value) is not a boolean"); continue }
                 flags.pocValidated = validated
+            case "calibration":
+                switch Self.parsedCalibration(value) {
+                case .success(let table): flags.calibration = table
+                case .failure(let error): problems.append("\(error.key): \(error.message)")
+                }
             case "updated_at", "updated_by", "reason":
                 continue
             default:
@@ -59,6 +69,17 @@ public struct LiveFlags: Sendable, Equatable {
             }
         }
         return (flags, problems)
+    }
+
+    /// The last calibration text parsed and what it gave: the hash is re-read four times a
+    /// second, and the table (up to 256 KiB of JSON) changes only when calibrate applies one.
+    private static let lastCalibration = Mutex<(text: String, table: Result<CalibrationTable, SettingsError>)?>(nil)
+
+    static func parsedCalibration(_ text: String) -> Result<CalibrationTable, SettingsError> {
+        if let cached = lastCalibration.withLock({ $0 }), cached.text == text { return cached.table }
+        let table = Result { () throws(SettingsError) in try CalibrationTable.parse(json: text) }
+        lastCalibration.withLock { $0 = (text, table) }
+        return table
     }
 
     public static func bool(_ text: String) -> Bool? {

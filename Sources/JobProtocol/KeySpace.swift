@@ -81,6 +81,9 @@ public struct KeySpace: Sendable, Equatable {
     /// `<replid> <unix seconds>`: the Redis primary's replication id and when the pool first
     /// saw it; a new id after a failover restarts the reaper's settling time.
     public var primarySeen: String { "\(prefix):primary" }
+    /// Stream of labelled outcomes (field `o`: one `LabelledOutcome` JSON line) from the shadow
+    /// sampler and user feedback, capped in length; what `cervella calibrate --from-redis` reads.
+    public var outcomes: String { "\(prefix):outcomes" }
     /// Lease of the worker that decides the auto-scale signal (one per pool).
     public var scaleLease: String { "\(prefix):scale:lease" }
 

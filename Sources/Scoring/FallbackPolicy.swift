@@ -24,8 +24,12 @@ public struct FallbackPolicy: Sendable {
     /// `hasToolCalls`: the answer is a set of tool calls (its text may be empty);
     /// `structureProblem`: why it does not hold the structure the job asked for
     /// (`StructuredAnswer`), checked after latency and before confidence.
+    ///
+    /// `lowConfidence`: a calibrated gate's own verdict on the confidence (its threshold is on
+    /// the raw signal, `CalibrationTable.Entry`); nil compares `confidence` to the threshold.
     public func decide(
-        answer: String?, confidence: Double?, latencyMs: Int, errorReason: String?, hasToolCalls: Bool = false, structureProblem: String? = nil
+        answer: String?, confidence: Double?, latencyMs: Int, errorReason: String?, hasToolCalls: Bool = false, structureProblem: String? = nil,
+        lowConfidence: Bool? = nil
     ) -> Decision {
         if let errorReason { return .fallback(reason: errorReason) }
         if latencyMs > latencyLimitMs { return .fallback(reason: "latency_timeout") }
@@ -33,7 +37,7 @@ public struct FallbackPolicy: Sendable {
             return .fallback(reason: "empty_response")
         }
         if let structureProblem { return .fallback(reason: structureProblem) }
-        if let confidence, confidence < confidenceThreshold {
+        if let confidence, lowConfidence ?? (confidence < confidenceThreshold) {
             return .fallback(reason: "low_confidence_\(String(format: "%.2f", confidence))")
         }
         return .accept

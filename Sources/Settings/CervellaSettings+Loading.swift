@@ -39,7 +39,11 @@ extension CervellaSettings {
         }
         let reader = TOMLReader(root: root)
         try reader.allowOnly(
-            ["redis", "cache", "fallback", "worker", "producer", "routing", "budget", "gateway", "scaling", "tier1", "tier2", "tier3"], in: "")
+            [
+                "redis", "cache", "fallback", "worker", "producer", "routing", "calibration", "budget", "gateway", "scaling", "tier1", "tier2",
+                "tier3",
+            ],
+            in: "")
 
         if let table = try reader.table("redis") {
             try table.allowOnly(["url", "key_prefix", "reply_ttl_seconds"])
@@ -116,6 +120,11 @@ extension CervellaSettings {
             try table.read("poc_validated", into: &routing.pocValidated)
             try table.read("tier1_percentage", into: &routing.tier1Percentage)
             try table.read("tier2_percentage", into: &routing.tier2Percentage)
+        }
+        if let table = try reader.table("calibration") {
+            // `cervella calibrate --write` writes one inline table per "<tier>/<task type>" key;
+            // the checks are the live table's, on the same JSON.
+            routing.calibration = try CalibrationTable.parse(json: table.root.convert(to: .json))
         }
         for number in Tier.allCases {
             guard let table = try reader.table("tier\(number)") else { continue }

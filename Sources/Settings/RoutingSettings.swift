@@ -25,6 +25,9 @@ public struct RoutingSettings: Sendable, Equatable {
     public var tier1Percentage = 100.0
     /// The same for tier 2.
     public var tier2Percentage = 100.0
+    /// Per task type signals, maps and thresholds, from `[calibration]` (written by `cervella
+    /// calibrate --write`); the `calibration` field of `cervella:config` replaces it live.
+    public var calibration = CalibrationTable()
 
     public init() {}
 

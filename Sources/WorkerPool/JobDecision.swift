@@ -130,21 +130,15 @@ enum JobDecision {
             return JobCommit(
                 outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
         }
-        let scorer = ConfidenceScorer(method: tierSettings.confidenceMethod, aggregate: tierSettings.logprobAggregate)
         let hasToolCalls = !(response?.toolCalls?.isEmpty ?? true)
-        let confidence = response.flatMap {
-            hasToolCalls
-                ? scorer.scoreToolCalls(tokenLogprobs: $0.tokenLogprobs, selfEvaluation: call.selfEvaluation)
-                : scorer.score(
-                    answer: $0.text, tokenLogprobs: $0.tokenLogprobs, expectedFormat: job.params.expectedFormat,
-                    selfEvaluation: call.selfEvaluation)
-        }.map { ($0 * 1000).rounded() / 1000 }
+        let gate = Gate(job: job, route: route, call: call, tierSettings: tierSettings, calibration: context.flags.calibration)
+        let confidence = gate.confidence
         let structureProblem = response.flatMap { StructuredAnswer.problem(text: $0.text, toolCalls: $0.toolCalls, params: job.params) }
 
         let verdict = Verdict.decide(
             Verdict.Inputs(
                 smallTier: route.smallTier, answer: response?.text, hasToolCalls: hasToolCalls, structureProblem: structureProblem,
-                confidence: confidence, latencyMs: call.latencyMs, errorReason: call.error?.fallbackReason,
+                confidence: confidence, lowConfidence: gate.low, latencyMs: call.latencyMs, errorReason: call.error?.fallbackReason,
                 policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
                 fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback && !call.released
             ))
@@ -196,5 +190,60 @@ enum JobDecision {
                 finishReason: response.finishReason),
             cacheKey: cacheable ? context.cacheKey : nil,
             stats: route.handled + [answered])
+    }
+
+    /// A small-tier answer's confidence and the gate's verdict on it.
+    ///
+    /// By default the tier's `confidence_method` scores the answer and `confidence_threshold`
+    /// judges it. When the calibration table (`cervella calibrate`, live in `cervella:config`)
+    /// has an entry for the job's tier and task type, and the method is one calibration serves
+    /// (`auto`, `logprobs`, `heuristic`), the entry's signal is read, its map makes it the
+    /// probability that the answer is good (the confidence reported), and its threshold on the
+    /// raw signal decides. An answer the entry's signal cannot read (no logprobs came back), or
+    /// one that is a set of tool calls, keeps the tier's own gate.
+    struct Gate: Sendable, Equatable {
+        var confidence: Double?
+        /// The calibrated gate's verdict; nil when the tier's threshold decides.
+        var low: Bool?
+        var taskType: String
+        var signal: ConfidenceSignal?
+        var features: ConfidenceFeatures?
+
+        init(job: Job, route: Route, call: Call, tierSettings: TierSettings, calibration: CalibrationTable) {
+            taskType = JobDecision.taskType(of: job)
+            guard let response = call.response else { return }
+            let hasToolCalls = !(response.toolCalls?.isEmpty ?? true)
+            let method = tierSettings.confidenceMethod
+            if route.smallTier, !hasToolCalls, [.auto, .logprobs, .heuristic].contains(method),
+                let entry = calibration.entry(tier: route.tier.number, taskType: taskType)
+            {
+                let features = ConfidenceFeatures(
+                    answer: response.text, tokenLogprobs: response.tokenLogprobs, expectedFormat: job.params.expectedFormat)
+                self.features = features
+                if let raw = features.value(entry.signal) {
+                    confidence = Self.rounded(entry.calibrated(raw))
+                    low = raw < entry.threshold
+                    signal = entry.signal
+                    return
+                }
+            }
+            let scorer = ConfidenceScorer(method: method, aggregate: tierSettings.logprobAggregate)
+            let score =
+                hasToolCalls
+                ? scorer.scoreToolCalls(tokenLogprobs: response.tokenLogprobs, selfEvaluation: call.selfEvaluation)
+                : scorer.score(
+                    answer: response.text, tokenLogprobs: response.tokenLogprobs, expectedFormat: job.params.expectedFormat,
+                    selfEvaluation: call.selfEvaluation)
+            confidence = score.map(Self.rounded)
+        }
+
+        static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+    }
+
+    /// The job's task type for calibration and the metrics: its `metadata.task_type` tag when
+    /// that is a valid name, else the reason it was routed for.
+    static func taskType(of job: Job) -> String {
+        if let tag = job.metadata["task_type"]?.stringValue, tag != "*", CalibrationTable.isValidTaskType(tag) { return tag }
+        return job.route?.reason ?? "unrouted"
     }
 }

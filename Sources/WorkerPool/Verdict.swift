@@ -26,6 +26,8 @@ enum Verdict: Equatable, Sendable {
         /// Why the answer does not hold the structure the job asked for (`StructuredAnswer`).
         var structureProblem: String?
         var confidence: Double?
+        /// A calibrated gate's verdict on the confidence; nil: the policy's threshold decides.
+        var lowConfidence: Bool? = nil
         var latencyMs: Int
         /// The provider error's fallback reason (`timeout_error`, `error_http_5xx`, …).
         var errorReason: String?
@@ -41,7 +43,7 @@ enum Verdict: Equatable, Sendable {
         if inputs.smallTier,
             case .fallback(let reason) = inputs.policy.decide(
                 answer: inputs.answer, confidence: inputs.confidence, latencyMs: inputs.latencyMs, errorReason: inputs.errorReason,
-                hasToolCalls: inputs.hasToolCalls, structureProblem: inputs.structureProblem)
+                hasToolCalls: inputs.hasToolCalls, structureProblem: inputs.structureProblem, lowConfidence: inputs.lowConfidence)
         {
             if inputs.fallbackEnabled && inputs.jobAllowsFallback { return .fallBack(reason: reason) }
             suppressed = reason

@@ -49,8 +49,20 @@ import Testing
 
     @Test func everyDocumentedFieldIsUnderstood() {
         for field in LiveFlags.fields {
-            let value = field.hasSuffix("percentage") ? "50" : "true"
+            let value = field.hasSuffix("percentage") ? "50" : field == "calibration" ? #"{"1/*":{"signal":"tail","threshold":0.4}}"# : "true"
             #expect(Self.base.applying([field: value]).problems.isEmpty, "\(field)")
         }
+    }
+
+    @Test func calibrationReplacesTheFilesTableAndABadOneIsReported() {
+        let table = #"{"1/summary":{"signal":"p10","threshold":0.4,"map":[[0.2,0.1],[0.8,0.9]],"target_fallback_rate":0.2}}"#
+        let applied = Self.base.applying(["calibration": table])
+        #expect(applied.problems.isEmpty)
+        #expect(applied.flags.calibration.entry(tier: 1, taskType: "summary")?.signal == .p10)
+        // The same text twice gives the same table (the parse is memoised).
+        #expect(Self.base.applying(["calibration": table]).flags == applied.flags)
+        let bad = Self.base.applying(["calibration": #"{"1/summary":{"signal":"p10"}}"#])
+        #expect(bad.problems == [#"calibration."1/summary".threshold: must be a number in 0...1"#])
+        #expect(bad.flags.calibration == Self.base.calibration)
     }
 }
