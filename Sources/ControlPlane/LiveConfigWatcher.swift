@@ -1,6 +1,7 @@
 import Foundation
 import JobProtocol
 import Logging
+import Metrics
 import RedisClient
 import Settings
 import Synchronization
@@ -24,6 +25,20 @@ public final class LiveConfigWatcher: Sendable {
         self.interval = interval
         self.logger = logger
         self.state = Mutex((LiveFlags(settings: settings), []))
+        Self.exportTargets(old: CalibrationTable(), new: settings.routing.calibration)
+    }
+
+    /// `cervella_fallback_target{tier,task_type}`: each calibration entry's target fallback
+    /// rate, beside the gate's decisions, so a dashboard can draw the realised rate against it.
+    /// An entry that is gone (or has no target) reads NaN.
+    static func exportTargets(old: CalibrationTable, new: CalibrationTable) {
+        for key in Set(old.entries.keys).union(new.entries.keys) {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let target = new.entries[key]?.targetFallbackRate
+            guard target != nil || old.entries[key]?.targetFallbackRate != nil else { continue }
+            Gauge(label: "cervella_fallback_target", dimensions: [("tier", parts[0]), ("task_type", parts[1])]).record(target ?? .nan)
+        }
     }
 
     public var current: LiveFlags { state.withLock { $0.flags } }
@@ -35,6 +50,10 @@ public final class LiveConfigWatcher: Sendable {
         let (previous, previousProblems) = state.withLock { state in
             defer { state = (flags, problems) }
             return state
+        }
+        if previous.calibration != flags.calibration {
+            Self.exportTargets(old: previous.calibration, new: flags.calibration)
+            logger.notice("calibration changed", metadata: ["cervella.calibration_entries": "\(flags.calibration.entries.count)"])
         }
         if previous != flags {
             logger.notice(

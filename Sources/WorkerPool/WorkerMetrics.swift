@@ -4,6 +4,7 @@ import JobProtocol
 import Metrics
 import Providers
 import Settings
+import Synchronization
 
 /// The worker's Prometheus metrics, read off each committed job: one mapping from outcome to
 /// series, so the figures cannot disagree with the results. Labels stay low-cardinality:
@@ -31,7 +32,11 @@ enum WorkerMetrics {
                     .increment()
             }
             if let confidence = metadata.confidence {
-                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(tier)")], aggregate: true).record(confidence)
+                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(tier)"), ("task_type", taskTypeLabel(job))], aggregate: true)
+                    .record(confidence)
+            }
+            if tier.isSmall {
+                gate(tier: tier.number, job: job, decision: "accepted")
             }
             Counter(label: "cervella_tokens_total", dimensions: [("model", model), ("direction", "input")]).increment(by: metadata.tokensInput)
             Counter(label: "cervella_tokens_total", dimensions: [("model", model), ("direction", "output")]).increment(by: metadata.tokensOutput)
@@ -44,8 +49,10 @@ enum WorkerMetrics {
             Counter(label: "cervella_requests_total", dimensions: [("tier", "\(origin.tier)"), ("model", origin.model), ("outcome", "fallback")])
                 .increment()
             Counter(label: "cervella_fallbacks_total", dimensions: [("tier", "\(origin.tier)"), ("reason", reason)]).increment()
+            gate(tier: origin.tier, job: job, decision: reason == "low_confidence" ? "low_confidence" : "other_fallback")
             if let confidence = origin.confidence {
-                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(origin.tier)")], aggregate: true).record(confidence)
+                Recorder(label: "cervella_confidence", dimensions: [("tier", "\(origin.tier)"), ("task_type", taskTypeLabel(job))], aggregate: true)
+                    .record(confidence)
             }
             FloatingPointCounter(label: "cervella_cost_usd_total", dimensions: [("model", origin.model)]).increment(by: origin.costUSD ?? 0)
         case .dead:
@@ -54,6 +61,28 @@ enum WorkerMetrics {
                 dimensions: [("tier", "\(queue.servingTier)"), ("model", settings.tier(queue.servingTier).model), ("outcome", "dead")]
             ).increment()
         }
+    }
+
+    /// Task types seen as labels by this process: routing reasons are a short fixed list, but
+    /// `metadata.task_type` tags come from users, so past `maxTaskTypeLabels` they read `other`.
+    private static let taskTypeLabels = Mutex<Set<String>>([])
+    static let maxTaskTypeLabels = 64
+
+    static func taskTypeLabel(_ job: Job) -> String {
+        let name = JobDecision.taskType(of: job)
+        return taskTypeLabels.withLock { seen in
+            if seen.contains(name) { return name }
+            guard seen.count < maxTaskTypeLabels else { return "other" }
+            seen.insert(name)
+            return name
+        }
+    }
+
+    /// The gate's decisions on small-model answers per task type: with the calibration's
+    /// `cervella_fallback_target`, the fallback rate against its target (docs/ROUTING.md).
+    static func gate(tier: Int, job: Job, decision: String) {
+        Counter(label: "cervella_gate_decisions_total", dimensions: [("tier", "\(tier)"), ("task_type", taskTypeLabel(job)), ("decision", decision)])
+            .increment()
     }
 
     static func duplicate() {

@@ -1,4 +1,5 @@
 import CervellaTestSupport
+import ControlPlane
 import Foundation
 import JobProtocol
 import Settings
@@ -35,6 +36,40 @@ import Testing
         #expect(caught.metadata?.fallback == true)
         #expect(caught.metadata?.fallbackReason == "low_confidence_0.14")
         #expect(caught.metadata?.originalConfidence == 0.135)
+    }
+
+    /// `cervella calibrate --apply` writes the table to `cervella:config`; every worker obeys it
+    /// within a second, for the task types it names, and `restore` takes it away again.
+    @Test func calibratedThresholdsPerTaskTypeChangeRoutingLive() async throws {
+        let pool = try await pool(.auto)
+        let simple = "Formatta questa lista in markdown: uno, due, tre, quattro, cinque, sei.\n#sim openai logprob=-0.3"
+        let other = "Explain the plan of the quarter to the whole team.\n#sim openai logprob=-0.3"
+        // Mean token probability exp(-0.3) = 0.74: over the tier's 0.70.
+        let before = try await pool.ask(simple, cache: false)
+        #expect(before.metadata?.tierDecisionReason == "simple_task_pattern_matched")
+        #expect(before.metadata?.fallback == false && before.metadata?.confidence == 0.741)
+
+        let store = LiveConfigStore(connection: pool.redis, keys: pool.keys)
+        let table = #"{"1/simple_task_pattern_matched":{"signal":"mean","threshold":0.8,"map":[[0.5,0.3],[0.9,0.95]],"target_fallback_rate":0.3}}"#
+        try await store.set(["calibration": table], by: "test")
+        #expect(await pool.workersSee { !$0.calibration.isEmpty })
+        let after = try await pool.ask(simple, cache: false)
+        // 0.741 is under the entry's 0.8; mapped, it is 0.3 + (0.241 / 0.4) × 0.65 = 0.691.
+        #expect(after.metadata?.fallback == true)
+        #expect(after.metadata?.fallbackReason == "low_confidence_0.69")
+        #expect(after.metadata?.originalConfidence == 0.691)
+        let untouched = try await pool.ask(other, cache: false)
+        #expect(untouched.metadata?.tierDecisionReason == "default_tier" && untouched.metadata?.fallback == false)
+        let config = ConfigReport.json(settings: pool.settings, overrides: try await store.read())
+        let shown = (config["calibration"] as? [String: Any])?["1/simple_task_pattern_matched"] as? [String: Any]
+        #expect(shown?["signal"] as? String == "mean" && shown?["target_fallback_rate"] as? Double == 0.3)
+        #expect(config["calibration_source"] as? String == "live")
+
+        try await store.reset(by: "test")
+        #expect(await pool.workersSee { $0.calibration.isEmpty })
+        let restored = try await pool.ask(simple, cache: false)
+        await pool.stop()
+        #expect(restored.metadata?.fallback == false)
     }
 
     @Test func selfEvaluationAsksTheSameModelToRateItsAnswer() async throws {

@@ -120,6 +120,53 @@ import Testing
         #expect(cacheKey == nil)
     }
 
+    /// A calibration entry for the job's task type replaces the tier's method and threshold:
+    /// its signal is read, its map gives the confidence reported, its raw threshold decides.
+    @Test func aCalibratedTaskTypeIsGatedByItsOwnSignalMapAndThreshold() throws {
+        var job = Self.job()
+        job.route = Route(tier: 1, model: "qwen", reason: "simple_task_pattern_matched")
+        let route = JobDecision.Route(fetchedFrom: .tier1, job: job)
+        // A fluent answer with one shaky span: mean 0.80 (accepted by the default 0.70), tail 0.14.
+        let logprobs = Array(repeating: -0.03, count: 18) + [-2.0, -2.0]
+        let answer = Self.answer("Il rapporto elenca i dati trimestrali di ogni regione in dettaglio.", logprobs: logprobs)
+        let call = JobDecision.Call(model: "qwen", response: answer, latencyMs: 80)
+        guard case .reply = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context()).outcome else {
+            Issue.record("the uncalibrated gate accepts it"); return
+        }
+        var flags = Self.flags
+        flags.calibration = CalibrationTable(entries: [
+            "1/simple_task_pattern_matched": .init(
+                signal: .tail, threshold: 0.3, map: [.init(raw: 0.1, calibrated: 0.2), .init(raw: 0.5, calibrated: 0.9)])
+        ])
+        let commit = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context(flags: flags))
+        guard case .fallback(let next) = commit.outcome else { Issue.record("the calibrated gate sends it to Claude"); return }
+        // tail = exp(-2) = 0.135, mapped between (0.1, 0.2) and (0.5, 0.9): 0.262.
+        #expect(next.fallbackFrom?.reason == "low_confidence_0.26")
+        #expect(next.fallbackFrom?.confidence == 0.262)
+
+        // Another task type has no entry of its own and no * entry: the tier's gate applies.
+        job.route?.reason = "default_tier"
+        guard case .reply = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context(flags: flags)).outcome
+        else { Issue.record("default_tier keeps the tier's gate"); return }
+        // A tag on the job names its task type and wins over the routing reason.
+        job.metadata["task_type"] = .string("simple_task_pattern_matched")
+        guard
+            case .fallback = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context(flags: flags)).outcome
+        else { Issue.record("the tag selects the entry"); return }
+
+        // Above the raw threshold: accepted, with the calibrated confidence in the result.
+        flags.calibration.entries["1/simple_task_pattern_matched"]?.threshold = 0.1
+        let accepted = JobDecision.conclude(job, route: route, call: call, settings: Self.settings, context: Self.context(flags: flags))
+        guard case .reply(_, let result, let cacheKey) = accepted.outcome else { Issue.record("accepted"); return }
+        #expect(result.metadata?.confidence == 0.262 && cacheKey != nil)
+        // Without logprobs the entry's signal cannot be read: the tier's own gate decides.
+        let plain = JobDecision.Call(
+            model: "qwen", response: Self.answer("Il rapporto elenca i dati trimestrali di ogni regione in dettaglio."), latencyMs: 80)
+        let unread = JobDecision.conclude(job, route: route, call: plain, settings: Self.settings, context: Self.context(flags: flags))
+        guard case .reply(_, let plainResult, _) = unread.outcome else { Issue.record("accepted by the heuristic"); return }
+        #expect(plainResult.metadata?.confidence == 1)
+    }
+
     @Test func aFailedClaudeCallTellsTheClientWhatFailedButNotWhere() {
         let job = Self.job()
         let route = JobDecision.Route(fetchedFrom: .fallback, job: job)
