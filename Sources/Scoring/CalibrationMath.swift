@@ -52,11 +52,22 @@ public enum CalibrationMath {
                 blocks.append((previous.x + last.x, previous.y + last.y, previous.n + last.n))
             }
         }
-        var points: [CalibrationTable.Entry.Point] = []
+        // Nine decimals, as the table is written to worker.toml. Blocks whose means round to
+        // the same raw score (saturated probabilities: 0.9999999996 and 1) are pooled, not
+        // dropped: the map at that score is their joint rate.
+        func rounded(_ value: Double) -> Double { (Swift.max(0, Swift.min(1, value)) * 1e9).rounded() / 1e9 }
+        var pooled: [(x: Double, y: Double, n: Double)] = []
         for block in blocks {
-            // Six decimals, as the table is written to worker.toml.
-            let x = (Swift.max(0, Swift.min(1, block.x / block.n)) * 1e6).rounded() / 1e6
-            let y = (Swift.max(0, Swift.min(1, block.y / block.n)) * 1e6).rounded() / 1e6
+            if let last = pooled.last, rounded(block.x / block.n) <= rounded(last.x / last.n) {
+                pooled[pooled.count - 1] = (last.x + block.x, last.y + block.y, last.n + block.n)
+            } else {
+                pooled.append(block)
+            }
+        }
+        var points: [CalibrationTable.Entry.Point] = []
+        for block in pooled {
+            let x = rounded(block.x / block.n)
+            let y = Swift.max(points.last?.calibrated ?? 0, rounded(block.y / block.n))
             if let last = points.last, x <= last.raw { continue }
             points.append(.init(raw: x, calibrated: y))
         }

@@ -154,8 +154,8 @@ public struct Calibrator: Sendable {
         case .quality(let share):
             entry.threshold = CalibrationMath.threshold(qualityShare: share, raw: raw, good: good, claudeGood: fitting.map(\.claudeGood)).threshold
         }
-        // Six decimals, as worker.toml keeps it.
-        entry.threshold = (entry.threshold * 1e6).rounded() / 1e6
+        // Nine decimals, as worker.toml keeps it.
+        entry.threshold = (entry.threshold * 1e9).rounded() / 1e9
         // Figures on the held-out part when there is one that has the signal.
         let measured = held.filter { $0.features.value(signal) != nil }
         let sample = measured.isEmpty ? fitting : measured

@@ -146,7 +146,7 @@ public struct LabelledOutcome: Sendable, Equatable {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    private static func rounded(_ value: Double) -> Double { (value * 1e6).rounded() / 1e6 }
+    private static func rounded(_ value: Double) -> Double { (value * 1e9).rounded() / 1e9 }
 
     /// Why a line is not a labelled outcome; the message names the field.
     public struct ParseError: Error, CustomStringConvertible, Equatable {

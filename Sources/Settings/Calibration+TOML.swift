@@ -46,7 +46,7 @@ extension CalibrationTable {
 
     /// A number TOML reads back as a float.
     static func number(_ value: Double) -> String {
-        let rounded = (value * 1e6).rounded() / 1e6
+        let rounded = (value * 1e9).rounded() / 1e9
         let text = String(rounded)
         return text.contains(".") || text.contains("e") ? text : text + ".0"
     }

@@ -191,20 +191,26 @@ struct CalibrateCommand: AsyncParsableCommand {
 
     static func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
 
+    /// A raw threshold: three decimals, more when it sits within 0.001 of 1 (saturated token
+    /// probabilities are told apart in the fifth or sixth decimal).
+    static func figure(_ value: Double) -> String {
+        value > 0.999 && value < 1 ? String(format: "%.6f", value) : String(format: "%.3f", value)
+    }
+
     static func text(_ report: Calibrator.Report, target: String, holdout: Double, applied: [String], wanted: Bool) -> String {
         var lines = ["calibrate: \(report.outcomes) outcomes, \(target), \(percent(holdout)) held out", ""]
         let signals = ConfidenceSignal.allCases
         lines.append(
             "group".padding(toLength: 34, withPad: " ", startingAt: 0)
-                + "    n  good  signal     threshold  ECE before→after  fallback fit/held-out  quality/Claude  saving")
+                + "    n  good  signal     threshold        ECE before→after  fallback fit/held-out  quality/Claude  saving")
         for group in report.groups {
-            let threshold = String(format: "%.3f→%.2f", group.entry.threshold, group.entry.calibrated(group.entry.threshold))
+            let threshold = Self.figure(group.entry.threshold) + "→" + String(format: "%.2f", group.entry.calibrated(group.entry.threshold))
             let fallback = percent(group.expectedFallbackRate) + " / " + (group.heldOutFallbackRate.map(percent) ?? "—")
             lines.append(
                 group.key.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%5d", group.samples) + "  "
                     + String(format: "%3.0f%%", group.goodRate * 100) + "  "
                     + group.entry.signal.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                    + "  " + threshold.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + "  " + threshold.padding(toLength: 17, withPad: " ", startingAt: 0)
                     + String(format: "%.3f→%.3f", group.eceBefore, group.eceAfter)
                     + "       " + fallback.padding(toLength: 21, withPad: " ", startingAt: 0) + "  "
                     + (percent(group.quality) + "/" + percent(group.claudeQuality)).padding(toLength: 14, withPad: " ", startingAt: 0) + "  "

@@ -198,6 +198,14 @@ struct RealEngineTests {
             #expect(confidence == ConfidenceScorer.fromLogprobs(logprobs))
             #expect(abs(confidence - ConfidenceScorer.fromLogprobs(direct.logprobs)) < 1e-3)
             #expect(confidence > 0 && confidence < 0.7)
+            // The calibration features read the same entries: their mean is the score, and
+            // the quantiles and tail come from the engine's own worst tokens.
+            let features = ConfidenceFeatures(answer: response.text, tokenLogprobs: response.tokenLogprobs, expectedFormat: nil)
+            let summary = try #require(features.probabilities)
+            #expect(features.tokens == direct.logprobs.count && summary.mean == confidence)
+            #expect(abs(summary.min - exp(direct.logprobs.min()!)) < 1e-3)
+            #expect(summary.min <= summary.p05 && summary.p05 <= summary.p10 && summary.p10 <= summary.p25)
+            #expect(summary.min <= summary.tail && summary.tail <= summary.p25)
 
             if direct.logprobs.count < direct.completionTokens { sawMerged = true }
             if direct.tokens.first?.hasPrefix(" ") == true && direct.content.first?.isWhitespace == false { sawStrippedSpace = true }

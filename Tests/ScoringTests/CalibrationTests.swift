@@ -69,6 +69,17 @@ private let steep: @Sendable (Double) -> Double = { 1 / (1 + exp(-10 * ($0 - 0.6
         #expect(abs(entry.calibrated(0.9) - 0.81) < 0.07)
     }
 
+    /// Saturated probabilities: blocks whose means round to the same nine decimals are pooled,
+    /// so the map at 1 is their joint rate, not the rate of whichever came first.
+    @Test func blocksThatRoundToTheSameScoreArePooled() {
+        let raw = Array(repeating: 0.5, count: 100) + Array(repeating: 0.999_999_999_6, count: 100) + Array(repeating: 1.0, count: 400)
+        let good = (0..<100).map { $0 < 40 } + (0..<100).map { $0 < 60 } + (0..<400).map { $0 < 380 }
+        let map = CalibrationMath.isotonicMap(raw: raw, good: good)
+        #expect(map.last?.raw == 1)
+        #expect(abs((map.last?.calibrated ?? 0) - 440.0 / 500) < 1e-9)
+        #expect(map.first?.calibrated == 0.4)
+    }
+
     @Test func fallbackRateThresholdSplitsTheScores() {
         let raw = (0..<100).map { Double($0) / 100 }
         let threshold = CalibrationMath.threshold(fallbackRate: 0.2, raw: raw)
