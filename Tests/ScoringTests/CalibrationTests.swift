@@ -176,6 +176,38 @@ private let steep: @Sendable (Double) -> Double = { 1 / (1 + exp(-10 * ($0 - 0.6
         #expect(entry.calibrated(0) == 0.05 && entry.calibrated(1) == 0.95)
     }
 
+    /// `--write`: the block loads back as the same table, replaces its previous self, and is
+    /// refused beside a [calibration] table of the user's own.
+    @Test func theTOMLBlockLoadsBackAndReplacesItself() throws {
+        let table = CalibrationTable(entries: [
+            "1/summary": .init(
+                signal: .tail, threshold: 0.256708, map: [.init(raw: 0.03, calibrated: 0), .init(raw: 1, calibrated: 0.96)],
+                targetFallbackRate: 0.25)
+        ])
+        let original = "[routing]\ntier1_percentage = 50.0\n"
+        let once = try CalibrationTable.replacingBlock(in: original, with: table.tomlBlock(note: "test"))
+        var settings = CervellaSettings()
+        try settings.apply(toml: once)
+        #expect(settings.routing.calibration == table && settings.routing.tier1Percentage == 50)
+        var changed = table
+        changed.entries["1/summary"]?.threshold = 0.5
+        let twice = try CalibrationTable.replacingBlock(in: once, with: changed.tomlBlock(note: "again"))
+        #expect(twice.components(separatedBy: "[calibration]").count == 2)
+        try settings.apply(toml: twice)
+        #expect(settings.routing.calibration == changed)
+        #expect(twice.hasPrefix(original))
+        #expect(throws: SettingsError.self) {
+            try CalibrationTable.replacingBlock(in: original + "[calibration]\n", with: table.tomlBlock(note: "x"))
+        }
+        // A hand-written bad entry stops the load, naming it.
+        var bad = CervellaSettings()
+        #expect {
+            try bad.apply(toml: "[calibration]\n\"1/summary\" = { signal = \"tail\", threshold = 2.0 }\n")
+        } throws: { error in
+            "\(error)".contains(#"calibration."1/summary".threshold"#)
+        }
+    }
+
     @Test(arguments: [
         (#"{"3/x":{"signal":"mean","threshold":0.5}}"#, "tier 1 or 2"),
         (#"{"1/a b":{"signal":"mean","threshold":0.5}}"#, "task type"),
