@@ -118,25 +118,22 @@ public struct LabelledOutcome: Sendable, Equatable {
             }
             w.key("good")
             w.bool(good)
-            if let score {
-                w.key("score")
-                w.int(score)
+            // The optional fields, only when known.
+            for (name, value) in [("score", score.map(Double.init)), ("claude_score", claudeScore.map(Double.init))] {
+                if let value {
+                    w.key(name)
+                    w.int(Int(value))
+                }
             }
             if let claudeGood {
                 w.key("claude_good")
                 w.bool(claudeGood)
             }
-            if let claudeScore {
-                w.key("claude_score")
-                w.int(claudeScore)
-            }
-            if let smallCostUSD {
-                w.key("small_cost_usd")
-                w.double(smallCostUSD)
-            }
-            if let claudeCostUSD {
-                w.key("claude_cost_usd")
-                w.double(claudeCostUSD)
+            for (name, value) in [("small_cost_usd", smallCostUSD), ("claude_cost_usd", claudeCostUSD)] {
+                if let value {
+                    w.key(name)
+                    w.double(value)
+                }
             }
             if let comment {
                 w.key("comment")
