@@ -10,6 +10,7 @@ struct Cervella: AsyncParsableCommand {
         abstract: "A tiered LLM worker pool on Redis: a cheap model answers most requests, Claude catches the rest.",
         subcommands: [
             WorkerCommand.self, GatewayCommand.self, AskCommand.self, BatchCommand.self, AdminCommand.self, SimCommand.self, BenchCommand.self,
+            POCCommand.self,
         ]
     )
 }
