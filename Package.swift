@@ -106,6 +106,10 @@ let package = Package(
             dependencies: ["JobProtocol", "Producer", "Settings"]
         ),
         .target(
+            name: "POC",
+            dependencies: ["CurlHTTP", "JobProtocol", "Settings", "Providers", "Scoring"]
+        ),
+        .target(
             name: "Bench",
             dependencies: [
                 "Spawn", "RedisClient", "CurlHTTP", "JobProtocol", "Settings", "Producer", "WorkerPool",
@@ -124,7 +128,7 @@ let package = Package(
             name: "cervella",
             dependencies: [
                 "RedisClient", "JobProtocol", "Settings", "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability", "Bench", "Batch",
+                "ProviderSimulator", "Routing", "ControlPlane", "Gateway", "Observability", "Bench", "Batch", "POC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,6 +152,7 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "Settings", "JobProtocol"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
+        .testTarget(name: "POCTests", dependencies: ["POC", "Scoring", "Settings", "Providers", "JobProtocol"]),
         .testTarget(name: "WorkerPoolTests", dependencies: ["WorkerPool", "JobProtocol", "Settings", "Scoring", "Providers", "RedisClient"]),
         .testTarget(
             name: "ProviderSimulatorTests",
@@ -183,7 +188,7 @@ let package = Package(
             dependencies: [
                 "CervellaTestSupport", "RedisClient", "ControlPlane", "Routing", "Gateway", "CurlHTTP", "Observability", "JobProtocol", "Settings",
                 "Providers", "WorkerPool", "Producer",
-                "ProviderSimulator", "Spawn", "Batch",
+                "ProviderSimulator", "Spawn", "Batch", "POC", "Scoring",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

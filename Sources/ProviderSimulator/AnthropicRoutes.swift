@@ -64,6 +64,9 @@ struct AnthropicRoutes: Sendable {
                 status: 400, message: "messages: Unexpected role \"\(bad.role)\". Allowed roles are \"user\" or \"assistant\".")
         }
         let streaming = body.stream == true
+        if JudgeWriter.isJudgePrompt(body.system?.text ?? "") {
+            return try await judge(body, model: model, maxTokens: maxTokens, streaming: streaming, log: &log)
+        }
         let (parsed, prompt) = SimDirectives.parse(Conversation.lastUserText(messages), scope: .anthropic)
         let directives = streaming ? parsed : parsed.withoutStreamingDirectives
         log["model"] = "\(model)"
@@ -102,6 +105,49 @@ struct AnthropicRoutes: Sendable {
         if streaming {
             log["stream"] = "true"
             return Self.stream(answer, directives: directives).response(stats: stats)
+        }
+        return SimResponse.json(Self.message(answer))
+    }
+
+    /// A request from `cervella poc`'s judge: a score in the judge's reply format, in the same
+    /// wire shapes as any answer (usage, stop reason, ids; streamed when asked).
+    ///
+    /// The judge request quotes the task, `#sim` lines included. Those lines were meant for
+    /// the task's own calls (`#sim anthropic status=503` fails Claude's answer, not its
+    /// judge), so the judge obeys only `judge_score`, from any line, and otherwise the
+    /// configured latency and error rate.
+    private func judge(_ body: AnthropicMessagesRequest, model: String, maxTokens: Int, streaming: Bool, log: inout Logger.Metadata) async throws
+        -> Response
+    {
+        let messages = body.messages ?? []
+        let (quoted, message) = SimDirectives.parse(Conversation.lastUserText(messages))
+        var directives = SimDirectives()
+        directives.judgeScore = quoted.judgeScore
+        log["model"] = "\(model)"
+        log["judge"] = "true"
+        log["directives"] = "\(directives.summary)"
+        switch try await planner.plan(directives, injectedStatus: 529) {
+        case .failure(let status, let injected):
+            log["injected"] = "\(injected)"
+            return Self.error(status: status, message: status == 529 ? "Overloaded" : "\(SimResponse.reasonPhrase(status)) (simulated)")
+        case .garbage:
+            return SimResponse.garbage()
+        case .answer:
+            break
+        }
+        var tokens = SimTokens.split(JudgeWriter.reply(to: message, directives: directives))
+        var stopReason = "end_turn"
+        if tokens.count > maxTokens {
+            tokens = Array(tokens.prefix(maxTokens))
+            stopReason = "max_tokens"
+        }
+        log["completion_tokens"] = "\(tokens.count)"
+        let answer = AnthropicAnswer(
+            id: "msg_01" + Self.randomBase62(22), model: model, tokens: tokens, call: nil, stopReason: stopReason,
+            inputTokens: Conversation.promptTokens(messages, system: body.system?.text ?? ""))
+        if streaming {
+            log["stream"] = "true"
+            return Self.stream(answer, directives: SimDirectives()).response(stats: stats)
         }
         return SimResponse.json(Self.message(answer))
     }

@@ -22,6 +22,11 @@ import ServiceLifecycle
 /// | `token_ms=N` | streamed answers: wait N ms (0–60000) before each token |
 /// | `cut` | streamed answers: end the body after about half the tokens, without the end marker |
 /// | `midstream_error` | streamed answers: the format's in-stream error after about half the tokens |
+/// | `judge_score=N` | the POC judge scores answers to this task N (1–5); see below |
+///
+/// A Messages request whose system prompt is `cervella poc`'s judge prompt (its first line
+/// starts with "Cervella POC judge") is answered as the judge: `SCORE: N` and a `REASON:`
+/// line, the score derived from the judged answer (``JudgeWriter``).
 ///
 /// Both generation endpoints stream with `"stream": true`, in each real server's wire
 /// format (vLLM's `data:` chunks ending in `[DONE]`, Anthropic's named events), with the

@@ -12,6 +12,7 @@
 ///     #sim anthropic hang         (only the Anthropic endpoint)
 ///     #sim openai badtool         (the small model's tool call has arguments that are not JSON)
 ///     #sim token_ms=50 cut        (a streamed answer: 50 ms per token, then it breaks off halfway)
+///     #sim judge_score=2          (the POC judge scores any answer to this task 2)
 ///
 /// A scope word right after `#sim` limits the line to one wire format, which is how a test
 /// makes the small model fail while the fallback to Claude, which sees the same prompt,
@@ -47,6 +48,10 @@ struct SimDirectives: Sendable, Equatable {
     /// `self_eval=N` (0–10): the score given when the prompt asks the model to rate its own
     /// answer (the report's confidence method 3); 8 without the directive.
     var selfEval: Int?
+    /// `judge_score=N` (1–5): the score the simulated POC judge gives an answer to a task whose
+    /// prompt carries this line (`cervella poc`; the judge request quotes the task, so the line
+    /// reaches the judge). Ignored by every other request.
+    var judgeScore: Int?
     /// `notool`: answer text even when the request offers tools.
     var noTool = false
     /// `badtool`: a tool call whose arguments are not JSON (OpenAI's wire; Anthropic's input is always an object).
@@ -97,6 +102,7 @@ struct SimDirectives: Sendable, Equatable {
         if think { parts.append("think") }
         if let meanLogprob { parts.append("logprob=\(meanLogprob)") }
         if let selfEval { parts.append("self_eval=\(selfEval)") }
+        if let judgeScore { parts.append("judge_score=\(judgeScore)") }
         if let badSpan { parts.append("bad_span=\(badSpan)") }
         if noTool { parts.append("notool") }
         if badTool { parts.append("badtool") }
@@ -159,6 +165,9 @@ struct SimDirectives: Sendable, Equatable {
         case ("self_eval", let value?):
             guard let score = Int(value), (0...10).contains(score) else { return ignored.append(word) }
             selfEval = score
+        case ("judge_score", let value?):
+            guard let score = Int(value), (1...5).contains(score) else { return ignored.append(word) }
+            judgeScore = score
         case ("token_ms", let value?):
             guard let milliseconds = Int(value), (0...60000).contains(milliseconds) else { return ignored.append(word) }
             tokenMs = milliseconds

@@ -9,8 +9,8 @@ struct Cervella: AsyncParsableCommand {
         commandName: "cervella",
         abstract: "A tiered LLM worker pool on Redis: a cheap model answers most requests, Claude catches the rest.",
         subcommands: [
-            WorkerCommand.self, GatewayCommand.self, AskCommand.self, BatchCommand.self, AdminCommand.self, CalibrateCommand.self, SimCommand.self,
-            BenchCommand.self,
+            WorkerCommand.self, GatewayCommand.self, AskCommand.self, BatchCommand.self, AdminCommand.self, POCCommand.self, CalibrateCommand.self,
+            SimCommand.self, BenchCommand.self,
         ]
     )
 }
