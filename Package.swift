@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", .product(name: "Logging", package: "swift-log"),
+                "RedisClient", "JobProtocol", "Settings", "Scoring", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", "Producer", "Observability",
+                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", "Producer", "Observability", "Scoring",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

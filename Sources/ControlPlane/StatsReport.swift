@@ -128,7 +128,25 @@ public struct StatsReport: Sendable {
         var modelsHealth: [String: String] = [:]
         for tier in Tier.allCases { modelsHealth[settings.tier(tier).model] = health(tier: tier) }
         let total = requests.reduce(0, +)
+        // User feedback per tier and model (`POST /api/feedback`): fields
+        // `feedback_<up|down>:tier<N>:<model>`.
+        var feedback: [String: [String: [String: Any]]] = [:]
+        for (field, count) in totals where field.hasPrefix("feedback_up:") || field.hasPrefix("feedback_down:") {
+            let parts = field.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[1].hasPrefix("tier") else { continue }
+            let tier = "tier_" + parts[1].dropFirst(4)
+            let rating = parts[0] == "feedback_up" ? "up" : "down"
+            feedback[tier, default: [:]][parts[2], default: ["up": 0, "down": 0]][rating] = Int(count)
+        }
+        for (tier, models) in feedback {
+            for (model, counts) in models {
+                let up = counts["up"] as? Int ?? 0
+                let down = counts["down"] as? Int ?? 0
+                feedback[tier]?[model]?["satisfaction"] = up + down > 0 ? round(Double(up) / Double(up + down), 3) : NSNull()
+            }
+        }
         return [
+            "feedback": feedback,
             "window_hours": hours,
             "requests_24h": ["total": Int(total), "tier_1": Int(requests[0]), "tier_2": Int(requests[1]), "tier_3": Int(requests[2])],
             "tier_distribution": total > 0

@@ -15,20 +15,22 @@ extension GatewayServer {
             if let context = chat.context { try validator.check(free: .object(context), at: "context") }
         }
         let messages = Self.contextMessages(chat.context) + [ChatMessage(role: "user", content: chat.message)]
-        let job = try makeJob(
+        var job = try makeJob(
             messages: messages, tierHint: chat.tierHint ?? "auto", forceModel: chat.forceModel, enableFallback: chat.enableFallback ?? true,
             stream: chat.stream == true)
+        job.owner = Self.owner(context)
         if job.stream { return try await streamed(job, encoder: ChatEventEncoder(id: job.id), endpoint: "/api/chat", context: context) }
         let result = try await run(job, endpoint: "/api/chat")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }
-        return GatewayResponse.bytes(Self.chatBody(result.response ?? "", metadata: metadata), status: .ok, headers: [:])
+        return GatewayResponse.bytes(Self.chatBody(result.response ?? "", metadata: metadata, id: job.id), status: .ok, headers: [:])
     }
 
     /// `POST /v1/chat/completions`: OpenAI's shape, so the official client works unchanged.
     func completion(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(CompletionRequest.self, from: try await body(request, context))
         let includeUsage = try Self.includeUsage(body)
-        let job = try completionJob(body)
+        var job = try completionJob(body)
+        job.owner = Self.owner(context)
         if job.stream {
             let encoder = OpenAIChunkEncoder(id: "chatcmpl-\(job.id)", created: Int(saturating: job.createdAt), includeUsage: includeUsage)
             return try await streamed(job, encoder: encoder, endpoint: "/v1/chat/completions", context: context)
@@ -120,9 +122,11 @@ extension GatewayServer {
     }
 
     /// The report's ChatResponse: `response` and the result's `metadata`.
-    static func chatBody(_ response: String, metadata: ResultMetadata) -> [UInt8] {
+    /// The report's ChatResponse, with the job's `id` (what `POST /api/feedback` rates).
+    static func chatBody(_ response: String, metadata: ResultMetadata, id: String? = nil) -> [UInt8] {
         GatewayResponse.written { w in
             w.object { w in
+                if let id { w.key("id"); w.string(id) }
                 w.key("response"); w.string(response)
                 w.key("metadata"); w.metadata(metadata)
             }

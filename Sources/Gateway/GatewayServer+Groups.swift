@@ -37,7 +37,9 @@ extension GatewayServer {
                     "requests[\(index)]: 'timeout_seconds' is the group's (every child has the group's deadline); set it at the top level")
             }
             do {
-                children.append(try asyncJob(from: child))
+                var job = try asyncJob(from: child)
+                job.owner = Self.owner(context)
+                children.append(job)
             } catch let refusal as Refusal {
                 throw refusal.prefixed("requests[\(index)]: ")
             }

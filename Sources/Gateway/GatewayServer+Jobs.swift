@@ -11,7 +11,11 @@ extension GatewayServer {
     /// (`"1"` on a gateway without keys), and `GET /api/jobs/{id}` shows it to that key only.
     func submitJob(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let body = try decode(AsyncJobRequest.self, from: try await body(request, context))
-        let job = try asyncJob(from: body)
+        let job = try {
+            var job = try asyncJob(from: body)
+            job.owner = Self.owner(context)
+            return job
+        }()
         let timeout = (job.deadlineAt ?? job.createdAt) - job.createdAt
         // Remembered until its result could have expired, so that GET can tell pending from unknown.
         // `timeout` was validated (at most a day), so the conversion cannot trap.

@@ -28,8 +28,9 @@ extension GatewayServer {
             try validator.check(tools: params.tools, toolChoice: params.toolChoice, responseFormat: nil)
         }
         let model = body.model == "auto" || body.model.isEmpty ? nil : body.model
-        let job = try makeJob(
+        var job = try makeJob(
             messages: messages, tierHint: "auto", forceModel: model, enableFallback: true, params: params, stream: body.stream == true)
+        job.owner = Self.owner(context)
         if job.stream { return try await streamed(job, encoder: AnthropicEventEncoder(id: job.id), endpoint: "/v1/messages", context: context) }
         let result = try await run(job, endpoint: "/v1/messages")
         guard result.ok, let metadata = result.metadata else { throw Refusal(response: JobErrorTable.response(for: result)) }

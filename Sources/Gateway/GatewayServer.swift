@@ -126,6 +126,7 @@ public final class GatewayServer: Service, Sendable {
             .post("/v1/messages") { request, context in try await self.messages(request, context) }
         guardedRoutes(router, access: .userOrAdmin)
             .get("/api/status") { _, _ in try await self.status() }
+            .post("/api/feedback") { request, context in try await self.feedback(request, context) }
             .get("/api/jobs/{id}") { request, context in try await self.jobStatus(request, context) }
             .get("/api/jobs/{id}/stream") { request, context in try await self.resumeStream(request, context) }
             .delete("/api/jobs/{id}") { request, context in try await self.cancelJob(request, context) }

@@ -172,7 +172,7 @@ struct ChatEventEncoder: StreamEncoder {
     }
 
     mutating func finish(_ result: JobResult, metadata: ResultMetadata, entryID: String) -> [UInt8] {
-        serverSentEvent("metadata", id: entryID, data: GatewayServer.chatBody(result.response ?? "", metadata: metadata))
+        serverSentEvent("metadata", id: entryID, data: GatewayServer.chatBody(result.response ?? "", metadata: metadata, id: result.id))
     }
 
     mutating func failure(status: HTTPResponse.Status, code: String, message: String) -> [UInt8] {

@@ -22,7 +22,7 @@ extension Job: Codable {
         case fallbackFrom = "fallback_from"
         case metadata, recoveries
         case cacheChecked = "cache_checked"
-        case stream, group, priority
+        case stream, group, priority, owner
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +47,7 @@ extension Job: Codable {
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
         group = try c.decodeIfPresent(String.self, forKey: .group)
         priority = try c.decodeIfPresent(JobPriority.self, forKey: .priority) ?? .interactive
+        owner = try c.decodeIfPresent(String.self, forKey: .owner)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -73,6 +74,7 @@ extension Job: Codable {
         if stream { try c.encode(stream, forKey: .stream) }
         if let group { try c.encode(group, forKey: .group) }
         if priority != .interactive { try c.encode(priority, forKey: .priority) }
+        if let owner { try c.encode(owner, forKey: .owner) }
     }
 }
 
@@ -91,7 +93,7 @@ extension Job {
             let cache = root.bool("cache"), let routeFields = root.object("route"),
             let originFields = root.object("fallback_from"), let recoveryList = root.array("recoveries"),
             let cacheChecked = root.bool("cache_checked"), let stream = root.bool("stream"),
-            let group = root.string("group"), let priorityName = root.string("priority")
+            let group = root.string("group"), let priorityName = root.string("priority"), let owner = root.string("owner")
         else { return nil }
         var priority = JobPriority.interactive
         if let priorityName {
@@ -164,6 +166,7 @@ extension Job {
             metadata: metadata, recoveries: recoveries, cacheChecked: cacheChecked ?? false,
             stream: stream ?? false, group: group, priority: priority
         )
+        self.owner = owner
         self.v = v
     }
 
@@ -271,6 +274,7 @@ extension Job {
             if stream { w.key("stream"); w.bool(true) }
             if let group { w.key("group"); w.string(group) }
             if priority != .interactive { w.key("priority"); w.string(priority.rawValue) }
+            if let owner { w.key("owner"); w.string(owner) }
         }
         return w.bytes
     }

@@ -40,6 +40,11 @@ public struct Job: Sendable, Equatable {
     public var metadata: [String: JSONValue]
     /// Each time the job was taken back from a worker that died holding it.
     public var recoveries: [Recovery]
+    /// Who submitted the job through the gateway: the digest of its API key (`"1"` on a
+    /// gateway without keys). Only that key may rate the answer (`POST /api/feedback`), and a
+    /// worker keeps the answer's confidence features for it (`KeySpace.gateRecord`). Not part
+    /// of the cache key; absent for jobs from other producers.
+    public var owner: String?
 
     public init(
         id: String, replyTo: String, createdAt: Double, deadlineAt: Double?, attempt: Int = 0,

@@ -44,6 +44,9 @@ public enum JobLimits {
         if let group = job.group, group.isEmpty || group.utf8.count > maxIDLength || group.contains(":") {
             return "field 'group' must be a group id of 1 to \(maxIDLength) bytes without ':'"
         }
+        if let owner = job.owner, owner.isEmpty || owner.utf8.count > maxIDLength {
+            return "field 'owner' must be 1 to \(maxIDLength) bytes"
+        }
         if !attempts.contains(job.attempt) { return "field 'attempt' must be in \(attempts) (got \(job.attempt))" }
         if job.messages.count > maxMessages { return "field 'messages' has \(job.messages.count) entries; at most \(maxMessages)" }
         for (index, message) in job.messages.enumerated() {

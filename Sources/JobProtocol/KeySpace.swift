@@ -84,6 +84,11 @@ public struct KeySpace: Sendable, Equatable {
     /// Stream of labelled outcomes (field `o`: one `LabelledOutcome` JSON line) from the shadow
     /// sampler and user feedback, capped in length; what `cervella calibrate --from-redis` reads.
     public var outcomes: String { "\(prefix):outcomes" }
+    /// A gateway job's answer as the gate saw it (JSON, `GateRecord`), kept for the feedback
+    /// window so that its owner can rate it.
+    public func gateRecord(_ jobID: String) -> String { "\(prefix):gate:\(jobID)" }
+    /// Set once a job's answer is rated: one rating per job.
+    public func rated(_ jobID: String) -> String { "\(prefix):rated:\(jobID)" }
     /// Lease of the worker that decides the auto-scale signal (one per pool).
     public var scaleLease: String { "\(prefix):scale:lease" }
 

@@ -100,22 +100,7 @@ public struct LabelledOutcome: Sendable, Equatable {
                 w.double(confidence)
             }
             w.key("features")
-            w.object { f in
-                f.key("tokens")
-                f.int(features.tokens)
-                f.key("chars")
-                f.int(features.chars)
-                if let p = features.probabilities {
-                    for (name, value) in [("mean", p.mean), ("p25", p.p25), ("p10", p.p10), ("p05", p.p05), ("min", p.min), ("tail", p.tail)] {
-                        f.key(name)
-                        f.double(Self.rounded(value))
-                    }
-                }
-                f.key("heuristic")
-                f.double(Self.rounded(features.heuristic))
-                f.key("signals")
-                f.array(features.signals) { $0.string($1.rawValue) }
-            }
+            Self.write(features, into: &w)
             w.key("good")
             w.bool(good)
             // The optional fields, only when known.
@@ -141,6 +126,26 @@ public struct LabelledOutcome: Sendable, Equatable {
             }
         }
         return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The features object of the JSONL line (also in a gate record).
+    static func write(_ features: ConfidenceFeatures, into w: inout JSONWriter) {
+        w.object { f in
+            f.key("tokens")
+            f.int(features.tokens)
+            f.key("chars")
+            f.int(features.chars)
+            if let p = features.probabilities {
+                for (name, value) in [("mean", p.mean), ("p25", p.p25), ("p10", p.p10), ("p05", p.p05), ("min", p.min), ("tail", p.tail)] {
+                    f.key(name)
+                    f.double(Self.rounded(value))
+                }
+            }
+            f.key("heuristic")
+            f.double(Self.rounded(features.heuristic))
+            f.key("signals")
+            f.array(features.signals) { $0.string($1.rawValue) }
+        }
     }
 
     private static func rounded(_ value: Double) -> Double { (value * 1e9).rounded() / 1e9 }
@@ -188,7 +193,7 @@ public struct LabelledOutcome: Sendable, Equatable {
             comment: try string(o, "comment", max: maxComment))
     }
 
-    private static func parseFeatures(_ value: JSONValue?) throws(ParseError) -> ConfidenceFeatures {
+    static func parseFeatures(_ value: JSONValue?) throws(ParseError) -> ConfidenceFeatures {
         guard let value else { throw ParseError("features is required (at least heuristic, or the token figures)") }
         guard case .object(let f) = value else { throw ParseError("features must be an object") }
         let names = ["mean", "p25", "p10", "p05", "min", "tail"]

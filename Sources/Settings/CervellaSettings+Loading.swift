@@ -109,6 +109,7 @@ extension CervellaSettings {
         if let table = try reader.table("routing") {
             try table.allowOnly([
                 "phase", "context_limit_tokens", "complex_keywords", "simple_patterns", "poc_validated", "tier1_percentage", "tier2_percentage",
+                "feedback_window_seconds", "outcomes_max_length",
             ])
             // A phase preset first, so that explicit keys in the same table refine it.
             var phaseName = ""
@@ -120,6 +121,8 @@ extension CervellaSettings {
             try table.read("poc_validated", into: &routing.pocValidated)
             try table.read("tier1_percentage", into: &routing.tier1Percentage)
             try table.read("tier2_percentage", into: &routing.tier2Percentage)
+            try table.read("feedback_window_seconds", into: &routing.feedbackWindowSeconds)
+            try table.read("outcomes_max_length", into: &routing.outcomesMaxLength)
         }
         if let table = try reader.table("calibration") {
             // `cervella calibrate --write` writes one inline table per "<tier>/<task type>" key;

@@ -101,6 +101,12 @@ extension CervellaSettings {
         ] {
             guard (0...100).contains(value) else { throw SettingsError(key: key, "must be a percentage between 0 and 100, got \(value)") }
         }
+        guard (0...2_592_000).contains(routing.feedbackWindowSeconds) else {
+            throw SettingsError(key: "routing.feedback_window_seconds", "must be 0 (no feedback) to 2592000 (30 days)")
+        }
+        guard (100...10_000_000).contains(routing.outcomesMaxLength) else {
+            throw SettingsError(key: "routing.outcomes_max_length", "must be 100 to 10000000 entries")
+        }
         for pattern in routing.simplePatterns {
             do { _ = try NSRegularExpression(pattern: pattern) } catch {
                 throw SettingsError(key: "routing.simple_patterns", "'\(pattern)' is not a valid regular expression")

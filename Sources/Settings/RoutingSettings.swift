@@ -28,6 +28,11 @@ public struct RoutingSettings: Sendable, Equatable {
     /// Per task type signals, maps and thresholds, from `[calibration]` (written by `cervella
     /// calibrate --write`); the `calibration` field of `cervella:config` replaces it live.
     public var calibration = CalibrationTable()
+    /// How long a gateway job's answer can be rated (`POST /api/feedback`): its gate record's
+    /// TTL, about 0.5 KB of Redis per gateway job. 0 keeps none (feedback is then refused).
+    public var feedbackWindowSeconds = 86_400
+    /// The outcomes stream's cap (entries, approximate: `XADD MAXLEN ~`).
+    public var outcomesMaxLength = 100_000
 
     public init() {}
 

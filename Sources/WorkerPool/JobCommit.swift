@@ -3,6 +3,7 @@ import Foundation
 import JobProtocol
 import Producer
 import RedisClient
+import Scoring
 import Settings
 
 /// The one atomic write that ends a job's stay in a worker: its outcome and the LREM that
@@ -21,6 +22,8 @@ struct JobCommit: Sendable {
 
     var outcome: Outcome
     var stats: [StatsEvent]
+    /// A gateway job's answer as the gate saw it, kept for its owner's rating.
+    var gate: GateRecord?
 
     static func reply(_ job: Job, _ result: JobResult, cacheKey: String? = nil, stats: [StatsEvent]) -> JobCommit {
         JobCommit(outcome: .reply(job: job, result: result, cacheKey: cacheKey), stats: stats)
@@ -66,6 +69,12 @@ struct JobCommit: Sendable {
             // A streamed job's stream ends with the result, exactly once, with the reply.
             if job.stream {
                 plan.first += StreamEntry.endCommands(key: keys.stream(job.id), ttlSeconds: settings.redis.replyTTLSeconds, result: bytes)
+            }
+            if let gate, settings.routing.feedbackWindowSeconds > 0 {
+                plan.first.append(
+                    RedisCommand(
+                        "SET", RedisArgument(keys.gateRecord(job.id)), RedisArgument(bytes: gate.json()), "EX",
+                        RedisArgument(settings.routing.feedbackWindowSeconds)))
             }
             if let group = job.group {
                 plan.group = GuardedCommit.GroupRecord(key: keys.group(group), child: job.id, outcome: Self.groupOutcome(result), result: bytes)

@@ -183,13 +183,25 @@ enum JobDecision {
         let claudeEquivalent = settings.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
         let answered = StatsEvent.answered(
             tier: tier, latencyMs: metadata.latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: claudeEquivalent)
-        return .reply(
+        var commit = JobCommit.reply(
             job,
             .success(
                 id: job.id, response: response.text, metadata: metadata, toolCalls: hasToolCalls ? response.toolCalls : nil,
                 finishReason: response.finishReason),
             cacheKey: cacheable ? context.cacheKey : nil,
             stats: route.handled + [answered])
+        if let owner = job.owner {
+            // The small model's features only when its answer is the one the user got.
+            let features =
+                route.smallTier && !hasToolCalls
+                ? gate.features
+                    ?? ConfidenceFeatures(answer: response.text, tokenLogprobs: response.tokenLogprobs, expectedFormat: job.params.expectedFormat)
+                : nil
+            commit.gate = GateRecord(
+                owner: owner, tier: tier.number, model: call.model, taskType: gate.taskType, confidence: confidence, features: features,
+                costUSD: cost)
+        }
+        return commit
     }
 
     /// A small-tier answer's confidence and the gate's verdict on it.

@@ -71,10 +71,12 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
         if fromRedis {
             let context = try AdminCommand.Context(options)
-            loaded += try await context.run {
-                try await Self.readStream(
-                    connection: context.connection, keys: KeySpace(prefix: settings.redis.keyPrefix), limit: Self.maxOutcomes - loaded.count)
+            let limit = Self.maxOutcomes - loaded.count
+            let (outcomes, skipped) = try await context.run {
+                try await OutcomeStream.read(connection: context.connection, keys: KeySpace(prefix: settings.redis.keyPrefix), limit: limit)
             }
+            if skipped > 0 { FileHandle.standardError.write(Data("calibrate: skipped \(skipped) unreadable entries of the outcomes stream\n".utf8)) }
+            loaded += outcomes
         }
         guard !loaded.isEmpty else { throw CommandFailure("no labelled outcomes to fit: the files and the stream are empty") }
 
@@ -135,38 +137,6 @@ struct CalibrateCommand: AsyncParsableCommand {
                 throw CommandFailure("\(path), line \(number): \(error)")
             }
         }
-        return outcomes
-    }
-
-    /// The outcomes stream, oldest first, a page at a time. A bad entry is skipped and counted:
-    /// the stream is written by the pool, and one bad entry must not stop a calibration.
-    static func readStream(connection: RedisConnection, keys: KeySpace, limit: Int) async throws -> [LabelledOutcome] {
-        var outcomes: [LabelledOutcome] = []
-        var start = "-"
-        var skipped = 0
-        while outcomes.count < limit {
-            let page = try await connection.send("XRANGE", RedisArgument(keys.outcomes), RedisArgument(start), "+", "COUNT", "1000")
-            let entries = page.array ?? []
-            guard !entries.isEmpty else { break }
-            for entry in entries {
-                guard let parts = entry.array, parts.count == 2, let id = parts[0].string else { continue }
-                start = "(" + id
-                let fields = parts[1].array ?? []
-                var index = 0
-                while index + 1 < fields.count {
-                    if fields[index].string == "o", let line = fields[index + 1].string {
-                        if let outcome = try? LabelledOutcome.parse(line: line), outcomes.count < limit {
-                            outcomes.append(outcome)
-                        } else {
-                            skipped += 1
-                        }
-                    }
-                    index += 2
-                }
-            }
-            if entries.count < 1000 { break }
-        }
-        if skipped > 0 { FileHandle.standardError.write(Data("calibrate: skipped \(skipped) unreadable entries of \(keys.outcomes)\n".utf8)) }
         return outcomes
     }
 

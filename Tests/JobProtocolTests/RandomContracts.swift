@@ -89,6 +89,7 @@ struct RandomContracts {
             cacheChecked: bool(), stream: bool(), group: maybe { $0.text() },
             priority: bool() ? .bulk : .interactive
         )
+        job.owner = maybe { $0.text() }
         job.v = int()
         return job
     }
