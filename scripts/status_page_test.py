@@ -6,7 +6,7 @@ Starts the provider simulator, a worker and a gateway (an API key and an admin k
 Redis given, and nginx in front of the gateway with the deployment's own config
 (compose/nginx/cervella.conf, its upstream pointed at this gateway), so the page is used as
 users reach it. Then, in the browser: the page asks for a key, shows the figures once given
-the user key, answers a chat message with its tier and metadata, refuses a tier switch
+the user key, answers a chat message with its tier and metadata (and takes a thumbs-up on it), refuses a tier switch
 without the admin key and with the user key as admin key, switches tier 2 off with the admin
 key (checked through /api/status too), and shows a tier the pool turned off by itself with
 its reason. Any script error or Content-Security-Policy violation on the page fails the test.
@@ -148,6 +148,12 @@ def check_page(base, output, redis_url, gateway_port):
             expect(page.locator("#tier-1-p50")).to_have_text(re.compile(r"ms$"))
             print(f"status page: chat answered by tier {answer.locator('[data-field=tier]').text_content()}, "
                   f"{page.locator('#requests-total').text_content()} request(s) counted")
+
+            # Thumbs up on the answer: recorded once, then both buttons are spent.
+            answer.locator(".feedback button[data-rating=up]").click()
+            expect(answer.locator(".feedback-state")).to_have_text("Thanks: rated good.")
+            expect(answer.locator(".feedback button[data-rating=down]")).to_be_disabled()
+            print("status page: the answer was rated with the thumbs-up button")
 
             # Tier switches: refused without the admin key, and with the user key as admin key.
             page.click("#toggle-tier-2")

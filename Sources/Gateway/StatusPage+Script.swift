@@ -232,7 +232,36 @@ extension StatusPage {
           list.append(wrapper);
         }
 
-        function addAnswer(question, answer, meta) {
+        // Thumbs up/down (report 6.1): POST /api/feedback with the answer's job id, once.
+        function feedbackButtons(id) {
+          const box = document.createElement("div");
+          box.className = "feedback";
+          const note = document.createElement("span");
+          note.className = "feedback-state";
+          const buttons = [["up", "Good", "Thumbs up: a good answer"], ["down", "Bad", "Thumbs down: a bad answer"]].map(([rating, label, title]) => {
+            const button = document.createElement("button");
+            button.type = "button";
+            button.dataset.rating = rating;
+            button.textContent = label;
+            button.title = title;
+            button.setAttribute("aria-label", title);
+            button.addEventListener("click", async () => {
+              for (const other of buttons) other.disabled = true;
+              const result = await call("api/feedback", apiKey(), { job_id: id, rating });
+              if (result.ok) {
+                note.textContent = rating === "up" ? "Thanks: rated good." : "Thanks: rated bad.";
+              } else {
+                note.textContent = "Not recorded (" + result.status + " " + (result.message || result.code) + ").";
+                if (result.status !== 409) for (const other of buttons) other.disabled = false;
+              }
+            });
+            return button;
+          });
+          box.append(...buttons, note);
+          return box;
+        }
+
+        function addAnswer(question, answer, meta, id) {
           const item = document.createElement("li");
           item.className = "answer";
           const asked = document.createElement("p");
@@ -252,6 +281,7 @@ extension StatusPage {
           field(list, "cache", "cache", meta.cache_hit ? "hit" : "miss");
           field(list, "why this tier", "reason", meta.tier_decision_reason || DASH);
           item.append(asked, text, list);
+          if (id) item.append(feedbackButtons(id));
           $("chat-log").prepend(item);
         }
 
@@ -266,7 +296,7 @@ extension StatusPage {
           send.disabled = false;
           if (result.ok && result.data && result.data.metadata) {
             show(state, "Answered by tier " + result.data.metadata.tier + ".", "ok");
-            addAnswer(message, result.data.response || "", result.data.metadata);
+            addAnswer(message, result.data.response || "", result.data.metadata, result.data.id);
             $("chat-message").value = "";
             poll();
           } else if (result.status === 401 || result.status === 403) {

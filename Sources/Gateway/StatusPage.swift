@@ -90,6 +90,8 @@ enum StatusPage {
         .meta div { display: flex; gap: 0.3rem; }
         .meta dt { color: var(--muted); }
         .meta dd { margin: 0; }
+        .feedback { display: flex; gap: 0.4rem; align-items: center; margin-top: 0.3rem; font-size: 0.85rem; }
+        .feedback button { padding: 0.1rem 0.5rem; }
 
         """
 
