@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "WorkerPool",
             dependencies: [
-                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane", "Spawn", "Producer",
+                "RedisClient", "JobProtocol", "Settings", "Providers", "Scoring", "ControlPlane", "Spawn", "Producer", "POC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -89,6 +89,11 @@ public struct KeySpace: Sendable, Equatable {
     public func gateRecord(_ jobID: String) -> String { "\(prefix):gate:\(jobID)" }
     /// Set once a job's answer is rated: one rating per job.
     public func rated(_ jobID: String) -> String { "\(prefix):rated:\(jobID)" }
+    /// Sampled small-model answers waiting to be shadowed by Claude and judged (`ShadowTask`
+    /// JSON), newest first, capped at `shadow.max_pending`.
+    public var shadowQueue: String { "\(prefix):shadow" }
+    /// Claude spend on shadow labels on one UTC day (`YYYYMMDD`), in dollars.
+    public func shadowSpend(day: String) -> String { "\(prefix):shadow:spend:\(day)" }
     /// Lease of the worker that decides the auto-scale signal (one per pool).
     public var scaleLease: String { "\(prefix):scale:lease" }
 

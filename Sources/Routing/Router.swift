@@ -75,16 +75,6 @@ public struct Router: Sendable {
 /// retried job is not moved between the small model and the control group.
 public enum RolloutDraw {
     public static func bucket(_ id: String) -> Double {
-        // FNV-1a, 64 bits: stable across processes and languages, unlike Swift's seeded Hasher.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        // Mix the high bits down: FNV's low bits are weak for short, similar ids.
-        hash ^= hash >> 33
-        hash &*= 0xff51_afd7_ed55_8ccd
-        hash ^= hash >> 33
-        return Double(hash % 10_000) / 100
+        Double(StableHash.of(id) % 10_000) / 100
     }
 }

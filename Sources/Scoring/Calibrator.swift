@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Settings
 
 /// `cervella calibrate`: from labelled outcomes to a calibration table, with the figures that
@@ -201,14 +202,6 @@ public struct Calibrator: Sendable {
     /// the same from run to run and does not follow the file's order.
     func isHeldOut(_ outcome: LabelledOutcome, index: Int) -> Bool {
         guard holdoutShare > 0 else { return false }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(outcome.id)#\(index)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        hash ^= hash >> 33
-        hash = hash &* 0xff51_afd7_ed55_8ccd
-        hash ^= hash >> 33
-        return Double(hash % 10_000) < holdoutShare * 10_000
+        return Double(StableHash.of("\(outcome.id)#\(index)") % 10_000) < holdoutShare * 10_000
     }
 }

@@ -40,7 +40,8 @@ extension CervellaSettings {
         let reader = TOMLReader(root: root)
         try reader.allowOnly(
             [
-                "redis", "cache", "fallback", "worker", "producer", "routing", "calibration", "budget", "gateway", "scaling", "tier1", "tier2",
+                "redis", "cache", "fallback", "worker", "producer", "routing", "calibration", "budget", "gateway", "scaling", "shadow", "tier1",
+                "tier2",
                 "tier3",
             ],
             in: "")
@@ -123,6 +124,13 @@ extension CervellaSettings {
             try table.read("tier2_percentage", into: &routing.tier2Percentage)
             try table.read("feedback_window_seconds", into: &routing.feedbackWindowSeconds)
             try table.read("outcomes_max_length", into: &routing.outcomesMaxLength)
+        }
+        if let table = try reader.table("shadow") {
+            try table.allowOnly(["sample_rate", "daily_budget_usd", "max_pending", "max_task_bytes"])
+            try table.read("sample_rate", into: &shadow.sampleRate)
+            try table.read("daily_budget_usd", into: &shadow.dailyBudgetUSD)
+            try table.read("max_pending", into: &shadow.maxPending)
+            try table.read("max_task_bytes", into: &shadow.maxTaskBytes)
         }
         if let table = try reader.table("calibration") {
             // `cervella calibrate --write` writes one inline table per "<tier>/<task type>" key;

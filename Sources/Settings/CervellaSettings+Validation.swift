@@ -101,6 +101,16 @@ extension CervellaSettings {
         ] {
             guard (0...100).contains(value) else { throw SettingsError(key: key, "must be a percentage between 0 and 100, got \(value)") }
         }
+        guard shadow.sampleRate.isFinite, (0...1).contains(shadow.sampleRate) else {
+            throw SettingsError(key: "shadow.sample_rate", "must be 0 to 1 (0.05 samples 5% of accepted small-model answers)")
+        }
+        guard shadow.dailyBudgetUSD.isFinite, (0...100_000).contains(shadow.dailyBudgetUSD) else {
+            throw SettingsError(key: "shadow.daily_budget_usd", "must be 0 (off) to 100000")
+        }
+        guard (1...1_000_000).contains(shadow.maxPending) else { throw SettingsError(key: "shadow.max_pending", "must be 1 to 1000000") }
+        guard (1_024...1_048_576).contains(shadow.maxTaskBytes) else {
+            throw SettingsError(key: "shadow.max_task_bytes", "must be 1024 to 1048576 bytes")
+        }
         guard (0...2_592_000).contains(routing.feedbackWindowSeconds) else {
             throw SettingsError(key: "routing.feedback_window_seconds", "must be 0 (no feedback) to 2592000 (30 days)")
         }

@@ -98,6 +98,24 @@ public struct CervellaSettings: Sendable, Equatable {
     public var budget = Budget()
     public var gateway = Gateway()
     public var scaling = Scaling()
+    public var shadow = Shadow()
+
+    /// Shadow labels from live traffic (docs/ROUTING.md, "Shadow labels"): a share of the
+    /// accepted small-model answers is also answered by Claude and judged, off the request
+    /// path, and the outcome is appended to `cervella:outcomes`.
+    public struct Shadow: Sendable, Equatable {
+        /// Share (0–1) of accepted small-model answers sampled; every one of them while the POC
+        /// is not validated (`poc_validated = false`).
+        public var sampleRate = 0.0
+        /// Claude spend on shadow answers and their judging, per UTC day, pool-wide; 0 turns
+        /// shadowing off, POC phase included.
+        public var dailyBudgetUSD = 1.0
+        /// Sampled answers waiting for an idle moment; older ones are dropped past it.
+        public var maxPending = 1_000
+        /// A job whose messages and answer are larger than this is not sampled.
+        public var maxTaskBytes = 65_536
+        public init() {}
+    }
 
     /// The auto-scale signal (report 5.4; `ScaleAdvisor`): when the small tier 1 needs more
     /// capacity, the pool says so with a gauge, a log line and an optional webhook.

@@ -24,6 +24,8 @@ struct JobCommit: Sendable {
     var stats: [StatsEvent]
     /// A gateway job's answer as the gate saw it, kept for its owner's rating.
     var gate: GateRecord?
+    /// An accepted small-model answer sampled for a shadow label (`ShadowRunner`).
+    var shadow: ShadowTask?
 
     static func reply(_ job: Job, _ result: JobResult, cacheKey: String? = nil, stats: [StatsEvent]) -> JobCommit {
         JobCommit(outcome: .reply(job: job, result: result, cacheKey: cacheKey), stats: stats)
@@ -75,6 +77,10 @@ struct JobCommit: Sendable {
                     RedisCommand(
                         "SET", RedisArgument(keys.gateRecord(job.id)), RedisArgument(bytes: gate.json()), "EX",
                         RedisArgument(settings.routing.feedbackWindowSeconds)))
+            }
+            if let shadow {
+                plan.first.append(RedisCommand("LPUSH", RedisArgument(keys.shadowQueue), RedisArgument(bytes: shadow.json())))
+                plan.first.append(RedisCommand("LTRIM", RedisArgument(keys.shadowQueue), 0, RedisArgument(settings.shadow.maxPending - 1)))
             }
             if let group = job.group {
                 plan.group = GuardedCommit.GroupRecord(key: keys.group(group), child: job.id, outcome: Self.groupOutcome(result), result: bytes)

@@ -190,6 +190,10 @@ enum JobDecision {
                 finishReason: response.finishReason),
             cacheKey: cacheable ? context.cacheKey : nil,
             stats: route.handled + [answered])
+        if route.smallTier, !hasToolCalls, suppressed == nil, structureProblem == nil {
+            commit.shadow = shadowTask(
+                job, response: response, tier: tier, model: call.model, gate: gate, cost: cost, settings: settings, context: context)
+        }
         if let owner = job.owner {
             // The small model's features only when its answer is the one the user got.
             let features =
@@ -257,5 +261,26 @@ enum JobDecision {
     static func taskType(of job: Job) -> String {
         if let tag = job.metadata["task_type"]?.stringValue, tag != "*", CalibrationTable.isValidTaskType(tag) { return tag }
         return job.route?.reason ?? "unrouted"
+    }
+
+    /// The accepted small-model answer as a shadow task, when it is sampled: every one while
+    /// the POC is not validated, else `shadow.sample_rate` of them; none when the daily budget
+    /// is 0 or the job is over `shadow.max_task_bytes`.
+    static func shadowTask(
+        _ job: Job, response: ProviderResponse, tier: Tier, model: String, gate: Gate, cost: Double, settings: CervellaSettings, context: Context
+    ) -> ShadowTask? {
+        let shadow = settings.shadow
+        guard shadow.dailyBudgetUSD > 0, ShadowTask.isSampled(jobID: job.id, rate: context.flags.pocValidated ? shadow.sampleRate : 1) else {
+            return nil
+        }
+        let size = response.text.utf8.count + job.messages.reduce(0) { $0 + $1.text.utf8.count }
+        guard size <= shadow.maxTaskBytes else { return nil }
+        let features =
+            gate.features
+            ?? ConfidenceFeatures(answer: response.text, tokenLogprobs: response.tokenLogprobs, expectedFormat: job.params.expectedFormat)
+        let outcome = LabelledOutcome(
+            id: job.id, source: .shadow, at: context.now, tier: tier.number, model: model, taskType: gate.taskType, features: features,
+            confidence: gate.confidence, good: false, smallCostUSD: cost)
+        return ShadowTask(messages: job.messages, answer: response.text, expectedFormat: job.params.expectedFormat, outcome: outcome)
     }
 }

@@ -206,6 +206,13 @@ public final class Worker: Service, Sendable {
                     await advisor.run(interval: max(reaperInterval, .seconds(2)), owner: self.id)
                 }
             }
+            if role == .worker, self.settings.shadow.dailyBudgetUSD > 0, let claude = self.providers[.claude] {
+                group.addTask {
+                    let shadow = ShadowRunner(
+                        connection: self.commands, keys: self.keys, settings: self.settings, claude: claude, logger: self.logger)
+                    await shadow.run(interval: .seconds(1))
+                }
+            }
             if let probation {
                 group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }
             }
