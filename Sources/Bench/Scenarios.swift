@@ -50,6 +50,11 @@ public struct BenchOptions: Sendable {
     public var lanesLatencyMs = 200
     public var lanesRate = 20.0
     public var lanesSeconds = 15.0
+    /// shadow: requests per second through the gateway, seconds per series, and the
+    /// simulated provider's latency.
+    public var shadowRate = 20.0
+    public var shadowSeconds = 15.0
+    public var shadowLatencyMs = 100
     public init() {}
 
     /// Small sizes: a smoke test that every scenario works, for CI (no timing assertions).
@@ -76,12 +81,14 @@ public struct BenchOptions: Sendable {
         options.lanesConcurrency = 32
         options.lanesRate = 10
         options.lanesSeconds = 1
+        options.shadowRate = 10
+        options.shadowSeconds = 1
         return options
     }
 }
 
 public enum BenchScenario: String, CaseIterable, Sendable {
-    case throughput, overhead, concurrency, cache, memory, streaming, lanes
+    case throughput, overhead, concurrency, cache, memory, streaming, lanes, shadow
 }
 
 /// Runs scenarios against the Redis in `settings`, each on a fresh rig, and reports them.
@@ -111,6 +118,7 @@ public struct Bench: Sendable {
             case .memory: report = try await memory(rig)
             case .streaming: report = try await streaming(rig)
             case .lanes: report = try await lanes(rig)
+            case .shadow: report = try await shadow(rig)
             }
             await rig.shutdown()
             return report

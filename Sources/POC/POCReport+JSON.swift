@@ -119,7 +119,7 @@ extension POCReport {
                 a.key("confidence")
                 a.double(result.confidence)
                 a.key("features")
-                if let features = result.features { write(features, to: &a) } else { a.null() }
+                if let features = result.features { features.write(to: &a) } else { a.null() }
             }
             t.key("claude")
             write(result.claude, to: &t) { _ in }
@@ -153,25 +153,6 @@ extension POCReport {
             a.key("judge_cost_usd")
             a.double(answer.judgement?.costUSD ?? 0)
             extra(&a)
-        }
-    }
-
-    private static func write(_ features: ConfidenceFeatures, to w: inout JSONWriter) {
-        w.object { f in
-            f.key("tokens")
-            f.int(features.tokens)
-            f.key("chars")
-            f.int(features.chars)
-            if let p = features.probabilities {
-                for (name, value) in [("mean", p.mean), ("p25", p.p25), ("p10", p.p10), ("p05", p.p05), ("min", p.min), ("tail", p.tail)] {
-                    f.key(name)
-                    f.double(value)
-                }
-            }
-            f.key("heuristic")
-            f.double(features.heuristic)
-            f.key("signals")
-            f.array(features.signals) { $0.string($1.rawValue) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobProtocol
 import Settings
 
 /// Everything the gate can read of one answer's confidence, computed once: the token
@@ -83,6 +84,30 @@ public struct ConfidenceFeatures: Sendable, Equatable {
         case .p05: return probabilities?.p05
         case .min: return probabilities?.min
         case .tail: return probabilities?.tail
+        }
+    }
+}
+
+extension ConfidenceFeatures {
+    /// The features as a JSON object, as a labelled outcome, a gate record and the POC report
+    /// write them: probabilities to nine decimals, the token figures only with logprobs.
+    public func write(to w: inout JSONWriter) {
+        func rounded(_ value: Double) -> Double { (value * 1e9).rounded() / 1e9 }
+        w.object { f in
+            f.key("tokens")
+            f.int(tokens)
+            f.key("chars")
+            f.int(chars)
+            if let p = probabilities {
+                for (name, value) in [("mean", p.mean), ("p25", p.p25), ("p10", p.p10), ("p05", p.p05), ("min", p.min), ("tail", p.tail)] {
+                    f.key(name)
+                    f.double(rounded(value))
+                }
+            }
+            f.key("heuristic")
+            f.double(rounded(heuristic))
+            f.key("signals")
+            f.array(signals) { $0.string($1.rawValue) }
         }
     }
 }

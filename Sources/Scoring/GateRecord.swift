@@ -46,7 +46,7 @@ public struct GateRecord: Sendable, Equatable {
             w.double(costUSD)
             if let features {
                 w.key("features")
-                LabelledOutcome.write(features, into: &w)
+                features.write(to: &w)
             }
         }
         return w.bytes

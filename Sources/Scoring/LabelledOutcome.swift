@@ -100,7 +100,7 @@ public struct LabelledOutcome: Sendable, Equatable {
                 w.double(confidence)
             }
             w.key("features")
-            Self.write(features, into: &w)
+            features.write(to: &w)
             w.key("good")
             w.bool(good)
             // The optional fields, only when known.
@@ -127,28 +127,6 @@ public struct LabelledOutcome: Sendable, Equatable {
         }
         return String(decoding: writer.bytes, as: UTF8.self)
     }
-
-    /// The features object of the JSONL line (also in a gate record).
-    static func write(_ features: ConfidenceFeatures, into w: inout JSONWriter) {
-        w.object { f in
-            f.key("tokens")
-            f.int(features.tokens)
-            f.key("chars")
-            f.int(features.chars)
-            if let p = features.probabilities {
-                for (name, value) in [("mean", p.mean), ("p25", p.p25), ("p10", p.p10), ("p05", p.p05), ("min", p.min), ("tail", p.tail)] {
-                    f.key(name)
-                    f.double(Self.rounded(value))
-                }
-            }
-            f.key("heuristic")
-            f.double(Self.rounded(features.heuristic))
-            f.key("signals")
-            f.array(features.signals) { $0.string($1.rawValue) }
-        }
-    }
-
-    private static func rounded(_ value: Double) -> Double { (value * 1e9).rounded() / 1e9 }
 
     /// Why a line is not a labelled outcome; the message names the field.
     public struct ParseError: Error, CustomStringConvertible, Equatable {

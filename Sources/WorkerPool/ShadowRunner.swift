@@ -57,42 +57,45 @@ struct ShadowRunner: Sendable {
     }
 
     private func label(_ task: ShadowTask, outcome: LabelledOutcome, spendKey: String) async {
-        let tier3 = settings.tier(.claude)
         var spend = 0.0
-        var labelled = outcome
-        defer {
-            if spend > 0 {
-                FloatingPointCounter(label: "cervella_shadow_spend_usd_total").increment(by: spend)
-                let commands = [
-                    RedisCommand("INCRBYFLOAT", RedisArgument(spendKey), RedisArgument(String(format: "%.9f", spend))),
-                    RedisCommand("EXPIRE", RedisArgument(spendKey), 172_800),
-                ]
-                let connection = self.connection
-                Task { _ = try? await connection.pipeline(commands) }
-            }
-        }
+        var commands: [RedisCommand] = []
         do {
-            let claudeAnswer = try await claude.complete(
-                ProviderRequest(messages: task.messages, maxTokens: tier3.defaultMaxTokens, timeout: .milliseconds(tier3.timeoutMs)))
-            spend += tier3.costUSD(
-                inputTokens: claudeAnswer.tokensInput, outputTokens: claudeAnswer.tokensOutput, cachedInputTokens: claudeAnswer.tokensCachedInput)
-            labelled.claudeCostUSD = (spend * 1e9).rounded() / 1e9
-            let small = try await judge(task, answer: task.answer, spend: &spend)
-            labelled.score = small
-            labelled.good = LabelledOutcome.isGood(score: small)
-            if let claudeScore = try? await judge(task, answer: claudeAnswer.text, spend: &spend) {
-                labelled.claudeScore = claudeScore
-                labelled.claudeGood = LabelledOutcome.isGood(score: claudeScore)
-            }
+            let labelled = try await judged(task, outcome: outcome, spend: &spend)
+            commands.append(OutcomeStream.append(labelled, keys: keys, maxLength: settings.routing.outcomesMaxLength))
+            count(tier: outcome.tier, result: labelled.good ? "good" : "bad")
         } catch {
             count(tier: outcome.tier, result: "error")
             logger.notice("a shadow label failed; the sample is dropped", metadata: ["cervella.error": "\(error)"])
-            return
+        }
+        // What the calls cost is spent whether or not the label came out.
+        if spend > 0 {
+            FloatingPointCounter(label: "cervella_shadow_spend_usd_total").increment(by: spend)
+            commands += [
+                RedisCommand("INCRBYFLOAT", RedisArgument(spendKey), RedisArgument(String(format: "%.9f", spend))),
+                RedisCommand("EXPIRE", RedisArgument(spendKey), 172_800),
+            ]
+        }
+        if !commands.isEmpty { _ = try? await connection.pipeline(commands) }
+    }
+
+    /// The outcome once Claude has answered the conversation and judged both answers.
+    private func judged(_ task: ShadowTask, outcome: LabelledOutcome, spend: inout Double) async throws -> LabelledOutcome {
+        let tier3 = settings.tier(.claude)
+        var labelled = outcome
+        let claudeAnswer = try await claude.complete(
+            ProviderRequest(messages: task.messages, maxTokens: tier3.defaultMaxTokens, timeout: .milliseconds(tier3.timeoutMs)))
+        spend += tier3.costUSD(
+            inputTokens: claudeAnswer.tokensInput, outputTokens: claudeAnswer.tokensOutput, cachedInputTokens: claudeAnswer.tokensCachedInput)
+        labelled.claudeCostUSD = (spend * 1e9).rounded() / 1e9
+        let small = try await judge(task, answer: task.answer, spend: &spend)
+        labelled.score = small
+        labelled.good = LabelledOutcome.isGood(score: small)
+        if let claudeScore = try? await judge(task, answer: claudeAnswer.text, spend: &spend) {
+            labelled.claudeScore = claudeScore
+            labelled.claudeGood = LabelledOutcome.isGood(score: claudeScore)
         }
         labelled.at = Date().timeIntervalSince1970
-        let append = OutcomeStream.append(labelled, keys: keys, maxLength: settings.routing.outcomesMaxLength)
-        _ = try? await connection.send(append)
-        count(tier: outcome.tier, result: labelled.good ? "good" : "bad")
+        return labelled
     }
 
     struct JudgeFailure: Error, CustomStringConvertible {

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract:
-            "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory, streaming, lanes.",
+            "Measure the pool on this machine: throughput, gateway overhead, concurrency, cache hits, memory, streaming, lanes, shadow labels.",
         discussion: """
             Each scenario starts its own simulator (an instant or slow provider), worker and gateway
             processes from this binary, runs them against the configured Redis under a private key
@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SettingsOptions
 
-    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, lanes, or all.")
+    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, lanes, shadow, or all.")
     var scenarios: [String] = ["all"]
 
     @Option(help: "Redis URL (default: the configuration's redis.url or REDIS_URL).")
@@ -44,6 +44,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "lanes: interactive requests per second through the gateway.") var lanesRate: Double?
     @Option(help: "lanes: seconds of interactive load per series.") var lanesSeconds: Double?
     @Option(help: "lanes: the simulated provider's latency in ms.") var lanesLatencyMs: Int?
+    @Option(help: "shadow: requests per second through the gateway.") var shadowRate: Double?
+    @Option(help: "shadow: seconds of load per series.") var shadowSeconds: Double?
 
     @Flag(help: "Small sizes: checks that every scenario works (CI), measures nothing worth quoting.")
     var smoke = false
@@ -79,6 +81,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let lanesGroupSize { sizes.lanesGroupSize = lanesGroupSize }
         if let lanesSeconds { sizes.lanesSeconds = lanesSeconds }
         if let lanesLatencyMs { sizes.lanesLatencyMs = lanesLatencyMs }
+        if let shadowRate { sizes.shadowRate = shadowRate }
+        if let shadowSeconds { sizes.shadowSeconds = shadowSeconds }
         if let duration { sizes.durationSeconds = duration }
         if let concurrencyJobs { sizes.concurrencyJobs = concurrencyJobs }
         if let latencyMs { sizes.concurrencyLatencyMs = latencyMs }
@@ -103,6 +107,9 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--lanes-batch-jobs must be 1 to 1,000,000, --lanes-group-size 1 to 10,000, --lanes-rate above 0 (at most 10,000), --lanes-seconds above 0 (at most 3,600), --lanes-latency-ms 0 to 60,000"
             )
+        }
+        guard sizes.shadowRate > 0, sizes.shadowRate <= 10_000, sizes.shadowSeconds > 0, sizes.shadowSeconds <= 3_600 else {
+            throw ValidationError("--shadow-rate must be above 0 (at most 10,000), --shadow-seconds above 0 (at most 3,600)")
         }
 
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
