@@ -120,16 +120,21 @@ struct CalibrateCommand: AsyncParsableCommand {
 
     // MARK: - Reading
 
+    /// Reads a file a megabyte at a time, so its size is bounded by the outcomes it holds, not
+    /// read whole: a line over `LabelledOutcome.maxLineBytes` stops the read, naming it.
     static func read(file path: String, limit: Int) throws -> [LabelledOutcome] {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure("cannot read \(path)") }
         defer { try? handle.close() }
-        let data = try handle.readToEnd() ?? Data()
         var outcomes: [LabelledOutcome] = []
         var number = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        var pending: [UInt8] = []
+        func take(_ line: ArraySlice<UInt8>) throws {
             number += 1
+            guard line.count <= LabelledOutcome.maxLineBytes else {
+                throw CommandFailure("\(path), line \(number): over \(LabelledOutcome.maxLineBytes) bytes")
+            }
             let text = String(decoding: line, as: UTF8.self)
-            if text.allSatisfy(\.isWhitespace) { continue }
+            if text.allSatisfy(\.isWhitespace) { return }
             guard outcomes.count < limit else { throw CommandFailure("\(path): more than \(maxOutcomes) outcomes; split the file") }
             do {
                 outcomes.append(try LabelledOutcome.parse(line: text))
@@ -137,6 +142,17 @@ struct CalibrateCommand: AsyncParsableCommand {
                 throw CommandFailure("\(path), line \(number): \(error)")
             }
         }
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending += chunk
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                try take(pending[start..<newline])
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+            if pending.count > LabelledOutcome.maxLineBytes { try take(pending[...]) }
+        }
+        if !pending.isEmpty { try take(pending[...]) }
         return outcomes
     }
 
