@@ -136,13 +136,14 @@ public struct StatsReport: Sendable {
             guard parts.count == 3, parts[1].hasPrefix("tier") else { continue }
             let tier = "tier_" + parts[1].dropFirst(4)
             let rating = parts[0] == "feedback_up" ? "up" : "down"
-            feedback[tier, default: [:]][parts[2], default: ["up": 0, "down": 0]][rating] = Int(count)
+            feedback[tier, default: [:]][parts[2], default: ["up": 0, "down": 0]][rating] = Int(saturating: count)
         }
         for (tier, models) in feedback {
             for (model, counts) in models {
-                let up = counts["up"] as? Int ?? 0
-                let down = counts["down"] as? Int ?? 0
-                feedback[tier]?[model]?["satisfaction"] = up + down > 0 ? round(Double(up) / Double(up + down), 3) : NSNull()
+                // In doubles: counts read from Redis may be anything, and an Int sum can trap.
+                let up = Double(counts["up"] as? Int ?? 0)
+                let down = Double(counts["down"] as? Int ?? 0)
+                feedback[tier]?[model]?["satisfaction"] = up + down > 0 ? round(up / (up + down), 3) : NSNull()
             }
         }
         return [
