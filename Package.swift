@@ -67,7 +67,10 @@ let package = Package(
         ),
         .target(
             name: "Producer",
-            dependencies: ["RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "RedisClient", "JobProtocol", "Settings", "Routing", "ControlPlane", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "WorkerPool",

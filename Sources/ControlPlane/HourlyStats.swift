@@ -20,6 +20,12 @@ public enum StatsEvent: Sendable, Equatable {
     case duplicate
     /// Jobs moved back to their queue from a dead worker's processing list.
     case recovered(count: Int)
+    /// A fallback held back (`reason`: `budget`, the escalation budget): the small model's
+    /// answer, or its error, was the result.
+    case suppressed(tier: Tier, reason: String)
+    /// A request answered by an identical one's provider call (single-flight); `savedUSD` is what
+    /// the call cost.
+    case coalesced(savedUSD: Double)
 }
 
 /// Per-hour counters shared by every worker and producer: HINCRBY into one hash per hour,
@@ -110,6 +116,12 @@ public enum HourlyStats {
                 increment("duplicate_provider_calls")
             case .recovered(let count):
                 increment("recovered", count)
+            case .suppressed(let tier, let reason):
+                increment("fallback_suppressed:\(reasonClass(reason))")
+                increment("fallback_suppressed:tier\(tier)")
+            case .coalesced(let saved):
+                increment("coalesced_hits")
+                add("coalesced_saved_usd", saved)
             }
         }
         return result

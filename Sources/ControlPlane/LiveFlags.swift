@@ -1,3 +1,4 @@
+import Foundation
 import JobProtocol
 import Settings
 import Synchronization
@@ -16,8 +17,16 @@ public struct LiveFlags: Sendable, Equatable {
     /// Per task type confidence signals, maps and thresholds (`cervella calibrate`); the hash's
     /// `calibration` field (a JSON table) replaces the file's `[calibration]` whole.
     public var calibration: CalibrationTable
+    /// The escalation budget's caps on Claude spend for fallbacks (0: no cap).
+    public var fallbackHourlyUSD: Double
+    public var fallbackDailyUSD: Double
+    /// When each small tier serves (`tier<N>_window`; `TierWindow`).
+    public var windows: [Tier: TierWindow]
 
     public init(settings: CervellaSettings) {
+        fallbackHourlyUSD = settings.budget.fallbackHourlyUSD
+        fallbackDailyUSD = settings.budget.fallbackDailyUSD
+        windows = Dictionary(uniqueKeysWithValues: Tier.allCases.filter(\.isSmall).map { ($0, settings.tier($0).window) })
         tierEnabled = Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, settings.tier($0).enabled) })
         tier1Percentage = settings.routing.tier1Percentage
         tier2Percentage = settings.routing.tier2Percentage
@@ -28,10 +37,16 @@ public struct LiveFlags: Sendable, Equatable {
 
     public func isEnabled(_ tier: Tier) -> Bool { tierEnabled[tier] ?? true }
 
+    /// True when `tier` is inside its window at `date` (always, without one).
+    public func isInWindow(_ tier: Tier, at date: Date) -> Bool { windows[tier]?.isOpen(at: date) ?? true }
+
+    /// True when a cap of the escalation budget is set.
+    public var capsFallbacks: Bool { fallbackHourlyUSD > 0 || fallbackDailyUSD > 0 }
+
     /// The hash fields an operator may set, and what they mean.
     public static let fields = [
         "tier1_enabled", "tier2_enabled", "tier3_enabled", "tier1_percentage", "tier2_percentage",
-        "fallback_enabled", "poc_validated", "calibration",
+        "fallback_enabled", "poc_validated", "calibration", "fallback_hourly_usd", "fallback_daily_usd", "tier1_window", "tier2_window",
     ]
 
     /// These flags with the hash's fields applied; unknown or unreadable fields are skipped
@@ -57,6 +72,18 @@ public struct LiveFlags: Sendable, Equatable {
             case "poc_validated":
                 guard let validated = Self.bool(value) else { problems.append("\(field)=\(value) is not a boolean"); continue }
                 flags.pocValidated = validated
+            case "fallback_hourly_usd", "fallback_daily_usd":
+                guard let dollars = Double(value), dollars.isFinite, (0...1_000_000).contains(dollars) else {
+                    problems.append("\(field)=\(value) is not 0 (no cap) to 1000000 dollars"); continue
+                }
+                if field == "fallback_hourly_usd" { flags.fallbackHourlyUSD = dollars } else { flags.fallbackDailyUSD = dollars }
+            case "tier1_window", "tier2_window":
+                let tier: Tier = field == "tier1_window" ? .tier1 : .tier2
+                do throws(SettingsError) {
+                    flags.windows[tier] = try TierWindow(parsing: value, key: field)
+                } catch {
+                    problems.append("\(error.key): \(error.message)")
+                }
             case "calibration":
                 switch Self.parsedCalibration(value) {
                 case .success(let table): flags.calibration = table

@@ -27,6 +27,8 @@ public final class GatewayServer: Service, Sendable {
     /// Reads the streams of streamed jobs over a fixed two connections.
     let hub: StreamHub
     let live: LiveConfigWatcher
+    /// The small tiers' queue waits, for deadline-aware routing.
+    let backlog: BacklogWatch
     let store: LiveConfigStore
     let host: String
     let port: Int
@@ -47,7 +49,9 @@ public final class GatewayServer: Service, Sendable {
         self.commands = RedisConnection(configuration: configuration, name: "gateway@\(settings.redis.keyPrefix)", logger: logger)
         let live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
         self.live = live
-        self.producer = Producer(settings: settings, connection: commands, flags: { live.current })
+        let backlog = BacklogWatch(connection: commands, keys: keys, logger: logger)
+        self.backlog = backlog
+        self.producer = Producer(settings: settings, connection: commands, flags: { live.current }, backlog: backlog)
         self.dispatcher = ReplyDispatcher(commands: commands, keys: keys, logger: logger)
         self.hub = StreamHub(commands: commands, keys: keys, logger: logger)
         self.store = LiveConfigStore(connection: commands, keys: keys)
@@ -100,6 +104,7 @@ public final class GatewayServer: Service, Sendable {
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.hub.run() }
             group.addTask { await self.live.run() }
+            if self.settings.routing.backlogDeadlineShare > 0 { group.addTask { await self.backlog.run() } }
             try await app.runService()
             group.cancelAll()
         }

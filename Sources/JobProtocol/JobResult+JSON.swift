@@ -55,6 +55,7 @@ extension ResultMetadata: Codable {
         case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
         case structureProblem = "structure_problem"
         case confidenceGate = "confidence_gate"
+        case coalesced
     }
 
     /// As the compiler would synthesize it (see `JobResult.init(from:)`).
@@ -80,6 +81,7 @@ extension ResultMetadata: Codable {
         fallbackSuppressed = try c.decodeIfPresent(String.self, forKey: .fallbackSuppressed)
         structureProblem = try c.decodeIfPresent(String.self, forKey: .structureProblem)
         confidenceGate = try c.decodeIfPresent(String.self, forKey: .confidenceGate)
+        coalesced = try c.decodeIfPresent(Bool.self, forKey: .coalesced)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -104,6 +106,7 @@ extension ResultMetadata: Codable {
         try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
         try c.encodeIfPresent(structureProblem, forKey: .structureProblem)
         try c.encodeIfPresent(confidenceGate, forKey: .confidenceGate)
+        try c.encodeIfPresent(coalesced, forKey: .coalesced)
     }
 }
 
@@ -161,14 +164,15 @@ extension JobResult {
                 let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
                 let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
                 let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed"),
-                let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate")
+                let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate"),
+                let coalesced = m.bool("coalesced")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
                 tokensInput: tokensInput, tokensOutput: tokensOutput, fallback: fallback, fallbackReason: fallbackReason,
                 originalModel: originalModel, originalConfidence: originalConfidence, tierDecisionReason: decision,
                 cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed,
-                structureProblem: structureProblem, confidenceGate: confidenceGate
+                structureProblem: structureProblem, confidenceGate: confidenceGate, coalesced: coalesced
             )
         }
         var error: ResultError?
@@ -234,6 +238,7 @@ extension JSONWriter {
             if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
             if let problem = metadata.structureProblem { w.key("structure_problem"); w.string(problem) }
             if let gate = metadata.confidenceGate { w.key("confidence_gate"); w.string(gate) }
+            if let coalesced = metadata.coalesced { w.key("coalesced"); w.bool(coalesced) }
         }
     }
 }

@@ -66,14 +66,18 @@ public struct ResultMetadata: Sendable, Equatable {
     /// `"off"` when a small model's answer streamed `live`: tokens reached the client before
     /// the answer could be scored, so a low score could not send it to Claude.
     public var confidenceGate: String?
+    /// `true` when the answer is an identical in-flight request's (single-flight): its
+    /// provider call served this request too, which was never queued. Absent otherwise.
+    public var coalesced: Bool?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,
         tokensInput: Int, tokensOutput: Int, fallback: Bool = false, fallbackReason: String? = nil,
         originalModel: String? = nil, originalConfidence: Double? = nil, tierDecisionReason: String,
         cacheHit: Bool = false, worker: String, timestamp: String, reasoningChars: Int? = nil, fallbackSuppressed: String? = nil,
-        structureProblem: String? = nil, confidenceGate: String? = nil
+        structureProblem: String? = nil, confidenceGate: String? = nil, coalesced: Bool? = nil
     ) {
+        self.coalesced = coalesced
         self.confidenceGate = confidenceGate
         self.structureProblem = structureProblem
         self.reasoningChars = reasoningChars

@@ -11,6 +11,9 @@ public struct KeySpace: Sendable, Equatable {
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
     public func reply(_ jobID: String) -> String { "\(prefix):reply:\(jobID)" }
     public func cache(_ digest: String) -> String { "\(prefix):cache:\(digest)" }
+    /// Single-flight: the id of the job answering requests with this cache digest now (its
+    /// followers wait in `…:followers`).
+    public func flight(_ digest: String) -> String { "\(prefix):flight:\(digest)" }
     /// A streamed job's answer as it is written (a Redis stream; docs/PROTOCOL.md, "Streaming").
     public func stream(_ jobID: String) -> String { "\(prefix):stream:\(jobID)" }
     /// Set (with a TTL) when a job's producer cancels it; a worker checks it before it starts
@@ -94,6 +97,13 @@ public struct KeySpace: Sendable, Equatable {
     public var shadowQueue: String { "\(prefix):shadow" }
     /// Claude spend on shadow labels on one UTC day (`YYYYMMDD`), in dollars.
     public func shadowSpend(day: String) -> String { "\(prefix):shadow:spend:\(day)" }
+    /// The escalation budget's Claude spend on fallbacks (integer micro-dollars) in one UTC hour
+    /// (`YYYYMMDDHH`) or day (`YYYYMMDD`); the scripts of `EscalationBudget` build the same names.
+    public func budgetSpent(_ stamp: String) -> String { "\(prefix):budget:spent:\(stamp)" }
+    /// Micro-dollars reserved by fallbacks on their way to Claude, in one hour or day.
+    public func budgetReserved(_ stamp: String) -> String { "\(prefix):budget:reserved:\(stamp)" }
+    /// Job id → `<µ$> <hour> <day>`: each fallback's reservation, released by its Claude commit.
+    public var budgetReservations: String { "\(prefix):budget:reservations" }
     /// Lease of the worker that decides the auto-scale signal (one per pool).
     public var scaleLease: String { "\(prefix):scale:lease" }
 

@@ -37,6 +37,9 @@ public struct UTCTime: Sendable, Equatable {
     /// `2026112709`: the hour a statistics hash is named after.
     public var hourStamp: String { "\(Self.pad(year, 4))\(Self.pad(month))\(Self.pad(day))\(Self.pad(hour))" }
 
+    /// `20261127`: the UTC day, for daily keys.
+    public var dayStamp: String { "\(Self.pad(year, 4))\(Self.pad(month))\(Self.pad(day))" }
+
     private static func pad(_ value: Int, _ width: Int = 2) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits

@@ -18,6 +18,10 @@ public struct Producer: Sendable {
     let waiters: ReplyWaiters
     private let router: Router
     private let flags: @Sendable () -> LiveFlags
+    /// The time routing reads tier windows at (tests pass their own clock).
+    private let clock: @Sendable () -> Date
+    /// Each small tier's queue wait, for deadline-aware routing; nil routes without it.
+    private let backlog: BacklogWatch?
 
     /// The outcome of `enqueue`: queued for a worker, or already answered from the cache.
     public enum Enqueued: Sendable, Equatable {
@@ -29,26 +33,46 @@ public struct Producer: Sendable {
 
     static let enqueueScript = RedisScript(
         """
-        -- KEYS[1] queue, KEYS[2] cache key or '' ; ARGV[1] job JSON, ARGV[2] max queue length (0: none)
+        -- KEYS[1] queue, KEYS[2] cache key or '', KEYS[3] flight key or ''
+        -- ARGV[1] job JSON, ARGV[2] max queue length (0: none), ARGV[3] job id, ARGV[4] follower
+        -- entry, ARGV[5] flight TTL (seconds), ARGV[6] most followers
         if KEYS[2] ~= '' then
           local hit = redis.call('GET', KEYS[2])
           if hit then return hit end
         end
+        if KEYS[3] ~= '' then
+          local leader = redis.call('GET', KEYS[3])
+          if leader and leader ~= ARGV[3] then
+            local followers = KEYS[3] .. ':followers'
+            if redis.call('LLEN', followers) < tonumber(ARGV[6]) then
+              redis.call('RPUSH', followers, ARGV[4])
+              if redis.call('TTL', followers) < tonumber(ARGV[5]) then redis.call('EXPIRE', followers, ARGV[5]) end
+              return 1
+            end
+          end
+        end
         local limit = tonumber(ARGV[2])
         if limit > 0 and redis.call('LLEN', KEYS[1]) >= limit then return 0 end
         redis.call('LPUSH', KEYS[1], ARGV[1])
+        if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[5]) end
         return false
         """)
 
     /// `flags` gives the live switches at each call (a `LiveConfigWatcher`'s `current`, or
     /// the file settings); `classifier` replaces the report's rules when given.
+    ///
+    /// `backlog`, when given (and kept fresh by its owner), sends a small-tier job to Claude when
+    /// its queue would make it miss its deadline; `clock` is the time tier windows are read at.
     public init(
         settings: CervellaSettings, connection: RedisConnection,
-        flags: (@Sendable () -> LiveFlags)? = nil, classifier: (any Classifier)? = nil
+        flags: (@Sendable () -> LiveFlags)? = nil, classifier: (any Classifier)? = nil, backlog: BacklogWatch? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         let fileFlags = LiveFlags(settings: settings)
         let flags = flags ?? { fileFlags }
         self.flags = flags
+        self.clock = clock
+        self.backlog = backlog
         self.router = Router(
             settings: settings,
             classifier: classifier
@@ -75,11 +99,13 @@ public struct Producer: Sendable {
     ) throws(Router.UnknownModel) -> Job {
         let id = Self.newJobID()
         let now = Date().timeIntervalSince1970
-        let decided: Route
+        let timeout = timeoutSeconds ?? settings.producer.jobTimeoutSeconds
+        var decided: Route
         if let route { decided = route } else { decided = try self.route(jobID: id, messages: messages, tierHint: tierHint, forceModel: forceModel) }
+        if route == nil, let rerouted = backlogRoute(decided, priority: priority, timeoutSeconds: timeout) { decided = rerouted }
         return Job(
             id: id, replyTo: keys.reply(id), createdAt: now,
-            deadlineAt: now + (timeoutSeconds ?? settings.producer.jobTimeoutSeconds),
+            deadlineAt: now + timeout,
             messages: messages, params: params, tierHint: tierHint, forceModel: forceModel,
             enableFallback: enableFallback, cache: cache && settings.cache.enabled,
             route: decided, metadata: metadata, stream: stream, priority: priority
@@ -90,15 +116,29 @@ public struct Producer: Sendable {
     /// disabled tiers.
     public func route(jobID: String, messages: [ChatMessage], tierHint: String, forceModel: String?) throws(Router.UnknownModel) -> Route {
         let live = flags()
+        let now = clock()
         let routing = RoutingFlags(
             tierEnabled: live.tierEnabled, tier1Percentage: live.tier1Percentage, tier2Percentage: live.tier2Percentage,
-            pocValidated: live.pocValidated)
+            pocValidated: live.pocValidated, outsideWindow: Set(Tier.allCases.filter { !live.isInWindow($0, at: now) }))
         return try router.route(jobID: jobID, messages: messages, tierHint: tierHint, forceModel: forceModel, flags: routing)
+    }
+
+    /// Deadline-aware routing: a small-tier job whose queue wait (`BacklogWatch`) would take
+    /// more than `routing.backlog_deadline_share` of its time goes straight to Claude, reason
+    /// `tier<N>_backlog`; a `force_model` choice stays where it was sent.
+    func backlogRoute(_ route: Route, priority: JobPriority, timeoutSeconds: Double) -> Route? {
+        let share = settings.routing.backlogDeadlineShare
+        guard share > 0, route.reason != "manual_override", let tier = Tier(route.tier), tier.isSmall,
+            let wait = backlog?.estimate(tier)?.waitSeconds(priority: priority), wait > timeoutSeconds * share
+        else { return nil }
+        BacklogWatch.counted(tier)
+        return Route(tier: Tier.claude.number, model: settings.tier(.claude).model, reason: "tier\(tier)_backlog")
     }
 
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
     public func enqueue(_ job: Job, maxQueueLength: Int = 0) async throws -> Enqueued {
-        let call = try Self.enqueueCall(for: job, keys: keys, maxQueueLength: maxQueueLength)
+        let call = try Self.enqueueCall(
+            for: job, keys: keys, maxQueueLength: maxQueueLength, singleFlight: SingleFlight.isEligible(job, settings: settings))
         let reply = try await connection.evaluate(Self.enqueueScript, keys: call.keys, arguments: call.arguments, replicated: true)
         return Self.enqueued(reply, job: call.job)
     }
@@ -106,23 +146,35 @@ public struct Producer: Sendable {
     /// The enqueue script's keys (the tier's queue, the cache key or `''`) and arguments (the
     /// job's JSON, the queue cap), and the job as pushed: marked `cache_checked` when the
     /// script looks the cache up, so that the worker need not look again.
+    ///
+    /// With `singleFlight`, the job's flight key and its follower entry too (`SingleFlight`).
     static func enqueueCall(
-        for job: Job, keys: KeySpace, maxQueueLength: Int
+        for job: Job, keys: KeySpace, maxQueueLength: Int, singleFlight: Bool = false, now: Double = Date().timeIntervalSince1970
     ) throws -> (job: Job, keys: [RedisArgument], arguments: [RedisArgument]) {
         let queue = try queue(of: job)
-        let cacheKey = job.cache ? keys.cache(CacheKey.digest(for: job)) : ""
+        let digest = job.cache ? CacheKey.digest(for: job) : nil
         var job = job
         job.cacheChecked = job.cache
+        let json = job.jsonBytes()
+        let queueKey = keys.queue(queue)
+        let flight = singleFlight ? digest.map(keys.flight) : nil
         return (
-            job, [RedisArgument(keys.queue(queue)), RedisArgument(cacheKey)],
-            [RedisArgument(bytes: job.jsonBytes()), RedisArgument(maxQueueLength)]
+            job, [RedisArgument(queueKey), RedisArgument(digest.map(keys.cache) ?? ""), RedisArgument(flight ?? "")],
+            [
+                RedisArgument(bytes: json), RedisArgument(maxQueueLength), RedisArgument(job.id),
+                RedisArgument(bytes: flight == nil ? [] : SingleFlight.followerEntry(job, queueKey: queueKey, jobJSON: json)),
+                RedisArgument(SingleFlight.ttlSeconds(job, now: now)), RedisArgument(SingleFlight.maxFollowers),
+            ]
         )
     }
 
-    /// What the enqueue script's answer means: 0 the queue is full, a cached result's bytes
-    /// a cache hit, nothing (nil) queued.
+    /// What the enqueue script's answer means: 0 the queue is full, 1 it follows an identical
+    /// job in flight, a cached result's bytes a cache hit, nothing (nil) queued.
     static func enqueued(_ reply: RedisValue, job: Job) -> Enqueued {
-        if reply.integer == 0 { return .full }
+        if case .integer(let code) = reply {
+            // 1: it follows an identical job in flight; its answer comes to its reply key all the same.
+            return code == 0 ? .full : .queued
+        }
         guard let bytes = reply.bytes else { return .queued }
         return .cached(JobResult.fromCache(bytes, for: job, worker: "producer"))
     }

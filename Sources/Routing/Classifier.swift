@@ -25,8 +25,13 @@ public struct RoutingFlags: Sendable, Equatable {
     public var tier1Percentage: Double
     public var tier2Percentage: Double
     public var pocValidated: Bool
+    /// Small tiers outside their window (`TierWindow`) now: routed past as if switched off.
+    public var outsideWindow: Set<Tier>
 
-    public init(tierEnabled: [Tier: Bool], tier1Percentage: Double, tier2Percentage: Double, pocValidated: Bool) {
+    public init(
+        tierEnabled: [Tier: Bool], tier1Percentage: Double, tier2Percentage: Double, pocValidated: Bool, outsideWindow: Set<Tier> = []
+    ) {
+        self.outsideWindow = outsideWindow
         self.tierEnabled = tierEnabled
         self.tier1Percentage = tier1Percentage
         self.tier2Percentage = tier2Percentage
@@ -34,4 +39,7 @@ public struct RoutingFlags: Sendable, Equatable {
     }
 
     public func isEnabled(_ tier: Tier) -> Bool { tierEnabled[tier] ?? true }
+
+    /// Enabled and inside its window: a tier the router may choose.
+    public func serves(_ tier: Tier) -> Bool { isEnabled(tier) && !outsideWindow.contains(tier) }
 }

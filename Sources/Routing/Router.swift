@@ -6,8 +6,9 @@ import Settings
 ///
 /// Priority: `force_model` (`manual_override`), then `tier_hint` (`tier_hint_simple` …), then
 /// the classifier. Only classifier decisions take part in the rollout: an explicit choice is
-/// never silently moved to a control group. A disabled tier is never chosen; its requests go
-/// to the next tier up, and the reason says so (`default_tier_tier1_disabled`).
+/// never silently moved to a control group. A disabled tier is never chosen, nor one outside
+/// its window; its requests go to the next tier up, and the reason says so
+/// (`default_tier_tier1_disabled`, `default_tier_tier1_outside_window`).
 public struct Router: Sendable {
     public let classifier: any Classifier
     private let models: [Tier: String]
@@ -61,9 +62,10 @@ public struct Router: Sendable {
                 decision = TierDecision(tier: .claude, reason: "rollout_control_group")
             }
         }
-        if decision.tier.isSmall && !flags.isEnabled(decision.tier) {
-            let next = Tier.allCases.first { $0 > decision.tier && ($0 == .claude || flags.isEnabled($0)) } ?? .claude
-            decision = TierDecision(tier: next, reason: "\(decision.reason)_tier\(decision.tier)_disabled")
+        if decision.tier.isSmall && !flags.serves(decision.tier) {
+            let next = Tier.allCases.first { $0 > decision.tier && ($0 == .claude || flags.serves($0)) } ?? .claude
+            let why = flags.isEnabled(decision.tier) ? "outside_window" : "disabled"
+            decision = TierDecision(tier: next, reason: "\(decision.reason)_tier\(decision.tier)_\(why)")
         }
         return Route(tier: decision.tier.number, model: models[decision.tier] ?? "", reason: decision.reason)
     }

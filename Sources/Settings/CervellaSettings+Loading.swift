@@ -53,8 +53,9 @@ extension CervellaSettings {
             try table.read("reply_ttl_seconds", into: &redis.replyTTLSeconds)
         }
         if let table = try reader.table("cache") {
-            try table.allowOnly(["enabled", "ttl_seconds"])
+            try table.allowOnly(["enabled", "ttl_seconds", "single_flight"])
             try table.read("enabled", into: &cache.enabled)
+            try table.read("single_flight", into: &cache.singleFlight)
             try table.read("ttl_seconds", into: &cache.ttlSeconds)
         }
         if let table = try reader.table("fallback") {
@@ -103,14 +104,21 @@ extension CervellaSettings {
             try table.read("webhook_interval_seconds", into: &scaling.webhookIntervalSeconds)
         }
         if let table = try reader.table("budget") {
-            try table.allowOnly(["daily_cost_alert_usd", "monthly_budget_usd"])
+            try table.allowOnly([
+                "daily_cost_alert_usd", "monthly_budget_usd", "fallback_hourly_usd", "fallback_daily_usd", "fallback_near_share",
+                "fallback_error_overrun",
+            ])
             try table.read("daily_cost_alert_usd", into: &budget.dailyCostAlertUSD)
             try table.read("monthly_budget_usd", into: &budget.monthlyBudgetUSD)
+            try table.read("fallback_hourly_usd", into: &budget.fallbackHourlyUSD)
+            try table.read("fallback_daily_usd", into: &budget.fallbackDailyUSD)
+            try table.read("fallback_near_share", into: &budget.fallbackNearShare)
+            try table.read("fallback_error_overrun", into: &budget.fallbackErrorOverrun)
         }
         if let table = try reader.table("routing") {
             try table.allowOnly([
                 "phase", "context_limit_tokens", "complex_keywords", "simple_patterns", "poc_validated", "tier1_percentage", "tier2_percentage",
-                "feedback_window_seconds", "outcomes_max_length",
+                "feedback_window_seconds", "outcomes_max_length", "backlog_deadline_share",
             ])
             // A phase preset first, so that explicit keys in the same table refine it.
             var phaseName = ""
@@ -124,6 +132,7 @@ extension CervellaSettings {
             try table.read("tier2_percentage", into: &routing.tier2Percentage)
             try table.read("feedback_window_seconds", into: &routing.feedbackWindowSeconds)
             try table.read("outcomes_max_length", into: &routing.outcomesMaxLength)
+            try table.read("backlog_deadline_share", into: &routing.backlogDeadlineShare)
         }
         if let table = try reader.table("shadow") {
             try table.allowOnly(["sample_rate", "daily_budget_usd", "max_pending", "max_task_bytes"])
@@ -150,9 +159,17 @@ extension CervellaSettings {
                 "enabled", "kind", "model", "endpoints", "api_key_env", "api_key_file", "anthropic_version",
                 "confidence_method", "logprob_aggregate", "confidence_threshold", "timeout_ms", "default_max_tokens",
                 "input_usd_per_million_tokens", "output_usd_per_million_tokens", "cached_input_usd_per_million_tokens",
-                "gpu_hour_usd", "requests_per_gpu_hour", "stream_mode", "early_escalation_tokens", "early_escalation_margin",
+                "gpu_hour_usd", "requests_per_gpu_hour", "stream_mode", "early_escalation_tokens", "early_escalation_margin", "window",
             ])
             try table.read("enabled", into: &tier.enabled)
+            if table.has("window") {
+                guard number.isSmall else {
+                    throw SettingsError(key: "tier\(number).window", "only tiers 1 and 2 have a window: Claude serves whatever they do not")
+                }
+                var text = ""
+                try table.read("window", into: &text)
+                tier.window = try TierWindow(parsing: text, key: "tier\(number).window")
+            }
             try table.readEnum("kind", into: &tier.kind)
             try table.read("model", into: &tier.model)
             try table.read("endpoints", into: &tier.endpoints)
@@ -209,6 +226,8 @@ extension CervellaSettings {
         if let url = reader.string("CERVELLA_SCALE_WEBHOOK_URL") { scaling.webhookURL = url }
         try reader.read("DAILY_COST_ALERT_USD", into: &budget.dailyCostAlertUSD)
         try reader.read("MONTHLY_BUDGET_USD", into: &budget.monthlyBudgetUSD)
+        try reader.read("CERVELLA_FALLBACK_HOURLY_USD", into: &budget.fallbackHourlyUSD)
+        try reader.read("CERVELLA_FALLBACK_DAILY_USD", into: &budget.fallbackDailyUSD)
         try reader.read("TIER_1_PERCENTAGE", into: &routing.tier1Percentage)
         try reader.read("TIER_2_PERCENTAGE", into: &routing.tier2Percentage)
 

@@ -107,12 +107,29 @@ extension CervellaSettings {
         guard shadow.dailyBudgetUSD.isFinite, (0...100_000).contains(shadow.dailyBudgetUSD) else {
             throw SettingsError(key: "shadow.daily_budget_usd", "must be 0 (off) to 100000")
         }
+        for (key, value) in [
+            ("budget.fallback_hourly_usd (CERVELLA_FALLBACK_HOURLY_USD)", budget.fallbackHourlyUSD),
+            ("budget.fallback_daily_usd (CERVELLA_FALLBACK_DAILY_USD)", budget.fallbackDailyUSD),
+        ] {
+            guard value.isFinite, (0...1_000_000).contains(value) else { throw SettingsError(key: key, "must be 0 (no cap) to 1000000 dollars") }
+        }
+        guard budget.fallbackNearShare.isFinite, (0.1...1).contains(budget.fallbackNearShare) else {
+            throw SettingsError(
+                key: "budget.fallback_near_share", "must be 0.1 to 1 (0.8: the last 20% of a cap goes to the fallbacks that matter most)")
+        }
+        guard budget.fallbackErrorOverrun.isFinite, (0...1).contains(budget.fallbackErrorOverrun) else {
+            throw SettingsError(key: "budget.fallback_error_overrun", "must be 0 to 1 (0.2: errors may escalate to 120% of a cap)")
+        }
         guard (1...1_000_000).contains(shadow.maxPending) else { throw SettingsError(key: "shadow.max_pending", "must be 1 to 1000000") }
         guard (1_024...1_048_576).contains(shadow.maxTaskBytes) else {
             throw SettingsError(key: "shadow.max_task_bytes", "must be 1024 to 1048576 bytes")
         }
         guard (0...2_592_000).contains(routing.feedbackWindowSeconds) else {
             throw SettingsError(key: "routing.feedback_window_seconds", "must be 0 (no feedback) to 2592000 (30 days)")
+        }
+        guard routing.backlogDeadlineShare.isFinite, (0...1).contains(routing.backlogDeadlineShare) else {
+            throw SettingsError(
+                key: "routing.backlog_deadline_share", "must be 0 (off) to 1 (0.5: a job that would wait half its timeout goes to Claude)")
         }
         guard (100...10_000_000).contains(routing.outcomesMaxLength) else {
             throw SettingsError(key: "routing.outcomes_max_length", "must be 100 to 10000000 entries")

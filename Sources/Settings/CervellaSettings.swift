@@ -17,6 +17,9 @@ public struct CervellaSettings: Sendable, Equatable {
     public struct Cache: Sendable, Equatable {
         public var enabled = true
         public var ttlSeconds = 3600
+        /// Identical requests in flight at the same time make one provider call; the others get
+        /// its answer (`coalesced: true`). Needs the cache on (docs/PROTOCOL.md, "Single-flight").
+        public var singleFlight = true
         public init() {}
     }
 
@@ -138,7 +141,22 @@ public struct CervellaSettings: Sendable, Equatable {
         public var dailyCostAlertUSD = 15.0
         /// Env: MONTHLY_BUDGET_USD.
         public var monthlyBudgetUSD = 400.0
+        /// The escalation budget (docs/ROUTING.md, "Escalation budget"): Claude spend on
+        /// fallbacks allowed per UTC hour and per UTC day, pool-wide; 0 is no cap. Live:
+        /// `fallback_hourly_usd` / `fallback_daily_usd` in `cervella:config`.
+        public var fallbackHourlyUSD = 0.0
+        public var fallbackDailyUSD = 0.0
+        /// Past this share of a cap only the fallbacks that matter most still escalate: every
+        /// error, empty answer, timeout and broken structure, and low-confidence answers the
+        /// lower their confidence the closer to the cap.
+        public var fallbackNearShare = 0.8
+        /// Errors (and the other answers that cannot be returned as they are) may go this share
+        /// past a cap, the hard cap; low-confidence answers never go past the cap itself.
+        public var fallbackErrorOverrun = 0.2
         public init() {}
+
+        /// True when a fallback cap is set in the file (the live switches may set one too).
+        public var capsFallbacks: Bool { fallbackHourlyUSD > 0 || fallbackDailyUSD > 0 }
     }
     public var tiers: [Tier: TierSettings] = [.tier1: .defaults(tier: .tier1), .tier2: .defaults(tier: .tier2), .tier3: .defaults(tier: .tier3)]
 

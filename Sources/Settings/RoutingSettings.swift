@@ -31,6 +31,11 @@ public struct RoutingSettings: Sendable, Equatable {
     /// How long a gateway job's answer can be rated (`POST /api/feedback`): its gate record's
     /// TTL, about 0.5 KB of Redis per gateway job. 0 keeps none (feedback is then refused).
     public var feedbackWindowSeconds = 86_400
+    /// Deadline-aware routing: a small-tier job whose estimated queue wait (depth over the
+    /// recent drain rate) exceeds this share of its timeout goes straight to Claude (reason
+    /// `tier1_backlog`), leaving the rest of its time for the call. 0 turns it off. Read by
+    /// gateways, which keep the estimate fresh.
+    public var backlogDeadlineShare = 0.5
     /// The outcomes stream's cap (entries, approximate: `XADD MAXLEN ~`).
     public var outcomesMaxLength = 100_000
 

@@ -44,6 +44,8 @@ public struct TierSettings: Sendable, Equatable {
 
     public var tier: Tier
     public var enabled: Bool
+    /// When the tier serves (tiers 1 and 2); always, by default. Live: `tier<N>_window`.
+    public var window = TierWindow()
     public var kind: ProviderKind
     public var model: String
     /// Base URLs, primary first; the next one is tried when one cannot be reached or answers 5xx.

@@ -35,8 +35,13 @@ struct CommitWriter: Sendable {
         var attempt = 0
         while true {
             do {
-                if try await execute(plan) {
+                let (first, followers) = try await execute(plan)
+                if first {
                     stats.add(commit.stats)
+                    if followers > 0, let flight = plan.flight {
+                        stats.add(Array(repeating: .coalesced(savedUSD: flight.savedUSD), count: followers))
+                        WorkerMetrics.coalesced(followers)
+                    }
                     WorkerMetrics.observe(commit, queue: fetched.queue, settings: settings)
                 } else {
                     stats.add([.duplicate])
@@ -68,16 +73,19 @@ struct CommitWriter: Sendable {
     }
 
     /// Runs a commit plan: guarded by the job's done key when it has one, else one MULTI/EXEC.
-    /// Returns false when another worker had already answered the job.
-    func execute(_ plan: JobCommit.Plan) async throws -> Bool {
+    /// Returns whether this was the first finisher (false when another worker had already
+    /// answered the job) and how many single-flight followers its result answered.
+    func execute(_ plan: JobCommit.Plan) async throws -> (first: Bool, followers: Int) {
         guard let guardKey = plan.guardKey else {
             _ = try await connection.transaction(plan.first + plan.always, replicated: true)
-            return true
+            return (true, 0)
         }
         let arguments = GuardedCommit.arguments(
-            ttlSeconds: plan.guardTTLSeconds, owner: owner, first: plan.first, always: plan.always, group: plan.group)
-        return try await connection.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments, replicated: true)
-            .integer == 1
+            ttlSeconds: plan.guardTTLSeconds, owner: owner, first: plan.first, always: plan.always, group: plan.group,
+            budget: plan.budget.map { (keys.prefix, $0) }, flight: plan.flight, keys: keys, replyTTLSeconds: settings.redis.replyTTLSeconds)
+        let reply = try await connection.evaluate(GuardedCommit.script, keys: [RedisArgument(guardKey)], arguments: arguments, replicated: true)
+        let values = reply.array ?? []
+        return (values.first?.integer == 1, max(0, values.count > 1 ? values[1].integer ?? 0 : 0))
     }
 
     /// Puts an unfinished job back at the head of its queue (the end workers pop from).

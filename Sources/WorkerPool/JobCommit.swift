@@ -26,6 +26,11 @@ struct JobCommit: Sendable {
     var gate: GateRecord?
     /// An accepted small-model answer sampled for a shadow label (`ShadowRunner`).
     var shadow: ShadowTask?
+    /// A fallback hop's Claude call, settled against the escalation budget (`EscalationBudget`).
+    var budgetSettlement: BudgetSettlement?
+    /// The job's single-flight key when it may lead (`SingleFlight`): its reply answers the
+    /// followers waiting on it.
+    var flightKey: String?
 
     static func reply(_ job: Job, _ result: JobResult, cacheKey: String? = nil, stats: [StatsEvent]) -> JobCommit {
         JobCommit(outcome: .reply(job: job, result: result, cacheKey: cacheKey), stats: stats)
@@ -40,6 +45,10 @@ struct JobCommit: Sendable {
         var always: [RedisCommand] = []
         /// A group child's result, counted in its group by the first finisher.
         var group: GuardedCommit.GroupRecord?
+        /// The escalation budget's settlement of a fallback hop, run by every finisher.
+        var budget: BudgetSettlement?
+        /// A single-flight leader's release, run by the first finisher.
+        var flight: GuardedCommit.FlightRelease?
     }
 
     func plan(keys: KeySpace, settings: CervellaSettings, fetched: FetchedJob, worker: String, now: Date = Date()) -> Plan {
@@ -57,6 +66,14 @@ struct JobCommit: Sendable {
         }
         switch outcome {
         case .reply(let job, let result, let cacheKey):
+            plan.budget = budgetSettlement
+            if let flightKey, let template = SingleFlight.followerTemplate(result) {
+                // A leader that could not answer for itself hands the flight on.
+                let promote = !result.ok && ["cancelled", "deadline_exceeded"].contains(result.error?.code ?? "")
+                plan.flight = GuardedCommit.FlightRelease(
+                    key: flightKey, jobID: job.id, promote: promote, head: template.head, tail: template.tail,
+                    savedUSD: result.metadata?.costUSD ?? 0)
+            }
             let bytes = result.jsonBytes()
             plan.guardKey = keys.done(job.id)
             plan.guardTTLSeconds = guardTTL(job)
@@ -109,6 +126,10 @@ struct JobCommit: Sendable {
             if let replyTo {
                 let result = JobResult.failure(id: jobID ?? "", code: history.isEmpty ? "invalid_job" : "poison_job", message: reason)
                 let bytes = result.jsonBytes()
+                if let flightKey, let jobID, let template = SingleFlight.followerTemplate(result) {
+                    plan.flight = GuardedCommit.FlightRelease(
+                        key: flightKey, jobID: jobID, promote: false, head: template.head, tail: template.tail, savedUSD: 0)
+                }
                 if let group, let jobID {
                     plan.group = GuardedCommit.GroupRecord(key: keys.group(group), child: jobID, outcome: "failed", result: bytes)
                 }

@@ -1,4 +1,5 @@
 import ControlPlane
+import Foundation
 import JobProtocol
 import Providers
 import Scoring
@@ -37,11 +38,19 @@ enum JobDecision {
         return .reply(job, result, stats: route.handled + [.failed(tier: route.tier, code: "deadline_exceeded")])
     }
 
-    /// A small tier the operator switched off (rollback): no small-model call, Claude answers.
-    static func bypass(_ job: Job, route: Route, flags: LiveFlags, settings: CervellaSettings) -> JobCommit? {
-        guard route.smallTier, !flags.isEnabled(route.tier) else { return nil }
+    /// A small tier the operator switched off (rollback), or one outside its window
+    /// (`TierWindow`): no small-model call, Claude answers.
+    static func bypass(_ job: Job, route: Route, flags: LiveFlags, settings: CervellaSettings, now: Date = Date()) -> JobCommit? {
+        guard route.smallTier else { return nil }
+        let reason: String
+        if !flags.isEnabled(route.tier) {
+            reason = "tier\(route.tier)_disabled"
+        } else if !flags.isInWindow(route.tier, at: now) {
+            reason = "tier\(route.tier)_outside_window"
+        } else {
+            return nil
+        }
         var next = job
-        let reason = "tier\(route.tier)_disabled"
         next.fallbackFrom = FallbackOrigin(
             tier: route.tier.number, model: settings.tier(route.tier).model, reason: reason, confidence: nil, latencyMs: 0, costUSD: 0)
         return JobCommit(
@@ -99,6 +108,9 @@ enum JobDecision {
         var poppedAt: Double
         var now: Double
         var timestamp: String
+        /// The escalation budget refused this job's fallback (`EscalationBudget`): the answer is
+        /// returned as it is, `fallback_suppressed: "budget"`, or the error is the result.
+        var budgetSuppressed = false
     }
 
     /// The commit that ends a job after its provider call: the answer (cached when accepted),
@@ -121,6 +133,14 @@ enum JobDecision {
                 message: "the job was cancelled by its producer while \(call.model) answered (\(tokens) tokens generated)")
             return .reply(job, result, stats: route.handled + [.cancelled(tier: tier, costUSD: cost)])
         }
+        if call.earlyEscalation != nil, route.smallTier, context.budgetSuppressed {
+            // The stream was stopped early, so there is no whole answer to return instead.
+            let result = JobResult.failure(
+                id: job.id, code: "low_confidence_early",
+                message: "\(call.model)'s answer was stopped early for low confidence and the escalation budget holds back the Claude fallback")
+            return .reply(
+                job, result, stats: route.handled + [.failed(tier: tier, code: "low_confidence_early"), .suppressed(tier: tier, reason: "budget")])
+        }
         if let early = call.earlyEscalation, route.smallTier {
             var next = job
             let reason = "low_confidence_early"
@@ -140,9 +160,14 @@ enum JobDecision {
                 smallTier: route.smallTier, answer: response?.text, hasToolCalls: hasToolCalls, structureProblem: structureProblem,
                 confidence: confidence, lowConfidence: gate.low, latencyMs: call.latencyMs, errorReason: call.error?.fallbackReason,
                 policy: FallbackPolicy(confidenceThreshold: tierSettings.confidenceThreshold, latencyLimitMs: settings.fallback.timeoutMs),
-                fallbackEnabled: context.flags.fallbackEnabled, jobAllowsFallback: job.enableFallback && !call.released
+                fallbackEnabled: context.flags.fallbackEnabled && !context.budgetSuppressed,
+                jobAllowsFallback: job.enableFallback && !call.released
             ))
         var suppressed: String?
+        // A fallback the budget held back says so, whatever the trigger was.
+        let budgetHeld = context.budgetSuppressed && context.flags.fallbackEnabled && job.enableFallback && !call.released
+        var budgetStats: [StatsEvent] = []
+        if budgetHeld, verdict != .answer(suppressed: nil) { budgetStats = [.suppressed(tier: tier, reason: "budget")] }
         switch verdict {
         case .fallBack(let reason):
             var next = job
@@ -151,17 +176,24 @@ enum JobDecision {
             return JobCommit(
                 outcome: .fallback(job: next), stats: route.handled + [.fellBack(tier: tier, reason: reason, confidence: confidence, costUSD: cost)])
         case .answer(let kept):
-            suppressed = kept
+            suppressed = kept.map { budgetHeld ? "budget" : $0 }
         case .fail:
             break
         }
 
+        var settle: BudgetSettlement?
+        if route.queue.isFallback, let origin = job.fallbackFrom, EscalationBudget.counts(reason: origin.reason) {
+            settle = BudgetSettlement(jobID: job.id, costUSD: cost)
+        }
         guard let response else {
             let error = call.error ?? ProviderError(.badResponse, "no response")
             // The client learns what failed, not where or what the provider said: its address
             // and its error text (which can quote the request) go to the worker's log only.
-            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(call.model) failed: \(error.clientMessage)")
-            return .reply(job, result, stats: route.handled + [.failed(tier: tier, code: error.fallbackReason)])
+            let held = budgetStats.isEmpty ? "" : "; the escalation budget holds back the Claude fallback"
+            let result = JobResult.failure(id: job.id, code: error.fallbackReason, message: "\(call.model) failed: \(error.clientMessage)\(held)")
+            var commit = JobCommit.reply(job, result, stats: route.handled + [.failed(tier: tier, code: error.fallbackReason)] + budgetStats)
+            commit.budgetSettlement = settle
+            return commit
         }
 
         let totalCost = cost + (job.fallbackFrom?.costUSD ?? 0)
@@ -189,7 +221,8 @@ enum JobDecision {
                 id: job.id, response: response.text, metadata: metadata, toolCalls: hasToolCalls ? response.toolCalls : nil,
                 finishReason: response.finishReason),
             cacheKey: cacheable ? context.cacheKey : nil,
-            stats: route.handled + [answered])
+            stats: route.handled + [answered] + budgetStats)
+        commit.budgetSettlement = settle
         if route.smallTier, !hasToolCalls, suppressed == nil, structureProblem == nil {
             commit.shadow = shadowTask(
                 job, response: response, tier: tier, model: call.model, gate: gate, cost: cost, settings: settings, context: context)

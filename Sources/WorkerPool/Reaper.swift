@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import JobProtocol
 import Logging
+import Producer
 import RedisClient
 import Settings
 
@@ -177,9 +178,11 @@ struct Reaper: Sendable {
         var history = (job?.recoveries ?? []).map { "worker \($0.worker) died holding it (queue \($0.queue), at \(Int(saturating: $0.at)))" }
         // A recovery from a work queue is already in `recoveries`; a probation process is not.
         if queue == .quarantine { history.append("\(owner) died running it alone (queue quarantine)") }
-        let commit = JobCommit(
+        var commit = JobCommit(
             outcome: .dead(reason: reason, replyTo: job?.replyTo, jobID: job?.id, history: history, group: job?.group), stats: [.dead])
-        if try await writer.execute(commit.plan(keys: keys, settings: writer.settings, fetched: fetched, worker: owner)) {
+        // Identical requests waiting on a poison job get its error: they would poison a worker too.
+        if let job, SingleFlight.isEligible(job, settings: writer.settings) { commit.flightKey = keys.flight(CacheKey.digest(for: job)) }
+        if try await writer.execute(commit.plan(keys: keys, settings: writer.settings, fetched: fetched, worker: owner)).first {
             writer.stats.add(commit.stats)
         }
         writer.logger.warning(

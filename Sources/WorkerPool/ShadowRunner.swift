@@ -125,10 +125,5 @@ struct ShadowRunner: Sendable {
     }
 
     /// The UTC day stamp of the spend counter.
-    static func day(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
-    }
+    static func day(_ date: Date) -> String { UTCTime(date).dayStamp }
 }

@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import JobProtocol
 import Logging
+import Producer
 import Providers
 import RedisClient
 import Scoring
@@ -31,9 +32,12 @@ extension Worker {
             var jobLogger = logger
             jobLogger[metadataKey: "cervella.job.id"] = "\(job.id)"
             jobLogger[metadataKey: "cervella.queue"] = "\(fetched.queue.rawValue)"
-            guard let decided = await decide(job, fetched: fetched, logger: jobLogger) else {
+            guard var decided = await decide(job, fetched: fetched, logger: jobLogger) else {
                 await writer.handBack(fetched)
                 return
+            }
+            if case .reply = decided.outcome, SingleFlight.isEligible(job, settings: settings) {
+                decided.flightKey = keys.flight(CacheKey.digest(for: job))
             }
             commit = decided
         }
@@ -78,18 +82,27 @@ extension Worker {
         }
 
         let flags = live.current
-        if let bypass = JobDecision.bypass(job, route: route, flags: flags, settings: settings) { return bypass }
+        if let bypass = JobDecision.bypass(job, route: route, flags: flags, settings: settings, now: Date(timeIntervalSince1970: now)) {
+            return bypass
+        }
         guard let provider = providers[route.tier] else {
             let result = JobResult.failure(id: job.id, code: "provider_unavailable", message: "no provider for tier \(route.tier)")
             return .reply(job, result, stats: route.handled + [.failed(tier: route.tier, code: "provider_unavailable")])
         }
         guard let call = await call(provider, for: job, route: route, now: now, logger: logger) else { return nil }
 
-        let context = JobDecision.Context(
+        var context = JobDecision.Context(
             flags: flags, cacheKey: cacheKey, worker: id, poppedAt: fetched.poppedAt, now: Date().timeIntervalSince1970,
             timestamp: ResultMetadata.timestamp()
         )
-        let commit = JobDecision.conclude(job, route: route, call: call, settings: settings, context: context)
+        var commit = JobDecision.conclude(job, route: route, call: call, settings: settings, context: context)
+        if case .fallback(let next) = commit.outcome, route.smallTier, !(await budget.reserve(next, tier: route.tier, flags: flags)) {
+            logger.info(
+                "escalation budget holds back a fallback",
+                metadata: ["cervella.tier": "\(route.tier)", "cervella.reason": "\(next.fallbackFrom?.reason ?? "-")"])
+            context.budgetSuppressed = true
+            commit = JobDecision.conclude(job, route: route, call: call, settings: settings, context: context)
+        }
         switch commit.outcome {
         case .fallback(let next):
             logger.info(

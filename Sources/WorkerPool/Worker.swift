@@ -34,6 +34,8 @@ public final class Worker: Service, Sendable {
     let stats = StatsAccumulator()
     /// The operator's live switches; a disabled tier's jobs go straight to Claude.
     let live: LiveConfigWatcher
+    /// Caps on Claude spend for fallbacks (`EscalationBudget`).
+    let budget: EscalationBudget
     private let stopping = StopSignal()
     /// Jobs being processed (slots also count fetchers waiting on an empty queue).
     let inFlight = InFlightCounter()
@@ -104,6 +106,7 @@ public final class Worker: Service, Sendable {
             capacity: slotCount, bulkLimit: settings.worker.bulkSlotLimit(concurrency: slotCount),
             bulkEvery: settings.worker.bulkEvery)
         self.live = LiveConfigWatcher(settings: settings, connection: commands, logger: logger)
+        self.budget = EscalationBudget(connection: commands, keys: keys, settings: settings, logger: logger)
         let stopping = self.stopping
         let writer = CommitWriter(
             connection: commands, keys: keys, settings: settings, owner: id, stats: stats, logger: logger,
@@ -217,6 +220,9 @@ public final class Worker: Service, Sendable {
                 group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }
             }
             group.addTask { await self.statsLoop() }
+            if role == .worker {
+                group.addTask { await self.budget.run(interval: .seconds(5)) { self.live.current } }
+            }
             group.addTask {
                 // A probation process stops once the quarantine is empty.
                 await self.fetcher.run(queues: self.queues, delivery: delivery) { self.requestShutdown() }

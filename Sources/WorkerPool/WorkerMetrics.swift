@@ -85,6 +85,11 @@ enum WorkerMetrics {
             .increment()
     }
 
+    /// Requests answered by an identical one's call (`cervella_coalesced_total`).
+    static func coalesced(_ count: Int) {
+        Counter(label: "cervella_coalesced_total").increment(by: count)
+    }
+
     static func duplicate() {
         Counter(label: "cervella_duplicate_provider_calls_total").increment()
     }

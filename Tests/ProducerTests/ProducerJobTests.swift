@@ -114,16 +114,29 @@ import Testing
         let keys = KeySpace(prefix: "t")
         let job = Self.job(tier: 2, cache: true)
         let call = try Producer.enqueueCall(for: job, keys: keys, maxQueueLength: 50)
-        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier2", keys.cache(CacheKey.digest(for: job))])
+        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier2", keys.cache(CacheKey.digest(for: job)), ""])
         #expect(call.job.cacheChecked)
         let pushed = try JSONDecoder().decode(Job.self, from: Data(call.arguments[0].bytes))
         #expect(pushed == call.job)
         #expect(String(decoding: call.arguments[1].bytes, as: UTF8.self) == "50")
     }
 
+    /// With single-flight the script also gets the flight key and the job as a follower.
+    @Test func aSingleFlightJobSendsItsFlightKeyAndFollowerEntry() throws {
+        let keys = KeySpace(prefix: "t")
+        let job = Self.job(tier: 1, cache: true)
+        let call = try Producer.enqueueCall(for: job, keys: keys, maxQueueLength: 0, singleFlight: true, now: 1_767_225_600)
+        #expect(String(decoding: call.keys[2].bytes, as: UTF8.self) == keys.flight(CacheKey.digest(for: job)))
+        let entry = try JSONSerialization.jsonObject(with: Data(call.arguments[3].bytes)) as? [String: Any]
+        #expect(entry?["id"] as? String == "j1" && entry?["reply"] as? String == "t:reply:j1" && entry?["queue"] as? String == "t:queue:tier1")
+        #expect(try JSONDecoder().decode(Job.self, from: Data(((entry?["job"] as? String) ?? "").utf8)) == call.job)
+        // The flight lives until the job's deadline and a little.
+        #expect(String(decoding: call.arguments[4].bytes, as: UTF8.self) == "35")
+    }
+
     @Test func aJobWithoutCacheSendsNoCacheKeyAndIsNotMarked() throws {
         let call = try Producer.enqueueCall(for: Self.job(tier: 1, cache: false), keys: KeySpace(prefix: "t"), maxQueueLength: 0)
-        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier1", ""])
+        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier1", "", ""])
         #expect(!call.job.cacheChecked)
     }
 
