@@ -55,6 +55,17 @@ public struct BenchOptions: Sendable {
     public var shadowRate = 20.0
     public var shadowSeconds = 15.0
     public var shadowLatencyMs = 100
+    /// single-flight: identical requests sent at once, and the simulator's latency (long
+    /// enough for all of them to arrive before the first answer).
+    public var singleFlightRequests = 1_000
+    public var singleFlightLatencyMs = 2_000
+    /// backlog: interactive requests a second for so many seconds, their deadline, and tier 1's
+    /// slots and answer time (it drains slots × 1000 / latency jobs a second).
+    public var backlogRate = 8.0
+    public var backlogSeconds = 20.0
+    public var backlogTimeoutSeconds = 10.0
+    public var backlogConcurrency = 4
+    public var backlogLatencyMs = 1_000
     public init() {}
 
     /// Small sizes: a smoke test that every scenario works, for CI (no timing assertions).
@@ -83,12 +94,17 @@ public struct BenchOptions: Sendable {
         options.lanesSeconds = 1
         options.shadowRate = 10
         options.shadowSeconds = 1
+        options.singleFlightRequests = 100
+        options.singleFlightLatencyMs = 1_000
+        options.backlogSeconds = 4
         return options
     }
 }
 
 public enum BenchScenario: String, CaseIterable, Sendable {
     case throughput, overhead, concurrency, cache, memory, streaming, lanes, shadow
+    case singleFlight = "single-flight"
+    case backlog
 }
 
 /// Runs scenarios against the Redis in `settings`, each on a fresh rig, and reports them.
@@ -119,6 +135,8 @@ public struct Bench: Sendable {
             case .streaming: report = try await streaming(rig)
             case .lanes: report = try await lanes(rig)
             case .shadow: report = try await shadow(rig)
+            case .singleFlight: report = try await singleFlight(rig)
+            case .backlog: report = try await backlog(rig)
             }
             await rig.shutdown()
             return report

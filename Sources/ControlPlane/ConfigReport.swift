@@ -5,7 +5,7 @@ import Settings
 /// The report's `/api/admin/config` JSON (4.2): the effective flags and each tier's model,
 /// endpoints and threshold. API keys are never part of it.
 public enum ConfigReport {
-    public static func json(settings: CervellaSettings, overrides: [String: String]) -> [String: Any] {
+    public static func json(settings: CervellaSettings, overrides: [String: String], now: Date = Date()) -> [String: Any] {
         let (flags, problems) = LiveFlags(settings: settings).applying(overrides)
         var tiers: [String: Any] = [:]
         for number in Tier.allCases {
@@ -15,6 +15,7 @@ public enum ConfigReport {
                     "enabled": flags.isEnabled(number), "model": tier.model, "kind": tier.kind.rawValue,
                     "endpoints": tier.endpoints, "confidence_method": tier.confidenceMethod.rawValue,
                     "confidence_threshold": tier.confidenceThreshold, "api_key_set": tier.apiKey != nil,
+                    "window": flags.windows[number].map(\.description) ?? "", "in_window": flags.isInWindow(number, at: now),
                 ] as [String: Any]
         }
         var calibration: [String: Any] = [:]
@@ -37,6 +38,12 @@ public enum ConfigReport {
             "tiers": tiers,
             "classifier_mode": "rule_based",
             "fallback_enabled": flags.fallbackEnabled,
+            "fallback_budget": [
+                "hourly_usd": flags.fallbackHourlyUSD, "daily_usd": flags.fallbackDailyUSD, "near_share": settings.budget.fallbackNearShare,
+                "error_overrun": settings.budget.fallbackErrorOverrun,
+            ],
+            "single_flight": settings.cache.enabled && settings.cache.singleFlight,
+            "backlog_deadline_share": settings.routing.backlogDeadlineShare,
             "rollout": ["tier1_percentage": flags.tier1Percentage, "tier2_percentage": flags.tier2Percentage],
             "live_overrides": shownOverrides,
             "live_override_problems": problems,

@@ -86,6 +86,8 @@ public struct StatusReport: Sendable {
                     "switched_off_by": state.switchedOffBy?.rawValue ?? NSNull(),
                     "switched_off_reason": state.reason ?? NSNull(),
                     "switched_off_at": state.switchedOffAt.map { UTCTime($0).iso8601 } ?? NSNull(),
+                    "window": flags.windows[tier].map(\.description) ?? "",
+                    "in_window": flags.isInWindow(tier, at: now),
                 ] as [String: Any]
         }
         json["tiers"] = tiers
@@ -96,6 +98,7 @@ public struct StatusReport: Sendable {
             ] as [String: Any]
         json["queues"] = Dictionary(uniqueKeysWithValues: QueueName.allCases.map { ($0.rawValue, queueDepths[$0] ?? 0) })
         json["fallback_enabled"] = flags.fallbackEnabled
+        json["fallback_budget_usd"] = ["hourly": flags.fallbackHourlyUSD, "daily": flags.fallbackDailyUSD]
         json["rollout"] = ["tier1_percentage": flags.tier1Percentage, "tier2_percentage": flags.tier2Percentage]
         json["generated_at"] = UTCTime(now).iso8601
         return json

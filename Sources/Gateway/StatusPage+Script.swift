@@ -59,7 +59,11 @@ extension StatusPage {
         function count(value) { return typeof value === "number" ? String(value) : DASH; }
 
         function tierState(tier) {
-          if (tier.enabled) return tier.live_worker ? "on" : "on (no live worker serves it)";
+          if (tier.enabled && tier.in_window === false) return "outside its window (" + tier.window + "): Claude serves its jobs";
+          if (tier.enabled) {
+            const state = tier.live_worker ? "on" : "on (no live worker serves it)";
+            return tier.window ? state + ", window " + tier.window : state;
+          }
           if (tier.switched_off_by === "pool") return "off: turned off automatically: " + (tier.switched_off_reason || "endpoints down");
           if (tier.switched_off_by === "operator") return "off (turned off by an operator)";
           return "off (disabled in the configuration)";

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SettingsOptions
 
-    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, lanes, shadow, or all.")
+    @Argument(help: "Scenarios to run: throughput, overhead, concurrency, cache, memory, streaming, lanes, shadow, single-flight, backlog, or all.")
     var scenarios: [String] = ["all"]
 
     @Option(help: "Redis URL (default: the configuration's redis.url or REDIS_URL).")

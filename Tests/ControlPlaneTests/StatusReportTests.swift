@@ -68,6 +68,18 @@ import Testing
         #expect(tier1["switched_off_at"] as? String == "2026-01-10T14:23:45Z")
     }
 
+    /// A tier's window, live, and whether the tier is inside it now.
+    @Test func aTiersWindowIsShownWithWhetherItIsOpen() {
+        let report = Self.report(overrides: ["tier1_window": "mon-fri 08:00-20:00 Europe/Rome", "fallback_hourly_usd": "2.5"])
+        // Wednesday 2 December 2026, 20:00:30 in Rome.
+        let json = report.json(settings: CervellaSettings(), now: Date(timeIntervalSince1970: 1_796_238_030))
+        let tier1 = (json["tiers"] as? [String: [String: Any]])?["1"] ?? [:]
+        #expect(tier1["window"] as? String == "mon-fri 08:00-20:00 Europe/Rome")
+        #expect(tier1["in_window"] as? Bool == false)
+        #expect((json["tiers"] as? [String: [String: Any]])?["2"]?["in_window"] as? Bool == true)
+        #expect((json["fallback_budget_usd"] as? [String: Double])?["hourly"] == 2.5)
+    }
+
     @Test func aHandEditedRecordCannotBreakTheReport() {
         let report = Self.report(overrides: ["tier1_enabled": "false"], autoSwitch: ["tier1": #"{"reason":7,"at":1e300}"#])
         let state = report.tierSwitch(.tier1, settings: CervellaSettings())
