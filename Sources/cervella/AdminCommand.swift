@@ -85,7 +85,7 @@ struct AdminCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set",
             abstract:
-                "Set live flags: tier1_enabled, tier2_enabled, tier3_enabled, tier1_percentage, tier2_percentage, fallback_enabled, poc_validated."
+                "Set live flags: tier1_enabled, tier2_enabled, tier3_enabled, tier1_percentage, tier2_percentage, fallback_enabled, poc_validated, fallback_hourly_usd, fallback_daily_usd, tier1_window, tier2_window."
         )
         @OptionGroup var options: SettingsOptions
         @Argument(help: "field=value pairs, for example tier1_percentage=25 fallback_enabled=on.") var assignments: [String]
