@@ -26,9 +26,10 @@ public enum SingleFlight {
     static let placeholder = "\u{1}cervella-follower-id\u{1}"
 
     /// True for a job that may lead or follow: it may use the cache, and its answer is delivered
-    /// only through its reply key (not streamed, not a group's child).
+    /// only through its reply key (not streamed, not a group's child). A leader stays one on
+    /// its fallback hop: Claude's answer is the one its followers get.
     public static func isEligible(_ job: Job, settings: CervellaSettings) -> Bool {
-        settings.cache.enabled && settings.cache.singleFlight && job.cache && !job.stream && job.group == nil && job.fallbackFrom == nil
+        settings.cache.enabled && settings.cache.singleFlight && job.cache && !job.stream && job.group == nil
     }
 
     /// How long a flight (and its followers list) may live: until the job's deadline, and a little.

@@ -69,6 +69,22 @@ import Testing
         }
     }
 
+    /// A leader whose small-model answer falls back leads on: its followers get Claude's answer.
+    @Test func followersOfALeaderThatFellBackGetClaudesAnswer() async throws {
+        try await withTestPool { pool in
+            pool.simulator.stats.reset()
+            let text = "Summarize the hard memo.\n#sim openai logprob=-3 latency_ms=400"
+            let results = try await withThrowingTaskGroup(of: JobResult.self) { group in
+                for _ in 0..<8 { group.addTask { try await pool.ask(text, tier: 1) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.allSatisfy { $0.ok && $0.metadata?.tier == 3 && $0.metadata?.fallback == true })
+            #expect(results.filter { $0.metadata?.coalesced == true }.count == 7)
+            #expect(pool.simulator.stats.count(SimulatorStats.chatCompletions) == 1)
+            #expect(pool.simulator.stats.count(SimulatorStats.messages) == 1)
+        }
+    }
+
     /// A cancelled leader does not pass its cancellation on: its first follower is queued as the
     /// new leader, and the rest get that one's answer.
     @Test func aCancelledLeaderHandsTheFlightToAFollower() async throws {
