@@ -22,7 +22,9 @@ extension Bench {
             let workers = try await rig.startWorkers(1, queues: "tier1,fallback", concurrency: 256, config: config)
             let (gateway, url) = try await rig.startGateway(config: config + "[gateway]\nmax_queue_length = 100000\n")
             let before = try await rig.simulatorCalls()
-            let outcome = await rig.autoChatCalls(url + "/v1/chat/completions", label: label, total: requests, window: requests) { _ in text }
+            let outcome = await rig.chatCalls(url + "/v1/chat/completions", label: label, total: requests, window: requests, model: "auto") { _ in
+                text
+            }
             let calls = try await rig.simulatorCalls() - before
             await gateway.stop()
             for worker in workers { await worker.stop() }
@@ -68,7 +70,7 @@ extension Bench {
             let (gateway, url) = try await rig.startGateway(config: config)
             let hour = RedisArgument(rig.keys.stats(hour: Self.hour()))
             let before = try await rig.redis.send("HGET", hour, "requests:tier3").integer ?? 0
-            let outcome = await rig.autoChatCalls(url + "/v1/chat/completions", label: label, total: total, rate: options.backlogRate) {
+            let outcome = await rig.chatCalls(url + "/v1/chat/completions", label: label, total: total, rate: options.backlogRate, model: "auto") {
                 "Summarize note \(run)-\($0)."
             }
             // Let the last jobs drain, so the next series starts with an empty queue.
@@ -108,21 +110,5 @@ extension BenchRig {
         let response = try await http.execute(HTTPRequest(url: simulatorURL + "/sim/stats", timeout: .seconds(5)))
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return object?["total"] as? Int ?? 0
-    }
-
-    /// Chat calls that leave routing to the pool (`"model": "auto"`), closed loop.
-    func autoChatCalls(_ url: String, label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
-        await Load.closed(label: label, total: total, window: window) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: "auto", text: text(index)))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
-    }
-
-    /// The same at a fixed rate (open loop).
-    func autoChatCalls(_ url: String, label: String, total: Int, rate: Double, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
-        await Load.open(label: label, total: total, ratePerSecond: rate) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: "auto", text: text(index)))
-            status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
-        }
     }
 }

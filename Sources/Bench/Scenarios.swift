@@ -500,18 +500,25 @@ struct BenchProducer {
 }
 
 extension BenchRig {
-    /// Calls straight to an HTTP chat endpoint (the simulator, or a gateway), closed loop.
-    func chatCalls(_ url: String, label: String, total: Int, window: Int, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
-        await Load.closed(label: label, total: total, window: window) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(.tier1).model, text: text(index)))
+    /// Calls straight to an HTTP chat endpoint (the simulator, or a gateway), closed loop;
+    /// `model` is tier 1's unless given (`"auto"` leaves routing to the pool).
+    func chatCalls(
+        _ url: String, label: String, total: Int, window: Int, model: String? = nil, text: @escaping @Sendable (Int) -> String
+    ) async -> LoadOutcome {
+        let model = model ?? settings.tier(.tier1).model
+        return await Load.closed(label: label, total: total, window: window) { index, collector in
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: model, text: text(index)))
             status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
     }
 
     /// The same at a fixed rate (open loop).
-    func chatCalls(_ url: String, label: String, total: Int, rate: Double, text: @escaping @Sendable (Int) -> String) async -> LoadOutcome {
-        await Load.open(label: label, total: total, ratePerSecond: rate) { index, collector in
-            let (status, ms) = await self.post(url, body: Bench.completionBody(model: self.settings.tier(.tier1).model, text: text(index)))
+    func chatCalls(
+        _ url: String, label: String, total: Int, rate: Double, model: String? = nil, text: @escaping @Sendable (Int) -> String
+    ) async -> LoadOutcome {
+        let model = model ?? settings.tier(.tier1).model
+        return await Load.open(label: label, total: total, ratePerSecond: rate) { index, collector in
+            let (status, ms) = await self.post(url, body: Bench.completionBody(model: model, text: text(index)))
             status == 200 ? collector.record(ms) : collector.fail("HTTP \(status)")
         }
     }
