@@ -105,7 +105,7 @@ extension CostReport {
 
     /// The report as a table for people.
     public func text() -> String {
-        func money(_ value: Double) -> String { "$" + String(format: "%.4f", value) }
+        func money(_ value: Double) -> String { (value < 0 ? "-$" : "$") + String(format: "%.4f", abs(value)) }
         // A model name from Redis may hold anything: no control characters reach the terminal.
         func printable(_ text: String) -> String {
             String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }).prefix(40))
