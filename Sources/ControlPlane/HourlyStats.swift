@@ -26,6 +26,42 @@ public enum StatsEvent: Sendable, Equatable {
     /// A request answered by an identical one's provider call (single-flight); `savedUSD` is what
     /// the call cost.
     case coalesced(savedUSD: Double)
+    /// What one provider call spent, by tier and model, for the cost report: added beside the
+    /// `.answered`, `.fellBack` or `.cancelled` that counts the same call pool-wide.
+    case spent(CallSpend)
+}
+
+/// One provider call's spend: the model that served it, the tokens of the answer it gave, and
+/// what it cost (the same figure as the pool-wide event's `costUSD`).
+public struct CallSpend: Sendable, Equatable {
+    /// What became of the call.
+    public enum Outcome: Sendable, Equatable {
+        /// Its answer was delivered.
+        case answered
+        /// A small-model answer sent on to Claude: spent, then discarded.
+        case discarded
+        /// Stopped by its producer's cancel.
+        case cancelled
+    }
+
+    public var tier: Tier
+    public var model: String
+    public var outcome: Outcome
+    /// The call served a fallback hop (a job from the fallback queue), not the job's own route.
+    public var fallbackHop: Bool
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+
+    public init(tier: Tier, model: String, outcome: Outcome, fallbackHop: Bool, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+        self.tier = tier
+        self.model = model
+        self.outcome = outcome
+        self.fallbackHop = fallbackHop
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
 }
 
 /// Per-hour counters shared by every worker and producer: HINCRBY into one hash per hour,
@@ -33,8 +69,20 @@ public enum StatsEvent: Sendable, Equatable {
 public enum HourlyStats {
     /// Upper bounds (ms) of the latency histogram buckets; the last bucket is "+inf".
     public static let latencyBuckets = [100, 250, 500, 1000, 2000, 5000, 10000]
-    /// Hours kept: a week and a day, so that "last 24 hours" and "this week" can be read.
-    public static let retentionSeconds = 8 * 24 * 3600
+    /// Hours kept: 35 days, so that the cost report (`CostReport`) can read a whole calendar
+    /// month, and last week, at any time of the month. An hour's hash is a few kilobytes
+    /// (docs/PROTOCOL.md), so the 840 hours kept are a few megabytes.
+    public static let retentionSeconds = 35 * 24 * 3600
+
+    /// The longest model name kept in a field name (`model_cost_usd:tier1:<model>`): names
+    /// come from configuration, but a field name must stay bounded whatever a worker was given.
+    public static let maxModelNameLength = 64
+
+    /// The field of a per-model figure: `<name>:tier<N>:<model>`, the model cut to
+    /// `maxModelNameLength` characters.
+    public static func modelField(_ name: String, tier: Tier, model: String) -> String {
+        "\(name):tier\(tier):\(model.prefix(maxModelNameLength))"
+    }
 
     public static func hourKey(_ date: Date) -> String {
         UTCTime(date).hourStamp
@@ -100,6 +148,8 @@ public enum HourlyStats {
                 }
                 add("cost_usd", cost)
                 add("cost_usd:tier\(tier)", cost)
+                // The discarded attempt is part of what the fallback cost.
+                add("fallback_cost_usd", cost)
             case .failed(let tier, let code):
                 increment("errors:tier\(tier)")
                 increment("error_code:\(reasonClass(code))")
@@ -110,6 +160,7 @@ public enum HourlyStats {
             case .cacheHit(let saved):
                 increment("cache_hits")
                 add("claude_equivalent_usd", saved)
+                add("cache_saved_usd", saved)
             case .dead:
                 increment("dead")
             case .duplicate:
@@ -122,6 +173,16 @@ public enum HourlyStats {
             case .coalesced(let saved):
                 increment("coalesced_hits")
                 add("coalesced_saved_usd", saved)
+            case .spent(let spend):
+                increment(modelField("model_calls", tier: spend.tier, model: spend.model))
+                add(modelField("model_cost_usd", tier: spend.tier, model: spend.model), spend.costUSD)
+                if spend.outcome == .answered {
+                    increment(modelField("model_answered", tier: spend.tier, model: spend.model))
+                    increment(modelField("model_tokens_input", tier: spend.tier, model: spend.model), max(0, spend.inputTokens))
+                    increment(modelField("model_tokens_output", tier: spend.tier, model: spend.model), max(0, spend.outputTokens))
+                }
+                // Claude's side of a fallback hop; the small side is counted at `.fellBack`.
+                if spend.fallbackHop { add("fallback_cost_usd", spend.costUSD) }
             }
         }
         return result

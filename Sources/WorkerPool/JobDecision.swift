@@ -115,8 +115,9 @@ enum JobDecision {
 
     /// The commit that ends a job after its provider call: the answer (cached when accepted),
     /// the Claude fallback, or the error. Pure: the verdict table (`Verdict`), the confidence
-    /// score, costs and the result's metadata.
-    static func conclude(_ job: Job, route: Route, call: Call, settings: CervellaSettings, context: Context) -> JobCommit {
+    /// score, costs and the result's metadata. `conclude` (JobDecision+Spend.swift) adds the
+    /// call's spend by model to the commit's statistics.
+    static func concludeCall(_ job: Job, route: Route, call: Call, settings: CervellaSettings, context: Context) -> JobCommit {
         let tier = route.tier
         let tierSettings = settings.tier(tier)
         let response = call.response

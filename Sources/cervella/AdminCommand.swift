@@ -10,7 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Live switches, emergency rollback, configuration and statistics of the pool.",
-        subcommands: [ToggleTier.self, Rollback.self, Restore.self, SetFlag.self, Config.self, Stats.self]
+        subcommands: [ToggleTier.self, Rollback.self, Restore.self, SetFlag.self, Config.self, Stats.self, Report.self]
     )
 
     /// Loads settings and opens one connection for an admin action.

@@ -61,7 +61,46 @@ import Testing
             increments.integers == [
                 "errors:tier3": 1, "error_code:error_http_5xx": 1, "cache_hits": 1, "dead": 1, "duplicate_provider_calls": 1, "recovered": 5,
             ])
-        #expect(increments.decimals == ["claude_equivalent_usd": 0.02])
+        #expect(increments.decimals == ["claude_equivalent_usd": 0.02, "cache_saved_usd": 0.02])
+    }
+
+    @Test func spendIsCountedByTierAndModelAndTheFallbackCostHasBothSides() {
+        let increments = HourlyStats.increments(for: [
+            .fellBack(tier: .tier1, reason: "low_confidence_0.4", confidence: 0.4, costUSD: 0.0003),
+            .spent(
+                CallSpend(tier: .tier1, model: "qwen3-4b", outcome: .discarded, fallbackHop: false, inputTokens: 0, outputTokens: 0, costUSD: 0.0003)),
+            .spent(
+                CallSpend(
+                    tier: .tier1, model: "qwen3-4b", outcome: .answered, fallbackHop: false, inputTokens: 75, outputTokens: 210, costUSD: 0.0003)),
+            .spent(
+                CallSpend(tier: .tier3, model: "claude-x", outcome: .answered, fallbackHop: true, inputTokens: 80, outputTokens: 300, costUSD: 0.0047)
+            ),
+            .spent(
+                CallSpend(tier: .tier3, model: "claude-x", outcome: .cancelled, fallbackHop: false, inputTokens: 0, outputTokens: 0, costUSD: 0.001)),
+        ])
+        #expect(
+            increments.integers == [
+                "fallbacks:tier1": 1, "fallback_reason:low_confidence": 1, "confidence_count:tier1": 1,
+                "model_calls:tier1:qwen3-4b": 2, "model_answered:tier1:qwen3-4b": 1,
+                "model_tokens_input:tier1:qwen3-4b": 75, "model_tokens_output:tier1:qwen3-4b": 210,
+                "model_calls:tier3:claude-x": 2, "model_answered:tier3:claude-x": 1,
+                "model_tokens_input:tier3:claude-x": 80, "model_tokens_output:tier3:claude-x": 300,
+            ])
+        #expect(abs((increments.decimals["model_cost_usd:tier1:qwen3-4b"] ?? 0) - 0.0006) < 1e-12)
+        #expect(abs((increments.decimals["model_cost_usd:tier3:claude-x"] ?? 0) - 0.0057) < 1e-12)
+        // The discarded attempt and Claude's answer of the hop; not the cancelled call.
+        #expect(abs((increments.decimals["fallback_cost_usd"] ?? 0) - 0.005) < 1e-12)
+    }
+
+    @Test func aModelNameIsCutSoTheFieldStaysBounded() {
+        let long = String(repeating: "m", count: 500)
+        let increments = HourlyStats.increments(for: [
+            .spent(CallSpend(tier: .tier2, model: long, outcome: .answered, fallbackHop: false, inputTokens: -5, outputTokens: 1, costUSD: 0))
+        ])
+        let fields = Array(increments.integers.keys)
+        #expect(fields.allSatisfy { $0.count <= "model_tokens_output:tier2:".count + HourlyStats.maxModelNameLength })
+        // A negative token count (a hostile provider reply) adds nothing.
+        #expect(increments.integers[HourlyStats.modelField("model_tokens_input", tier: .tier2, model: long)] == 0)
     }
 
     @Test func hostileNumbersNeitherTrapNorPoisonTheSums() {
@@ -89,7 +128,7 @@ import Testing
                 ["HINCRBY", "p:stats:2026011014", "a", "1"],
                 ["HINCRBY", "p:stats:2026011014", "b", "2"],
                 ["HINCRBYFLOAT", "p:stats:2026011014", "cost_usd", "0.500000000"],
-                ["EXPIRE", "p:stats:2026011014", String(8 * 24 * 3600)],
+                ["EXPIRE", "p:stats:2026011014", String(35 * 24 * 3600)],
             ])
         #expect(HourlyStats.commands(for: HourlyStats.Increments(), keys: KeySpace(), hour: "2026011014").isEmpty)
     }

@@ -191,8 +191,32 @@ import Testing
         let metadata = try #require(result.metadata)
         #expect(metadata.fallback && metadata.fallbackReason == "low_confidence_0.4" && metadata.originalModel == "qwen")
         #expect(metadata.costUSD > 0.5)
-        // Not counted as a new request: the hop's stats are its answer only.
-        #expect(commit.stats.count == 1)
+        // Not counted as a new request: the hop's stats are its answer and its spend only.
+        #expect(commit.stats.count == 2)
+        guard case .answered(.tier3, _, _, let cost, _) = commit.stats.first else { Issue.record("no answer counted"); return }
+        #expect(
+            commit.stats.last
+                == .spent(
+                    CallSpend(
+                        tier: .tier3, model: "claude", outcome: .answered, fallbackHop: true, inputTokens: metadata.tokensInput,
+                        outputTokens: metadata.tokensOutput, costUSD: cost)))
+    }
+
+    @Test func aDiscardedSmallAttemptIsSpentByItsModelWithoutTokens() {
+        let route = JobDecision.Route(fetchedFrom: .tier1, job: Self.job())
+        let call = JobDecision.Call(model: "qwen-test", response: nil, error: ProviderError(.timeout, "slow"), latencyMs: 10_000)
+        let commit = JobDecision.conclude(Self.job(), route: route, call: call, settings: Self.settings, context: Self.context())
+        guard case .fallback = commit.outcome, case .fellBack(.tier1, _, _, let cost) = commit.stats.dropLast().last else {
+            Issue.record("not a fallback: \(commit.stats)")
+            return
+        }
+        #expect(cost > 0)
+        #expect(
+            commit.stats.last
+                == .spent(
+                    CallSpend(
+                        tier: .tier1, model: "qwen-test", outcome: .discarded, fallbackHop: false, inputTokens: 0, outputTokens: 0, costUSD: cost)
+                ))
     }
 
     static func toolJob() -> Job {
