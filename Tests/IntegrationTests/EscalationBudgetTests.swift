@@ -60,6 +60,8 @@ import Testing
             try await pool.settleStats()
             let stats = RedisArgument(pool.keys.stats(hour: HourlyStats.hourKey(Date())))
             #expect(try await pool.redis.send("HGET", stats, "fallback_suppressed:budget").integer == held.count)
+            let report = try await CostReport.load(connection: pool.redis, keys: pool.keys, period: .daily, day: Date(), settings: pool.settings)
+            #expect(report.fallbacksSuppressedByBudget == Double(held.count))
         }
     }
 

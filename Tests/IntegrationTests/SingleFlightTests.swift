@@ -35,6 +35,11 @@ import Testing
             try await pool.settleStats()
             let hour = RedisArgument(pool.keys.stats(hour: HourlyStats.hourKey(Date())))
             #expect(try await pool.redis.send("HGET", hour, "coalesced_hits").integer == followers.count)
+            // The cost report shows them, and what they saved: the leader's call, once per follower.
+            let report = try await CostReport.load(connection: pool.redis, keys: pool.keys, period: .daily, day: Date(), settings: pool.settings)
+            #expect(report.coalescedHits == Double(followers.count))
+            let leaderCost = try #require(leaders.first?.metadata?.costUSD)
+            #expect(abs(report.coalescedSavedUSD - leaderCost * Double(followers.count)) < 0.000_001)
             // The flight is over: its keys are gone.
             let digest = CacheKey.digest(for: try pool.job(Self.question, tier: 1))
             #expect(try await pool.redis.send("EXISTS", RedisArgument(pool.keys.flight(digest))).integer == 0)
