@@ -55,6 +55,7 @@ extension ResultMetadata: Codable {
         case reasoningChars = "reasoning_chars", fallbackSuppressed = "fallback_suppressed"
         case structureProblem = "structure_problem"
         case confidenceGate = "confidence_gate"
+        case messageBatch = "message_batch"
     }
 
     /// As the compiler would synthesize it (see `JobResult.init(from:)`).
@@ -80,6 +81,7 @@ extension ResultMetadata: Codable {
         fallbackSuppressed = try c.decodeIfPresent(String.self, forKey: .fallbackSuppressed)
         structureProblem = try c.decodeIfPresent(String.self, forKey: .structureProblem)
         confidenceGate = try c.decodeIfPresent(String.self, forKey: .confidenceGate)
+        messageBatch = try c.decodeIfPresent(String.self, forKey: .messageBatch)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -104,6 +106,7 @@ extension ResultMetadata: Codable {
         try c.encodeIfPresent(fallbackSuppressed, forKey: .fallbackSuppressed)
         try c.encodeIfPresent(structureProblem, forKey: .structureProblem)
         try c.encodeIfPresent(confidenceGate, forKey: .confidenceGate)
+        try c.encodeIfPresent(messageBatch, forKey: .messageBatch)
     }
 }
 
@@ -161,7 +164,8 @@ extension JobResult {
                 let decision = m.string("tier_decision_reason"), let decision, let cacheHit = m.bool("cache_hit"), let cacheHit,
                 let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
                 let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed"),
-                let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate")
+                let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate"),
+                let messageBatch = m.string("message_batch")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
@@ -170,6 +174,7 @@ extension JobResult {
                 cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed,
                 structureProblem: structureProblem, confidenceGate: confidenceGate
             )
+            metadata?.messageBatch = messageBatch
         }
         var error: ResultError?
         if let e = errorFields {
@@ -234,6 +239,7 @@ extension JSONWriter {
             if let suppressed = metadata.fallbackSuppressed { w.key("fallback_suppressed"); w.string(suppressed) }
             if let problem = metadata.structureProblem { w.key("structure_problem"); w.string(problem) }
             if let gate = metadata.confidenceGate { w.key("confidence_gate"); w.string(gate) }
+            if let batch = metadata.messageBatch { w.key("message_batch"); w.string(batch) }
         }
     }
 }

@@ -66,6 +66,9 @@ public struct ResultMetadata: Sendable, Equatable {
     /// `"off"` when a small model's answer streamed `live`: tokens reached the client before
     /// the answer could be scored, so a low score could not send it to Claude.
     public var confidenceGate: String?
+    /// The id of the Message Batch (`msgbatch_…`) that answered, at half Claude's price; absent
+    /// for an answer of a Messages call of its own (docs/ROUTING.md, "Message Batches").
+    public var messageBatch: String?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,
