@@ -322,6 +322,17 @@ struct MessageBatcher: Sendable {
         }
         let halfPrice = Self.halfPrice(settings)
         let route = JobDecision.Route(fetchedFrom: .fallbackBulk, job: job)
+        let cancelKeys = Worker.cancelIDs(job).map { RedisArgument(keys.cancelled($0)) }
+        if let cancelled = try? await connection.send(RedisCommand("EXISTS", arguments: cancelKeys)).integer, cancelled > 0 {
+            // Cancelled (or its group ended) while its batch ran: the answer is paid for, not given.
+            let cost = halfPrice.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
+            let result = JobResult.failure(
+                id: job.id, code: "cancelled", message: "the job was cancelled (or its group was) while its Message Batch ran")
+            let commit = JobCommit.reply(job, result, stats: [.cancelled(tier: .claude, costUSD: cost)])
+            await writer.write(
+                commit, plan: batchPlan(commit, payload: payload, customID: customID, entriesKey: entriesKey, at: submittedAt), queue: .fallbackBulk)
+            return
+        }
         let call = JobDecision.Call(model: model, response: response, latencyMs: Int.milliseconds(fromSeconds: now - submittedAt))
         let context = JobDecision.Context(
             flags: flags(), cacheKey: job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil, worker: owner,
@@ -342,16 +353,22 @@ struct MessageBatcher: Sendable {
             guard case .answered(let tier, let latencyMs, let confidence, let cost, _) = event else { return event }
             return .answered(tier: tier, latencyMs: latencyMs, confidence: confidence, costUSD: cost, claudeEquivalentUSD: full)
         }
-        var plan = commit.plan(
-            keys: keys, settings: settings, fetched: FetchedJob(queue: .fallbackBulk, payload: payload, poppedAt: submittedAt), worker: owner)
-        // The job is in its batch's entries, not in a processing list.
-        let processing = RedisArgument(keys.processing(.fallbackBulk, worker: owner)).bytes
-        plan.always.removeAll { $0.arguments.first == Array("LREM".utf8) && $0.arguments.dropFirst().first == processing }
-        plan.always.append(RedisCommand("HDEL", RedisArgument(entriesKey), RedisArgument(customID)))
+        var plan = batchPlan(commit, payload: payload, customID: customID, entriesKey: entriesKey, at: submittedAt)
         plan.first += Self.savingCommands(keys: keys, savedUSD: full - half, now: Date(timeIntervalSince1970: now))
         await writer.write(commit, plan: plan, queue: .fallbackBulk)
         Counter(label: "cervella_message_batch_entries_total", dimensions: [("outcome", "succeeded")]).increment()
         FloatingPointCounter(label: "cervella_message_batch_saved_usd_total").increment(by: max(0, full - half))
+    }
+
+    /// The commit's plan with the entry taken out of its batch in place of the LREM off a
+    /// processing list (the job is in its batch's entries, not in a processing list).
+    private func batchPlan(_ commit: JobCommit, payload: [UInt8], customID: String, entriesKey: String, at: Double) -> JobCommit.Plan {
+        var plan = commit.plan(
+            keys: keys, settings: settings, fetched: FetchedJob(queue: .fallbackBulk, payload: payload, poppedAt: at), worker: owner)
+        let processing = RedisArgument(keys.processing(.fallbackBulk, worker: owner)).bytes
+        plan.always.removeAll { $0.arguments.first == Array("LREM".utf8) && $0.arguments.dropFirst().first == processing }
+        plan.always.append(RedisCommand("HDEL", RedisArgument(entriesKey), RedisArgument(customID)))
+        return plan
     }
 
     /// The hour's batch counters, written with the reply by its first finisher.

@@ -175,6 +175,45 @@ import Testing
         }
     }
 
+    /// The crash between staging and recording the batch id: the worker died during the create
+    /// call. Its staged jobs go back to pending once the record is older than the create timeout
+    /// plus the lease, and are sent in a new batch.
+    @Test func jobsStagedByAWorkerThatDiedDuringTheCreateCallAreSentAgain() async throws {
+        let simulator = try await Self.simulator(batchSeconds: 0.5)
+        try await withTestPool(configure: { Self.batching(&$0, maxBatchSize: 10, collect: 0.5) }, workers: 0, simulator: simulator) { pool in
+            let jobs = try Self.bulkJobs(pool, count: 5, tag: "staged")
+            let handle = "staged-dead-worker"
+            var fields: [RedisArgument] = [RedisArgument(pool.keys.messageBatchEntries(handle))]
+            for (index, job) in jobs.enumerated() {
+                fields += [RedisArgument("e\(index + 1)"), RedisArgument(bytes: Array(try JSONEncoder().encode(job)))]
+            }
+            let record = "{\"at\":\(Date().timeIntervalSince1970 - 1000),\"owner\":\"ghost:1\",\"state\":\"staged\"}"
+            _ = try await pool.redis.send(RedisCommand("HSET", arguments: fields))
+            _ = try await pool.redis.send("HSET", RedisArgument(pool.keys.messageBatchOpen), RedisArgument(handle), RedisArgument(record))
+            try await pool.startWorkers(1)
+            var results: [JobResult] = []
+            for job in jobs { results.append(try await pool.producer.waitForResult(job)) }
+            #expect(results.allSatisfy { $0.ok && $0.metadata?.messageBatch != nil })
+            #expect(simulator.stats.count(SimulatorStats.messageBatches) == 1)
+            #expect(try await pool.redis.send("HEXISTS", RedisArgument(pool.keys.messageBatchOpen), RedisArgument(handle)).integer == 0)
+            #expect(try await Self.answeredOnce(pool, jobs))
+        }
+    }
+
+    @Test func aJobCancelledWhileItsBatchRunsIsAnsweredCancelled() async throws {
+        let simulator = try await Self.simulator(batchSeconds: 2)
+        try await withTestPool(configure: { Self.batching(&$0, maxBatchSize: 3, collect: 20) }, simulator: simulator) { pool in
+            let jobs = try Self.bulkJobs(pool, count: 3, tag: "cancel")
+            for job in jobs { _ = try await pool.producer.enqueue(job) }
+            #expect(await eventually(timeout: .seconds(20)) { simulator.stats.count(SimulatorStats.messageBatches) == 1 })
+            try await pool.producer.cancel(jobs[0].id)
+            let cancelled = try await pool.producer.waitForResult(jobs[0])
+            #expect(cancelled.error?.code == "cancelled")
+            for job in jobs.dropFirst() { #expect(try await pool.producer.waitForResult(job).metadata?.messageBatch != nil) }
+            #expect(simulator.stats.count(SimulatorStats.messages) == 0)
+        }
+    }
+
     @Test func jobsDueBeforeTheHorizonAreNotBatched() async throws {
         let simulator = try await Self.simulator(batchSeconds: 0.5)
         try await withTestPool(configure: { Self.batching(&$0) }, simulator: simulator) { pool in
