@@ -24,6 +24,8 @@ public struct MessageBatchClient: Sendable {
     public static let maxBodyBytes = 256_000_000
     /// The longest results line read; a longer one fails the read (its entry cannot be matched).
     public static let maxResultLineBytes = 16 << 20
+    /// The most results bytes waiting to be read (`BodyStream`'s limit).
+    public static let maxUnreadResultBytes = 64 << 20
     /// The custom ids the API takes: `^[a-zA-Z0-9_-]{1,64}$`.
     public static func isValidCustomID(_ id: String) -> Bool {
         (1...64).contains(id.utf8.count) && id.utf8.allSatisfy(isIDByte)
@@ -117,7 +119,9 @@ public struct MessageBatchClient: Sendable {
         let safe = try Self.pathSafe(batch.id)
         let url = ProviderTransport.join(endpoint, "/v1/messages/batches/\(safe)/results")
         let request = HTTPRequest(method: "GET", url: url, headers: headers, body: nil, timeout: timeout)
-        let stream = BodyStream(limit: Self.maxResultLineBytes)
+        // Results arrive faster than they are committed: up to 64 MiB may wait unread. Past it
+        // the read fails and is retried later, from the entries still unanswered.
+        let stream = BodyStream(limit: Self.maxUnreadResultBytes)
         let host = ProviderTransport.host(endpoint)
         let http = http
         let outcome: (Swift.Result<HTTPResponse, HTTPClientError>, ProviderError?) = await withTaskGroup(
