@@ -56,6 +56,7 @@ extension ResultMetadata: Codable {
         case structureProblem = "structure_problem"
         case confidenceGate = "confidence_gate"
         case coalesced
+        case messageBatch = "message_batch"
     }
 
     /// As the compiler would synthesize it (see `JobResult.init(from:)`).
@@ -82,6 +83,7 @@ extension ResultMetadata: Codable {
         structureProblem = try c.decodeIfPresent(String.self, forKey: .structureProblem)
         confidenceGate = try c.decodeIfPresent(String.self, forKey: .confidenceGate)
         coalesced = try c.decodeIfPresent(Bool.self, forKey: .coalesced)
+        messageBatch = try c.decodeIfPresent(String.self, forKey: .messageBatch)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -107,6 +109,7 @@ extension ResultMetadata: Codable {
         try c.encodeIfPresent(structureProblem, forKey: .structureProblem)
         try c.encodeIfPresent(confidenceGate, forKey: .confidenceGate)
         try c.encodeIfPresent(coalesced, forKey: .coalesced)
+        try c.encodeIfPresent(messageBatch, forKey: .messageBatch)
     }
 }
 
@@ -165,7 +168,7 @@ extension JobResult {
                 let worker = m.string("worker"), let worker, let timestamp = m.string("timestamp"), let timestamp,
                 let reasoningChars = m.int("reasoning_chars"), let suppressed = m.string("fallback_suppressed"),
                 let structureProblem = m.string("structure_problem"), let confidenceGate = m.string("confidence_gate"),
-                let coalesced = m.bool("coalesced")
+                let coalesced = m.bool("coalesced"), let messageBatch = m.string("message_batch")
             else { return nil }
             metadata = ResultMetadata(
                 modelUsed: modelUsed, tier: tier, latencyMs: latencyMs, queueMs: queueMs, confidence: confidence, costUSD: costUSD,
@@ -174,6 +177,7 @@ extension JobResult {
                 cacheHit: cacheHit, worker: worker, timestamp: timestamp, reasoningChars: reasoningChars, fallbackSuppressed: suppressed,
                 structureProblem: structureProblem, confidenceGate: confidenceGate, coalesced: coalesced
             )
+            metadata?.messageBatch = messageBatch
         }
         var error: ResultError?
         if let e = errorFields {
@@ -239,6 +243,7 @@ extension JSONWriter {
             if let problem = metadata.structureProblem { w.key("structure_problem"); w.string(problem) }
             if let gate = metadata.confidenceGate { w.key("confidence_gate"); w.string(gate) }
             if let coalesced = metadata.coalesced { w.key("coalesced"); w.bool(coalesced) }
+            if let batch = metadata.messageBatch { w.key("message_batch"); w.string(batch) }
         }
     }
 }

@@ -69,6 +69,9 @@ public struct ResultMetadata: Sendable, Equatable {
     /// `true` when the answer is an identical in-flight request's (single-flight): its
     /// provider call served this request too, which was never queued. Absent otherwise.
     public var coalesced: Bool?
+    /// The id of the Message Batch (`msgbatch_…`) that answered, at half Claude's price; absent
+    /// for an answer of a Messages call of its own (docs/ROUTING.md, "Message Batches").
+    public var messageBatch: String?
 
     public init(
         modelUsed: String, tier: Int, latencyMs: Int, queueMs: Int, confidence: Double?, costUSD: Double,

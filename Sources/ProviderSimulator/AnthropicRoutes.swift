@@ -47,21 +47,10 @@ struct AnthropicRoutes: Sendable {
         case .success(let decoded): body = decoded
         case .failure(let failure): return Self.error(status: 400, message: failure.message)
         }
-        guard let model = body.model, !model.isEmpty else {
-            return Self.error(status: 400, message: "model: Field required")
-        }
-        guard let maxTokens = body.maxTokens else {
-            return Self.error(status: 400, message: "max_tokens: Field required")
-        }
-        guard maxTokens >= 1 else {
-            return Self.error(status: 400, message: "max_tokens: Input should be greater than or equal to 1")
-        }
-        guard let messages = body.messages, !messages.isEmpty else {
-            return Self.error(status: 400, message: "messages: at least one message is required")
-        }
-        if let bad = messages.first(where: { $0.role != "user" && $0.role != "assistant" }) {
-            return Self.error(
-                status: 400, message: "messages: Unexpected role \"\(bad.role)\". Allowed roles are \"user\" or \"assistant\".")
+        let model: String, maxTokens: Int, messages: [ChatMessage]
+        switch Self.validated(body) {
+        case .success(let valid): (model, maxTokens, messages) = valid
+        case .failure(let failure): return Self.error(status: 400, message: failure.message)
         }
         let streaming = body.stream == true
         if JudgeWriter.isJudgePrompt(body.system?.text ?? "") {
@@ -84,6 +73,39 @@ struct AnthropicRoutes: Sendable {
             break
         }
 
+        let answer = Self.compose(body, model: model, maxTokens: maxTokens, messages: messages, prompt: prompt, directives: directives)
+        log["completion_tokens"] = "\(answer.tokens.count)"
+        if let call = answer.call { log["tool_call"] = "\(call.name)" }
+        if streaming {
+            log["stream"] = "true"
+            return Self.stream(answer, directives: directives).response(stats: stats)
+        }
+        return SimResponse.json(Self.message(answer))
+    }
+
+    /// The required fields of a Messages request, checked as the real API checks them, or
+    /// the 400 message naming the first one missing.
+    static func validated(_ body: AnthropicMessagesRequest) -> Result<(String, Int, [ChatMessage]), DecodeFailure> {
+        guard let model = body.model, !model.isEmpty else { return .failure(DecodeFailure(message: "model: Field required")) }
+        guard let maxTokens = body.maxTokens else { return .failure(DecodeFailure(message: "max_tokens: Field required")) }
+        guard maxTokens >= 1 else {
+            return .failure(DecodeFailure(message: "max_tokens: Input should be greater than or equal to 1"))
+        }
+        guard let messages = body.messages, !messages.isEmpty else {
+            return .failure(DecodeFailure(message: "messages: at least one message is required"))
+        }
+        if let bad = messages.first(where: { $0.role != "user" && $0.role != "assistant" }) {
+            return .failure(DecodeFailure(message: "messages: Unexpected role \"\(bad.role)\". Allowed roles are \"user\" or \"assistant\"."))
+        }
+        return .success((model, maxTokens, messages))
+    }
+
+    /// The answer to a valid request: a tool call when the request's tools call for one, else
+    /// the text `AnswerWriter` writes for the prompt, cut at `maxTokens`. Shared by
+    /// `/v1/messages` and Message Batches entries, so both answer a prompt alike.
+    static func compose(
+        _ body: AnthropicMessagesRequest, model: String, maxTokens: Int, messages: [ChatMessage], prompt: String, directives: SimDirectives
+    ) -> AnthropicAnswer {
         let tools = body.tools?.map { SimTool(name: $0.name, schema: $0.inputSchema) } ?? []
         // Claude's tool input is always an object: `badtool` has no meaning here.
         var toolDirectives = directives
@@ -97,16 +119,9 @@ struct AnthropicRoutes: Sendable {
             tokens = Array(tokens.prefix(maxTokens))
             stopReason = "max_tokens"
         }
-        log["completion_tokens"] = "\(tokens.count)"
-        if let call { log["tool_call"] = "\(call.name)" }
-        let answer = AnthropicAnswer(
-            id: "msg_01" + Self.randomBase62(22), model: model, tokens: tokens, call: call, stopReason: stopReason,
+        return AnthropicAnswer(
+            id: "msg_01" + randomBase62(22), model: model, tokens: tokens, call: call, stopReason: stopReason,
             inputTokens: Conversation.promptTokens(messages, system: body.system?.text ?? ""))
-        if streaming {
-            log["stream"] = "true"
-            return Self.stream(answer, directives: directives).response(stats: stats)
-        }
-        return SimResponse.json(Self.message(answer))
     }
 
     /// A request from `cervella poc`'s judge: a score in the judge's reply format, in the same

@@ -32,6 +32,9 @@ import ServiceLifecycle
 /// format (vLLM's `data:` chunks ending in `[DONE]`, Anthropic's named events), with the
 /// same answer a non-streaming request gets.
 ///
+/// Anthropic's Message Batches are served too (`/v1/messages/batches`, ``MessageBatchRoutes``),
+/// with the processing time and expiry of the configuration.
+///
 /// Endpoints: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models`,
 /// `GET /health`, and for tests `GET /sim/stats`, `POST /sim/outage` (`{"down": true}`: every
 /// other endpoint answers 503 until `{"down": false}`), `POST /sim/webhook` (a receiver that
@@ -49,6 +52,8 @@ public struct ProviderSimulator: Service {
     private let logger: Logger
     private let onListening: @Sendable (Int) async -> Void
     private let random: SeededRandom
+    /// Message Batches created on this simulator (`MessageBatchRoutes`).
+    private let batches = MessageBatchStore()
 
     /// Creates a simulator; nothing listens until ``run()``.
     /// - Parameters:
@@ -95,6 +100,7 @@ public struct ProviderSimulator: Service {
         let planner = RequestPlanner(configuration: configuration, random: random)
         OpenAIRoutes(planner: planner, stats: stats).register(on: router)
         AnthropicRoutes(planner: planner, stats: stats).register(on: router)
+        MessageBatchRoutes(configuration: configuration, store: batches, stats: stats).register(on: router)
         let stats = self.stats
 
         // vLLM answers its health check with 200 and an empty body.

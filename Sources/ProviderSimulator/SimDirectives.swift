@@ -13,6 +13,7 @@
 ///     #sim openai badtool         (the small model's tool call has arguments that are not JSON)
 ///     #sim token_ms=50 cut        (a streamed answer: 50 ms per token, then it breaks off halfway)
 ///     #sim judge_score=2          (the POC judge scores any answer to this task 2)
+///     #sim anthropic batch=errored (a Message Batches entry ends `errored`; `expired` likewise)
 ///
 /// A scope word right after `#sim` limits the line to one wire format, which is how a test
 /// makes the small model fail while the fallback to Claude, which sees the same prompt,
@@ -69,6 +70,9 @@ struct SimDirectives: Sendable, Equatable {
     /// `midstream_error`: after about half its tokens, a streamed answer carries the server's
     /// in-stream error and ends; wins over `cut` (streaming only).
     var midstreamError = false
+    /// `batch=errored` / `batch=expired`: a Message Batches entry carrying this line ends that
+    /// way instead of answered (`MessageBatchRoutes`); a plain `/v1/messages` call ignores it.
+    var batchOutcome: String?
     /// Directives that were not understood, as written.
     var ignored: [String] = []
 
@@ -111,6 +115,7 @@ struct SimDirectives: Sendable, Equatable {
         if let tokenMs { parts.append("token_ms=\(tokenMs)") }
         if cut { parts.append("cut") }
         if midstreamError { parts.append("midstream_error") }
+        if let batchOutcome { parts.append("batch=\(batchOutcome)") }
         return parts.joined(separator: " ")
     }
 
@@ -171,6 +176,9 @@ struct SimDirectives: Sendable, Equatable {
         case ("token_ms", let value?):
             guard let milliseconds = Int(value), (0...60000).contains(milliseconds) else { return ignored.append(word) }
             tokenMs = milliseconds
+        case ("batch", let value?):
+            guard ["errored", "expired"].contains(value) else { return ignored.append(word) }
+            batchOutcome = value
         case ("hang", nil): hang = true
         case ("empty", nil): empty = true
         case ("evasive", nil): evasive = true

@@ -19,6 +19,12 @@ public struct SimulatorConfiguration: Sendable {
     public var errorRate: Double
     /// Seed of the generator used for the error-rate and jitter draws.
     public var seed: UInt64
+    /// Seconds a Message Batch stays `in_progress` after its creation before it ends with
+    /// its results (Anthropic's take up to 24 hours; tests want a second or two).
+    public var batchProcessingSeconds: Double = 2
+    /// Seconds after its creation at which a Message Batch expires (Anthropic: 24 hours):
+    /// when processing would take longer, the batch ends then with every entry `expired`.
+    public var batchExpirySeconds: Double = 86_400
 
     /// Creates a configuration; every value has the default the design document names.
     public init(

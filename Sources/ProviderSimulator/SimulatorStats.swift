@@ -23,6 +23,19 @@ public final class SimulatorStats: Sendable {
     public static let models = "/v1/models"
     /// Key of `GET /health`.
     public static let health = "/health"
+    /// Key of `POST /v1/messages/batches` (a Message Batch created).
+    public static let messageBatches = "/v1/messages/batches"
+    /// Key of `GET /v1/messages/batches` (the list).
+    public static let messageBatchList = "GET /v1/messages/batches"
+    /// Key of `GET /v1/messages/batches/{id}` (a batch retrieved, polled).
+    public static let messageBatchRetrieve = "/v1/messages/batches/{id}"
+    /// Key of `GET /v1/messages/batches/{id}/results`.
+    public static let messageBatchResults = "/v1/messages/batches/{id}/results"
+    /// Key of `POST /v1/messages/batches/{id}/cancel`.
+    public static let messageBatchCancel = "/v1/messages/batches/{id}/cancel"
+    /// Not an endpoint: the entries of every batch created, each a Messages request the
+    /// simulator answered. Batch requests are not in ``total``: they are billed apart.
+    public static let messageBatchEntries = "message_batch_entries"
 
     /// The endpoints that generate text; ``total`` sums only these, so that health
     /// checks from a worker do not count as "a provider call was made".
@@ -100,9 +113,9 @@ public final class SimulatorStats: Sendable {
         }
     }
 
-    /// Counts one request on `endpoint`.
-    func record(_ endpoint: String) {
-        counters.withLock { $0.endpoints[endpoint, default: 0] += 1 }
+    /// Counts `count` requests (one by default) on `endpoint`.
+    func record(_ endpoint: String, count: Int = 1) {
+        counters.withLock { $0.endpoints[endpoint, default: 0] += count }
     }
 
     /// Counts one streamed body that started.

@@ -40,7 +40,8 @@ extension CervellaSettings {
         let reader = TOMLReader(root: root)
         try reader.allowOnly(
             [
-                "redis", "cache", "fallback", "worker", "producer", "routing", "calibration", "budget", "gateway", "scaling", "shadow", "tier1",
+                "redis", "cache", "fallback", "worker", "producer", "routing", "calibration", "budget", "gateway", "scaling", "shadow",
+                "message_batches", "tier1",
                 "tier2",
                 "tier3",
             ],
@@ -141,6 +142,7 @@ extension CervellaSettings {
             try table.read("max_pending", into: &shadow.maxPending)
             try table.read("max_task_bytes", into: &shadow.maxTaskBytes)
         }
+        try applyMessageBatches(reader)
         if let table = try reader.table("calibration") {
             // `cervella calibrate --write` writes one inline table per "<tier>/<task type>" key;
             // the checks are the live table's, on the same JSON.

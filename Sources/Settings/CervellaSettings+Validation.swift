@@ -13,6 +13,7 @@ extension CervellaSettings {
             throw SettingsError(key: "redis.key_prefix", "must be non-empty and contain no spaces")
         }
         try positive(redis.replyTTLSeconds, "redis.reply_ttl_seconds")
+        try validateMessageBatches()
         try positive(cache.ttlSeconds, "cache.ttl_seconds (REDIS_TTL_SECONDS)")
         try positive(fallback.timeoutMs, "fallback.timeout_ms (FALLBACK_TIMEOUT_MS)")
         try positive(worker.concurrency, "worker.concurrency")

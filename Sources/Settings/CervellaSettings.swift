@@ -102,6 +102,8 @@ public struct CervellaSettings: Sendable, Equatable {
     public var gateway = Gateway()
     public var scaling = Scaling()
     public var shadow = Shadow()
+    /// `[message_batches]` (MessageBatchSettings.swift).
+    public var messageBatches = MessageBatches()
 
     /// Shadow labels from live traffic (docs/ROUTING.md, "Shadow labels"): a share of the
     /// accepted small-model answers is also answered by Claude and judged, off the request

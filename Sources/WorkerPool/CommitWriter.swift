@@ -31,7 +31,12 @@ struct CommitWriter: Sendable {
     /// stopping does it give up (after a few tries): the process then exits, its heartbeat
     /// expires, and the reaper recovers the job.
     func write(_ commit: JobCommit, fetched: FetchedJob) async {
-        let plan = commit.plan(keys: keys, settings: settings, fetched: fetched, worker: owner)
+        await write(commit, plan: commit.plan(keys: keys, settings: settings, fetched: fetched, worker: owner), queue: fetched.queue)
+    }
+
+    /// Writes a commit whose plan the caller made: a Message Batch result's, which takes the
+    /// job out of its batch's entries instead of a processing list (`MessageBatcher`).
+    func write(_ commit: JobCommit, plan: JobCommit.Plan, queue: QueueName) async {
         var attempt = 0
         while true {
             do {
@@ -42,14 +47,14 @@ struct CommitWriter: Sendable {
                         stats.add(Array(repeating: .coalesced(savedUSD: flight.savedUSD), count: followers))
                         WorkerMetrics.coalesced(followers)
                     }
-                    WorkerMetrics.observe(commit, queue: fetched.queue, settings: settings)
+                    WorkerMetrics.observe(commit, queue: queue, settings: settings)
                 } else {
                     stats.add([.duplicate])
                     WorkerMetrics.duplicate()
                     logger.warning(
                         "job was already answered by another worker; this answer is dropped",
                         metadata: [
-                            "cervella.queue": "\(fetched.queue.rawValue)",
+                            "cervella.queue": "\(queue.rawValue)",
                             "cervella.job.id": "\(plan.guardKey.flatMap(keys.jobID(fromDoneKey:)) ?? "-")",
                         ])
                 }

@@ -32,6 +32,8 @@ extension Worker {
             var jobLogger = logger
             jobLogger[metadataKey: "cervella.job.id"] = "\(job.id)"
             jobLogger[metadataKey: "cervella.queue"] = "\(fetched.queue.rawValue)"
+            // Message Batches (Worker+MessageBatches.swift): a bulk fallback that can wait leaves here.
+            if await parkForMessageBatch(job, fetched: fetched, logger: jobLogger) { return }
             guard var decided = await decide(job, fetched: fetched, logger: jobLogger) else {
                 await writer.handBack(fetched)
                 return

@@ -216,6 +216,9 @@ public final class Worker: Service, Sendable {
                     await shadow.run(interval: .seconds(1))
                 }
             }
+            if let batcher = messageBatcher() {
+                group.addTask { await batcher.run() }
+            }
             if let probation {
                 group.addTask { await ProbationSupervisor(writer: self.writer, launcher: probation).run(interval: reaperInterval) }
             }

@@ -49,6 +49,12 @@ import Testing
         changed.scaling.windowSeconds = 1
         changed.scaling.webhookURL = "http://elsewhere/hook"
         changed.scaling.webhookIntervalSeconds = 1
+        changed.messageBatches.enabled = true
+        changed.messageBatches.horizonSeconds = 1
+        changed.messageBatches.maxBatchSize = 1
+        changed.messageBatches.collectSeconds = 1
+        changed.messageBatches.pollIntervalSeconds = 1
+        changed.messageBatches.rescueSeconds = 1
         for number in Tier.allCases {
             var tier = changed.tier(number)
             tier.enabled.toggle()
