@@ -167,6 +167,9 @@ public struct StatsReport: Sendable {
             "claude_only_cost_24h_usd": round(claudeOnly),
             "savings_vs_claude_only_usd": round(claudeOnly - cost),
             "savings_vs_claude_only_pct": claudeOnly > 0 ? round((claudeOnly - cost) / claudeOnly * 100, 1) : NSNull(),
+            // Bulk fallbacks answered through Claude Message Batches at half price (docs/ROUTING.md).
+            "message_batch_answers_24h": Int(saturating: value("message_batch_answers")),
+            "message_batch_saved_24h_usd": round(value("message_batch_saved_usd")),
             "alerts": alerts(settings: settings, cost: cost, daysInMonth: daysInMonth),
             "models_health": modelsHealth,
             "endpoints_health": endpointHealth.compactMapValues { bytes in

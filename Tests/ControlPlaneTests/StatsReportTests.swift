@@ -82,7 +82,7 @@ import Testing
                 "answered:tier3": 26, "latency_ms_sum:tier3": 26_000, "latency_le_inf:tier3": 26,
                 "confidence_sum:tier1": 45, "confidence_count:tier1": 50,
                 "errors:tier2": 2, "cache_hits": 7, "dead": 1,
-                "cost_usd": 2, "claude_equivalent_usd": 8,
+                "cost_usd": 2, "claude_equivalent_usd": 8, "message_batch_answers": 4, "message_batch_saved_usd": 0.25,
             ], costToday: 1.5, hours: 24)
         var settings = CervellaSettings()
         settings.budget.dailyCostAlertUSD = 1
@@ -111,6 +111,8 @@ import Testing
         #expect(json["cost_month_projection_usd"] as? Double == 62)
         #expect(json["savings_vs_claude_only_usd"] as? Double == 6)
         #expect(json["savings_vs_claude_only_pct"] as? Double == 75)
+        #expect(json["message_batch_answers_24h"] as? Int == 4)
+        #expect(json["message_batch_saved_24h_usd"] as? Double == 0.25)
         #expect(json["alerts"] as? [String] == ["cost today $1.50 is over DAILY_COST_ALERT_USD $1.0"])
     }
 
