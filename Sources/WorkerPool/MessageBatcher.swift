@@ -3,6 +3,7 @@ import Foundation
 import JobProtocol
 import Logging
 import Metrics
+import Producer
 import Providers
 import RedisClient
 import Settings
@@ -328,7 +329,9 @@ struct MessageBatcher: Sendable {
             let cost = halfPrice.tier(.claude).costUSD(inputTokens: response.tokensInput, outputTokens: response.tokensOutput)
             let result = JobResult.failure(
                 id: job.id, code: "cancelled", message: "the job was cancelled (or its group was) while its Message Batch ran")
-            let commit = JobCommit.reply(job, result, stats: [.cancelled(tier: .claude, costUSD: cost)])
+            var commit = JobCommit.reply(job, result, stats: [.cancelled(tier: .claude, costUSD: cost)])
+            commit.budgetSettlement = BudgetSettlement(jobID: job.id, costUSD: cost)
+            commit.flightKey = flightKey(job)
             await writer.write(
                 commit, plan: batchPlan(commit, payload: payload, customID: customID, entriesKey: entriesKey, at: submittedAt), queue: .fallbackBulk)
             return
@@ -343,6 +346,7 @@ struct MessageBatcher: Sendable {
         }
         result.metadata?.messageBatch = batchID
         commit.outcome = .reply(job: replyJob, result: result, cacheKey: cacheKey)
+        commit.flightKey = flightKey(job)
         let full = settings.tier(.claude).costUSD(
             inputTokens: response.tokensInput, outputTokens: response.tokensOutput, cachedInputTokens: response.tokensCachedInput)
         let half = halfPrice.tier(.claude).costUSD(
@@ -358,6 +362,11 @@ struct MessageBatcher: Sendable {
         await writer.write(commit, plan: plan, queue: .fallbackBulk)
         Counter(label: "cervella_message_batch_entries_total", dimensions: [("outcome", "succeeded")]).increment()
         FloatingPointCounter(label: "cervella_message_batch_saved_usd_total").increment(by: max(0, full - half))
+    }
+
+    /// The job's single-flight key when it may lead: its answer also answers its followers.
+    private func flightKey(_ job: Job) -> String? {
+        SingleFlight.isEligible(job, settings: settings) ? keys.flight(CacheKey.digest(for: job)) : nil
     }
 
     /// The commit's plan with the entry taken out of its batch in place of the LREM off a
