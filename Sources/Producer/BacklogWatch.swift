@@ -8,8 +8,8 @@ import Settings
 import Synchronization
 
 /// How long a new small-tier job would wait in its queue: each lane's depth over the tier's
-/// recent drain rate (jobs workers took from its queues per second, over the last 30 s of the
-/// recent statistics). Refreshed every half second by the producer's process (one pipeline: two
+/// recent drain rate (jobs workers took from its queues per second, over the last 30–40 s of
+/// the recent statistics, from the first 10 s slot in which any were taken). Refreshed every half second by the producer's process (one pipeline: two
 /// LLENs and four small HGETs per small tier); what deadline-aware routing reads
 /// (`Producer.makeJob`, reason `tier1_backlog`).
 public final class BacklogWatch: Sendable {
@@ -68,22 +68,28 @@ public final class BacklogWatch: Sendable {
             }
         }
         guard let replies = try? await connection.pipeline(commands), replies.count == commands.count else { return }
-        // The current slot is partly over: the rate is over the whole slots and the part of this one.
-        let elapsed =
-            Double(Self.slots - 1) * Double(HourlyStats.slotSeconds)
-            + max(1, now.timeIntervalSince1970.truncatingRemainder(dividingBy: Double(HourlyStats.slotSeconds)))
+        // Seconds into the current slot, which is partly over.
+        let intoSlot = max(1, now.timeIntervalSince1970.truncatingRemainder(dividingBy: Double(HourlyStats.slotSeconds)))
         var estimates: [Tier: Estimate] = [:]
         let stride = 2 + Self.slots
         for (index, tier) in tiers.enumerated() {
             let base = index * stride
-            let taken = replies[(base + 2)..<(base + stride)].reduce(0) { sum, reply in
-                sum + min(1_000_000_000, max(0, reply.string.flatMap { Int($0) } ?? 0))
-            }
+            let taken = replies[(base + 2)..<(base + stride)].map { reply in min(1_000_000_000, max(0, reply.string.flatMap { Int($0) } ?? 0)) }
             estimates[tier] = Estimate(
                 interactiveDepth: max(0, replies[base].integer ?? 0), bulkDepth: max(0, replies[base + 1].integer ?? 0),
-                drainPerSecond: Double(taken) / elapsed)
+                drainPerSecond: Self.drainRate(takenPerSlot: taken, secondsIntoCurrentSlot: intoSlot))
         }
         state.withLock { $0 = estimates }
+    }
+
+    /// Jobs taken per second, from the jobs taken in each slot (oldest first, the current one
+    /// last): over the time since the first slot that took any, so that a tier that was idle
+    /// until a burst began is not measured as slow as its idle time would make it.
+    static func drainRate(takenPerSlot: [Int], secondsIntoCurrentSlot: Double) -> Double {
+        guard let first = takenPerSlot.firstIndex(where: { $0 > 0 }) else { return 0 }
+        let wholeSlots = Double(takenPerSlot.count - 1 - first)
+        let elapsed = wholeSlots * Double(HourlyStats.slotSeconds) + max(1, secondsIntoCurrentSlot)
+        return Double(takenPerSlot.reduce(0, +)) / elapsed
     }
 
     /// Refreshes until the task is cancelled.

@@ -49,7 +49,11 @@ import Testing
 
     @Test func everyDocumentedFieldIsUnderstood() {
         for field in LiveFlags.fields {
-            let value = field.hasSuffix("percentage") ? "50" : field == "calibration" ? #"{"1/*":{"signal":"tail","threshold":0.4}}"# : "true"
+            let value =
+                field.hasSuffix("percentage") || field.hasSuffix("_usd")
+                ? "50"
+                : field == "calibration"
+                    ? #"{"1/*":{"signal":"tail","threshold":0.4}}"# : field.hasSuffix("_window") ? "mon-fri 08:00-20:00 Europe/Rome" : "true"
             #expect(Self.base.applying([field: value]).problems.isEmpty, "\(field)")
         }
     }

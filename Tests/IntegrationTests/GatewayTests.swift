@@ -262,6 +262,9 @@ import Testing
             let gateway = try await pool.startGateway { settings in
                 settings.gateway.apiKeys = [Self.userKey]
                 settings.gateway.maxQueueLength = 2
+                // No worker serves tier 1 here: deadline-aware routing would send the third job
+                // to Claude's (empty) queue instead of refusing it.
+                settings.routing.backlogDeadlineShare = 0
             }
             let client = Client(http: try HTTPClient(), base: gateway.baseURL, key: Self.userKey)
             for index in 0..<2 {

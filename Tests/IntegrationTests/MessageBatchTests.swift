@@ -103,8 +103,8 @@ import Testing
     @Test func aWorkerKilledMidBatchLosesNothingAndAnswersNothingTwice() async throws {
         let simulator = try await Self.simulator(batchSeconds: 4)
         let start = Date()
-        // One batch of exactly the 60 jobs: it goes once they all wait.
-        try await withTestPool(configure: { Self.batching(&$0, maxBatchSize: 60, collect: 20) }, workers: 0, simulator: simulator) { pool in
+        // The issue's case: one batch of exactly 300 bulk fallbacks, sent once they all wait.
+        try await withTestPool(configure: { Self.batching(&$0, maxBatchSize: 300, collect: 20) }, workers: 0, simulator: simulator) { pool in
             let process = try pool.launch(
                 ["worker"],
                 config: """
@@ -115,24 +115,24 @@ import Testing
                     [message_batches]
                     enabled = true
                     horizon_seconds = 30
-                    max_batch_size = 60
+                    max_batch_size = 300
                     collect_seconds = 20
                     poll_interval_seconds = 0.3
                     rescue_seconds = 5
                     """)
-            let jobs = try Self.bulkJobs(pool, count: 60, tag: "kill")
+            let jobs = try Self.bulkJobs(pool, count: 300, tag: "kill")
             for job in jobs { _ = try await pool.producer.enqueue(job) }
             // After the submit, before the results: every job in one submitted batch.
             var batchID: String?
             let submitted = await eventually(timeout: .seconds(40)) {
                 guard let open = try? await pool.redis.send("HGETALL", RedisArgument(pool.keys.messageBatchOpen)).array, open.count == 2,
                     let record = open[1].bytes.flatMap({ JSONValue.read($0) }), record["state"]?.stringValue == "submitted",
-                    record["entries"]?.intValue == 60
+                    record["entries"]?.intValue == 300
                 else { return false }
                 batchID = record["batch"]?.stringValue
                 return true
             }
-            #expect(submitted, "the worker did not submit one batch of 60")
+            #expect(submitted, "the worker did not submit one batch of 300")
             #expect(simulator.stats.count(SimulatorStats.messageBatchResults) == 0)
             kill(process.processIdentifier, SIGKILL)
             for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
@@ -143,12 +143,21 @@ import Testing
             for job in jobs { results.append(try await pool.producer.waitForResult(job)) }
             #expect(results.allSatisfy { $0.ok })
             #expect(results.allSatisfy { $0.metadata?.messageBatch == batchID })
+            // At half Claude's price: each answer is the small attempt plus half of Claude's.
+            let claude = pool.settings.tier(.claude)
+            let small = pool.settings.tier(.tier1).costUSD(inputTokens: 0, outputTokens: 0)
+            #expect(
+                results.allSatisfy { result in
+                    guard let metadata = result.metadata else { return false }
+                    let full = claude.costUSD(inputTokens: metadata.tokensInput, outputTokens: metadata.tokensOutput)
+                    return abs(metadata.costUSD - (small + full / 2)) < 1e-8
+                })
             #expect(simulator.stats.count(SimulatorStats.messageBatches) == 1, "the batch was not sent again")
-            #expect(simulator.stats.count(SimulatorStats.messageBatchEntries) == 60)
+            #expect(simulator.stats.count(SimulatorStats.messageBatchEntries) == 300)
             #expect(simulator.stats.count(SimulatorStats.messages) == 0)
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await Self.answeredOnce(pool, jobs))
-            #expect(try await Self.hourSum(pool, "message_batch_answers", since: start) == 60)
+            #expect(try await Self.hourSum(pool, "message_batch_answers", since: start) == 300)
             #expect(try await pool.redis.send("HLEN", RedisArgument(pool.keys.messageBatchOpen)).integer == 0)
         }
     }

@@ -74,11 +74,17 @@ import Testing
     /// deadline the queue would make it miss goes to Claude (`tier1_backlog`), and once the queue
     /// has drained, jobs go to tier 1 again.
     @Test func aSlowedTierOneSendsJobsToClaudeByDeadlineAndTakesThemBack() async throws {
-        // Claude's queue first: a slot that frees goes to the job sent there.
+        // The pool's worker serves tier 1 alone, with two slots; another serves Claude.
         try await withTestPool(configure: {
             $0.worker.concurrency = 2
-            $0.worker.queues = ["fallback", "tier3", "tier1", "tier2"]
+            $0.worker.queues = ["tier1"]
         }) { pool in
+            let claude = try Worker(settings: pool.settings, queues: [.tier3], concurrency: 8, id: "claude-worker", logger: TestEnvironment.logger)
+            let claudeRun = Task { try await claude.run() }
+            defer {
+                claude.requestShutdown()
+                claudeRun.cancel()
+            }
             let backlog = BacklogWatch(connection: pool.redis, keys: pool.keys, logger: TestEnvironment.logger)
             let producer = Producer(settings: pool.settings, connection: pool.redis, backlog: backlog)
             defer { producer.close() }
@@ -113,6 +119,16 @@ import Testing
                 messages: [ChatMessage(role: "user", content: "Summarize this now, again.")], cache: false, timeoutSeconds: 4)
             #expect(later.route?.tier == 1)
         }
+    }
+
+    @Test func theDrainRateIsMeasuredFromTheFirstSlotThatTookAJob() {
+        // Idle for three slots, then 10 jobs in the 4 s of the current one.
+        #expect(BacklogWatch.drainRate(takenPerSlot: [0, 0, 0, 10], secondsIntoCurrentSlot: 4) == 2.5)
+        // 20 jobs in the last slot and 10 so far in the current: over 15 s.
+        #expect(BacklogWatch.drainRate(takenPerSlot: [0, 0, 20, 10], secondsIntoCurrentSlot: 5) == 2)
+        #expect(BacklogWatch.drainRate(takenPerSlot: [0, 0, 0, 0], secondsIntoCurrentSlot: 5) == 0)
+        // A tier that took 39 jobs and then stalled drains slowly, not never.
+        #expect(BacklogWatch.drainRate(takenPerSlot: [39, 0, 0, 0], secondsIntoCurrentSlot: 9) == 1)
     }
 
     @Test func theWaitIsTheWorkAheadOverTheDrainRate() {
