@@ -6,7 +6,8 @@ log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Installs the Debian packages the build and the tests need, when any is missing.
 ensure_system_packages() {
-    local wanted=(libhiredis-dev libcurl4-openssl-dev redis-server redis-tools pkg-config python3-venv curl)
+    # tzdata: tier windows read IANA time zones (Europe/Rome) from /usr/share/zoneinfo.
+    local wanted=(libhiredis-dev libcurl4-openssl-dev redis-server redis-tools pkg-config python3-venv curl tzdata)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
