@@ -33,12 +33,29 @@ public struct Producer: Sendable {
 
     static let enqueueScript = RedisScript(
         """
-        -- KEYS[1] queue, KEYS[2] cache key or '', KEYS[3] flight key or ''
-        -- ARGV[1] job JSON, ARGV[2] max queue length (0: none), ARGV[3] job id, ARGV[4] follower
-        -- entry, ARGV[5] flight TTL (seconds), ARGV[6] most followers
+        -- KEYS[1] queue, KEYS[2] cache key or '', KEYS[3] flight key or '', KEYS[4] the hour's
+        -- stats hash; ARGV[1] job JSON, ARGV[2] max queue length (0: none), ARGV[3] job id,
+        -- ARGV[4] follower entry, ARGV[5] flight TTL (seconds), ARGV[6] most followers, ARGV[7]
+        -- and ARGV[8] Claude's input and output price (USD per million tokens), ARGV[9] the
+        -- stats hash's retention (seconds)
         if KEYS[2] ~= '' then
           local hit = redis.call('GET', KEYS[2])
-          if hit then return hit end
+          if hit then
+            -- Counted as a worker counts the hits it finds: the hit, and what Claude would have cost.
+            redis.call('HINCRBY', KEYS[4], 'cache_hits', 1)
+            local ok, result = pcall(cjson.decode, hit)
+            if ok and type(result) == 'table' and type(result.metadata) == 'table' then
+              local input = math.max(0, tonumber(result.metadata.tokens_input) or 0)
+              local output = math.max(0, tonumber(result.metadata.tokens_output) or 0)
+              local saved = (input * tonumber(ARGV[7]) + output * tonumber(ARGV[8])) / 1000000
+              if saved > 0 and saved < 1000000 then
+                redis.call('HINCRBYFLOAT', KEYS[4], 'claude_equivalent_usd', string.format('%.9f', saved))
+                redis.call('HINCRBYFLOAT', KEYS[4], 'cache_saved_usd', string.format('%.9f', saved))
+              end
+            end
+            redis.call('EXPIRE', KEYS[4], ARGV[9])
+            return hit
+          end
         end
         if KEYS[3] ~= '' then
           local leader = redis.call('GET', KEYS[3])
@@ -138,7 +155,8 @@ public struct Producer: Sendable {
     /// Looks the cache up and, on a miss, pushes the job to its tier's queue; one round trip.
     public func enqueue(_ job: Job, maxQueueLength: Int = 0) async throws -> Enqueued {
         let call = try Self.enqueueCall(
-            for: job, keys: keys, maxQueueLength: maxQueueLength, singleFlight: SingleFlight.isEligible(job, settings: settings))
+            for: job, keys: keys, maxQueueLength: maxQueueLength, singleFlight: SingleFlight.isEligible(job, settings: settings),
+            claude: settings.tier(.claude))
         let reply = try await connection.evaluate(Self.enqueueScript, keys: call.keys, arguments: call.arguments, replicated: true)
         return Self.enqueued(reply, job: call.job)
     }
@@ -148,8 +166,10 @@ public struct Producer: Sendable {
     /// script looks the cache up, so that the worker need not look again.
     ///
     /// With `singleFlight`, the job's flight key and its follower entry too (`SingleFlight`).
+    /// A cache hit is counted in the hour's statistics by the same script (`claude` prices it).
     static func enqueueCall(
-        for job: Job, keys: KeySpace, maxQueueLength: Int, singleFlight: Bool = false, now: Double = Date().timeIntervalSince1970
+        for job: Job, keys: KeySpace, maxQueueLength: Int, singleFlight: Bool = false, claude: TierSettings = .defaults(tier: .claude),
+        now: Double = Date().timeIntervalSince1970
     ) throws -> (job: Job, keys: [RedisArgument], arguments: [RedisArgument]) {
         let queue = try queue(of: job)
         let digest = job.cache ? CacheKey.digest(for: job) : nil
@@ -159,11 +179,17 @@ public struct Producer: Sendable {
         let queueKey = keys.queue(queue)
         let flight = singleFlight ? digest.map(keys.flight) : nil
         return (
-            job, [RedisArgument(queueKey), RedisArgument(digest.map(keys.cache) ?? ""), RedisArgument(flight ?? "")],
+            job,
+            [
+                RedisArgument(queueKey), RedisArgument(digest.map(keys.cache) ?? ""), RedisArgument(flight ?? ""),
+                RedisArgument(keys.stats(hour: HourlyStats.hourKey(Date(timeIntervalSince1970: now)))),
+            ],
             [
                 RedisArgument(bytes: json), RedisArgument(maxQueueLength), RedisArgument(job.id),
                 RedisArgument(bytes: flight == nil ? [] : SingleFlight.followerEntry(job, queueKey: queueKey, jobJSON: json)),
                 RedisArgument(SingleFlight.ttlSeconds(job, now: now)), RedisArgument(SingleFlight.maxFollowers),
+                RedisArgument(String(claude.inputUSDPerMillionTokens)), RedisArgument(String(claude.outputUSDPerMillionTokens)),
+                RedisArgument(HourlyStats.retentionSeconds),
             ]
         )
     }

@@ -114,7 +114,8 @@ import Testing
         let keys = KeySpace(prefix: "t")
         let job = Self.job(tier: 2, cache: true)
         let call = try Producer.enqueueCall(for: job, keys: keys, maxQueueLength: 50)
-        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier2", keys.cache(CacheKey.digest(for: job)), ""])
+        #expect(
+            call.keys.map { String(decoding: $0.bytes, as: UTF8.self) }.prefix(3) == ["t:queue:tier2", keys.cache(CacheKey.digest(for: job)), ""])
         #expect(call.job.cacheChecked)
         let pushed = try JSONDecoder().decode(Job.self, from: Data(call.arguments[0].bytes))
         #expect(pushed == call.job)
@@ -132,11 +133,14 @@ import Testing
         #expect(try JSONDecoder().decode(Job.self, from: Data(((entry?["job"] as? String) ?? "").utf8)) == call.job)
         // The flight lives until the job's deadline and a little.
         #expect(String(decoding: call.arguments[4].bytes, as: UTF8.self) == "35")
+        // A cache hit is counted in the hour's statistics, at Claude's prices.
+        #expect(String(decoding: call.keys[3].bytes, as: UTF8.self) == "t:stats:2026010100")
+        #expect(call.arguments[6...8].map { String(decoding: $0.bytes, as: UTF8.self) } == ["3.0", "15.0", "3024000"])
     }
 
     @Test func aJobWithoutCacheSendsNoCacheKeyAndIsNotMarked() throws {
         let call = try Producer.enqueueCall(for: Self.job(tier: 1, cache: false), keys: KeySpace(prefix: "t"), maxQueueLength: 0)
-        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) } == ["t:queue:tier1", "", ""])
+        #expect(call.keys.map { String(decoding: $0.bytes, as: UTF8.self) }.prefix(3) == ["t:queue:tier1", "", ""])
         #expect(!call.job.cacheChecked)
     }
 
