@@ -43,15 +43,14 @@ public struct Producer: Sendable {
           if hit then
             -- Counted as a worker counts the hits it finds: the hit, and what Claude would have cost.
             redis.call('HINCRBY', KEYS[4], 'cache_hits', 1)
-            local ok, result = pcall(cjson.decode, hit)
-            if ok and type(result) == 'table' and type(result.metadata) == 'table' then
-              local input = math.max(0, tonumber(result.metadata.tokens_input) or 0)
-              local output = math.max(0, tonumber(result.metadata.tokens_output) or 0)
-              local saved = (input * tonumber(ARGV[7]) + output * tonumber(ARGV[8])) / 1000000
-              if saved > 0 and saved < 1000000 then
-                redis.call('HINCRBYFLOAT', KEYS[4], 'claude_equivalent_usd', string.format('%.9f', saved))
-                redis.call('HINCRBYFLOAT', KEYS[4], 'cache_saved_usd', string.format('%.9f', saved))
-              end
+            -- The metadata's token counts, read without decoding the whole result: inside a JSON
+            -- string (the answer) a quote is escaped, so only the metadata's own keys match.
+            local input = tonumber(string.match(hit, '"tokens_input":(%d+)')) or 0
+            local output = tonumber(string.match(hit, '"tokens_output":(%d+)')) or 0
+            local saved = (input * tonumber(ARGV[7]) + output * tonumber(ARGV[8])) / 1000000
+            if saved > 0 and saved < 1000000 then
+              redis.call('HINCRBYFLOAT', KEYS[4], 'claude_equivalent_usd', string.format('%.9f', saved))
+              redis.call('HINCRBYFLOAT', KEYS[4], 'cache_saved_usd', string.format('%.9f', saved))
             end
             redis.call('EXPIRE', KEYS[4], ARGV[9])
             return hit
