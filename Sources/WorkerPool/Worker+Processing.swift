@@ -34,12 +34,14 @@ extension Worker {
             jobLogger[metadataKey: "cervella.queue"] = "\(fetched.queue.rawValue)"
             // Message Batches (Worker+MessageBatches.swift): a bulk fallback that can wait leaves here.
             if await parkForMessageBatch(job, fetched: fetched, logger: jobLogger) { return }
-            guard var decided = await decide(job, fetched: fetched, logger: jobLogger) else {
+            // The request's digest, once: its cache key and its single-flight key.
+            let digest = job.cache && settings.cache.enabled ? CacheKey.digest(for: job) : nil
+            guard var decided = await decide(job, digest: digest, fetched: fetched, logger: jobLogger) else {
                 await writer.handBack(fetched)
                 return
             }
             if case .reply = decided.outcome, SingleFlight.isEligible(job, settings: settings) {
-                decided.flightKey = keys.flight(CacheKey.digest(for: job))
+                decided.flightKey = digest.map(keys.flight)
             }
             commit = decided
         }
@@ -49,7 +51,7 @@ extension Worker {
     /// What to do with a decoded job: the I/O (cache, provider calls) between the pure steps
     /// of `JobDecision`. Nil when the job was cancelled by the drain deadline and must go back
     /// to its queue.
-    private func decide(_ job: Job, fetched: FetchedJob, logger: Logger) async -> JobCommit? {
+    private func decide(_ job: Job, digest: String?, fetched: FetchedJob, logger: Logger) async -> JobCommit? {
         if crashOnFaultJobs, job.metadata["cervella_fault"] == .string("crash") {
             fatalError("fault injection: job \(job.id) asked this process to crash (CERVELLA_FAULT_INJECTION=crash)")
         }
@@ -57,7 +59,7 @@ extension Worker {
         let route = JobDecision.Route(fetchedFrom: fetched.queue, job: job)
         if let expired = JobDecision.expired(job, route: route, now: now) { return expired }
 
-        let cacheKey = job.cache && settings.cache.enabled ? keys.cache(CacheKey.digest(for: job)) : nil
+        let cacheKey = digest.map(keys.cache)
         // Skipped when the producer's enqueue script looked already (`cache_checked`), and on a
         // fallback hop (the small model's answer was not good enough, so nothing was cached).
         let lookup = cacheKey.flatMap { job.fallbackFrom == nil && !job.cacheChecked ? $0 : nil }
